@@ -1,0 +1,1 @@
+"""ROS 2 node adapters of dexmv_bringup: they convert messages and call the library; no logic of their own."""
