@@ -1,0 +1,54 @@
+"""Our kinematics of the Adroit keypoints against MuJoCo's own forward kinematics."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from dexmv_retarget.kinematics import ROBOT_KEYPOINTS, AdroitKinematics
+from dexmv_sim.adroit import ADROIT_JOINTS
+
+
+@pytest.fixture(scope="module")
+def kin():
+    return AdroitKinematics()
+
+
+def test_vectorized_forward_kinematics_matches_mujoco_body_poses(kin):
+    rng = np.random.default_rng(0)
+    q = rng.uniform(kin.lower, kin.upper, size=(40, len(ADROIT_JOINTS)))
+    poses = kin.forward(q)
+    data = mujoco.MjData(kin.model)
+    for i in range(q.shape[0]):
+        data.qpos[:] = q[i]
+        mujoco.mj_kinematics(kin.model, data)
+        np.testing.assert_allclose(poses.position[i], data.xpos, atol=1e-12)
+        np.testing.assert_allclose(poses.rotation[i], data.xmat.reshape(-1, 3, 3), atol=1e-12)
+        sites = [mujoco.mj_name2id(kin.model, mujoco.mjtObj.mjOBJ_SITE, n) for k, n in ROBOT_KEYPOINTS if k == "site"]
+        kp = kin.keypoints(q[i])
+        np.testing.assert_allclose(kp[[4, 8, 12, 16, 20]], data.site_xpos[sites], atol=1e-12)
+
+
+def test_single_frame_keypoints_match_vectorized_and_jacobian_matches_finite_differences(kin):
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        q = rng.uniform(kin.lower, kin.upper)
+        points, jac = kin.keypoints_and_jacobian(q)
+        jac = jac.copy()
+        np.testing.assert_allclose(points, kin.keypoints(q), atol=1e-13)
+        eps = 1e-6
+        numeric = np.stack([(kin.keypoints(q + eps * e) - kin.keypoints(q - eps * e)) / (2 * eps)
+                            for e in np.eye(q.size)], axis=-1)
+        np.testing.assert_allclose(jac, numeric, atol=1e-8)
+
+
+def test_keypoint_rows_subset_and_limits(kin):
+    q = np.zeros(len(ADROIT_JOINTS))
+    rows = np.array([0, 8, 20])
+    _, jac_sub = kin.keypoints_and_jacobian(q, rows)
+    jac_sub = jac_sub.copy()
+    _, jac_all = kin.keypoints_and_jacobian(q)
+    np.testing.assert_array_equal(jac_sub, jac_all[rows])
+    # The wrist keypoint (palm origin) moves with the arm and wrist joints only.
+    assert np.abs(jac_all[0][:, 8:]).max() == 0 and np.abs(jac_all[0][:, :8]).max() > 0
+    assert kin.limit_violation(kin.lower) == 0.0
+    assert kin.limit_violation(kin.upper + 0.1) == pytest.approx(0.1)
