@@ -476,6 +476,15 @@ def _add_part(body: mujoco.MjsBody, part: Part, name: str, mass: float) -> mujoc
     return geom
 
 
+def _free_joint(body: mujoco.MjsBody, name: str) -> None:
+    """An undamped, frictionless free joint whatever the scene's default joint class says (the Adroit
+    model's default adds damping, armature and friction loss meant for the hand's joints)."""
+    joint = body.add_freejoint(name=name)
+    joint.damping = [0.0, 0.0, 0.0]
+    joint.armature = 0.0
+    joint.frictionloss = 0.0
+
+
 def add_object(parent: mujoco.MjsBody, object_id: str, *, name: str | None = None,
                pos: Sequence[float] = (0.0, 0.0, 0.0), quat: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
                free: bool = True, mesh_dir: str | Path | None = None, scale: float = 1.0) -> mujoco.MjsBody:
@@ -492,7 +501,7 @@ def add_object(parent: mujoco.MjsBody, object_id: str, *, name: str | None = Non
         return _add_mesh_object(parent, object_id, name, pos, quat, free, Path(mesh_dir), scale)
     body = parent.add_body(name=name, pos=list(pos), quat=list(quat))
     if free:
-        body.add_freejoint(name=f"{name}/joint")
+        _free_joint(body, f"{name}/joint")
     model = object_model(object_id, scale)
     colliders = model.collision_parts()
     total = sum(p.volume() for p in colliders)
@@ -522,7 +531,7 @@ def _add_mesh_object(parent: mujoco.MjsBody, object_id: str, name: str, pos: Seq
     child = mujoco.MjSpec()
     body = child.worldbody.add_body(name="object")
     if free:
-        body.add_freejoint(name="joint")
+        _free_joint(body, "joint")
     child.add_mesh(name="visual_mesh", file=str(files.visual.resolve()), scale=[scale] * 3)
     geom = body.add_geom(name="visual", type=mujoco.mjtGeom.mjGEOM_MESH, meshname="visual_mesh",
                          rgba=list(_default_colour(object_id)))

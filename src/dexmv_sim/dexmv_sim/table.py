@@ -31,7 +31,9 @@ def add_table(spec: mujoco.MjSpec, *, half_size: Sequence[float] = TABLE_HALF_SI
     body = spec.worldbody.add_body(name=name)
     top = body.add_geom(name=f"{name}/top", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[hx, hy, 0.05],
                         rgba=list(TABLE_RGBA), group=3)
-    top.contype, top.conaffinity, top.condim = 1, 1, 3
+    # priority 1: contacts with the table use the table's condim 3 (objects ask for 4, for grasps):
+    # torsional friction against the table buys nothing and costs two constraint rows per contact
+    top.contype, top.conaffinity, top.condim, top.priority = 1, 1, 3, 1
     top.friction = list(TABLE_FRICTION)
     visuals = [
         (mujoco.mjtGeom.mjGEOM_BOX, [hx, hy, TABLE_THICKNESS / 2], [0, 0, -TABLE_THICKNESS / 2], TABLE_RGBA),

@@ -1,0 +1,179 @@
+"""A scripted grasp-and-lift: inverse kinematics for the arm and wrist plus a fixed finger closure.
+
+Not a learned policy and not a demonstration source of record: it exists so that tests, renders
+and benchmarks can show an object being picked up by the real physics (graspability checks), and
+so users have a baseline that moves the hand meaningfully. It produces joint *targets*, the same
+quantity retargeting publishes on /adroit/joint_targets.
+
+The grasp is a palm-down power grasp from above, closing the four fingers over the far (+y) side
+of the object and the opposed thumb on the near side: the objects' default yaws in the relocate
+task put their thin side across the fingers for this reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from dexmv_sim.adroit import ADROIT_JOINTS
+from dexmv_sim.tasks.base import N_HAND, PALM_SITE
+
+ARM_AND_WRIST = 8  # ARTx..ARRz, WRJ1, WRJ0: the joints IK moves
+
+
+def joint_vector(values: dict[str, float]) -> np.ndarray:
+    """30 targets, zero except the named joints."""
+    q = np.zeros(N_HAND)
+    for name, value in values.items():
+        q[ADROIT_JOINTS.index(name)] = value
+    return q
+
+
+def _fingers(mcp: float, pip: float, dip: float) -> dict[str, float]:
+    values = {"LFJ4": 0.3}  # little-finger metacarpal cups in slightly
+    for finger in ("FF", "MF", "RF", "LF"):
+        values.update({f"{finger}J2": mcp, f"{finger}J1": pip, f"{finger}J0": dip})
+    return values
+
+
+# Open hand with the thumb stretched out sideways, so it clears the object on the way down.
+OPEN_HAND = joint_vector({"THJ4": 0.0, "THJ3": 0.0})
+# Fingers bent mostly at the knuckles (they reach down the far side of tall objects), targets past
+# the contact so the servos squeeze; two thumb placements: across the palm, or down the near side.
+_FINGERS = _fingers(1.4, 1.0, 0.7)
+THUMB_ACROSS = {"THJ4": 0.9, "THJ3": 1.1, "THJ2": 0.2, "THJ1": 0.5, "THJ0": -0.6}
+THUMB_DOWN = {"THJ4": -0.45, "THJ3": 1.3, "THJ2": 0.26, "THJ1": -0.52, "THJ0": -1.57}
+CLOSED_HAND = joint_vector({**_FINGERS, **THUMB_ACROSS})
+
+
+@dataclass(frozen=True)
+class GraspSpec:
+    """Where to put the grasp site for one object: `depth` below its top, shifted by `offset`
+    (object frame, x/y), and which thumb placement closes the grasp."""
+
+    depth: float
+    offset: tuple[float, float] = (0.0, 0.0)
+    thumb: str = "across"
+
+
+# Found by sweeping depth, offset and thumb placement over the real physics (see the README's
+# simulation section); each holds its object in the middle of a range of offsets of +-1 cm or more.
+GRASPS = {
+    "004_sugar_box": GraspSpec(0.06),
+    "005_tomato_soup_can": GraspSpec(0.06),
+    "006_mustard_bottle": GraspSpec(0.06, (0.0, -0.005)),  # in object frame: 5 mm towards its back
+    "025_mug": GraspSpec(0.06),
+    "051_large_clamp": GraspSpec(0.042, (0.04, 0.0), "down"),  # one handle, thumb down its near side
+}
+_THUMBS = {"across": THUMB_ACROSS, "down": THUMB_DOWN}
+
+
+def closed_hand(thumb: str = "across") -> np.ndarray:
+    return joint_vector({**_FINGERS, **_THUMBS[thumb]})
+
+
+class ArmIK:
+    """Damped least-squares IK of the palm grasp site over the 6 arm joints and 2 wrist joints."""
+
+    def __init__(self, model: mujoco.MjModel, damping: float = 0.02) -> None:
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.site = model.site(PALM_SITE).id
+        self.low = model.jnt_range[:ARM_AND_WRIST, 0]
+        self.high = model.jnt_range[:ARM_AND_WRIST, 1]
+        self.damping = damping
+        self._jacp = np.zeros((3, model.nv))
+        self._jacr = np.zeros((3, model.nv))
+
+    def site_pose(self, hand_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.data.qpos[:N_HAND] = hand_q
+        mujoco.mj_kinematics(self.model, self.data)
+        return self.data.site_xpos[self.site].copy(), self.data.site_xmat[self.site].reshape(3, 3).copy()
+
+    def solve(self, hand_q: np.ndarray, pos: np.ndarray, rot: np.ndarray, iterations: int = 60,
+              rot_weight: float = 0.3) -> np.ndarray:
+        """Hand joints (30) with the arm/wrist moved so the grasp site reaches `pos` with orientation `rot`."""
+        q = np.array(hand_q, dtype=float)
+        m, d = self.model, self.data
+        for _ in range(iterations):
+            d.qpos[:N_HAND] = q
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            cur_pos = d.site_xpos[self.site]
+            cur_rot = d.site_xmat[self.site].reshape(3, 3)
+            err_p = pos - cur_pos
+            err_r = 0.5 * sum(np.cross(cur_rot[:, i], rot[:, i]) for i in range(3))
+            if np.linalg.norm(err_p) < 1e-4 and np.linalg.norm(err_r) < 1e-3:
+                break
+            mujoco.mj_jacSite(m, d, self._jacp, self._jacr, self.site)
+            jac = np.vstack([self._jacp[:, :ARM_AND_WRIST], rot_weight * self._jacr[:, :ARM_AND_WRIST]])
+            err = np.concatenate([err_p, rot_weight * err_r])
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + self.damping**2 * np.eye(6), err)
+            q[:ARM_AND_WRIST] = np.clip(q[:ARM_AND_WRIST] + dq, self.low, self.high)
+        return q
+
+
+@dataclass(frozen=True)
+class GraspPlan:
+    """Where to grasp (grasp site position, world) and the phase lengths in control steps."""
+
+    grasp_point: np.ndarray
+    open_hand: np.ndarray = field(default_factory=lambda: OPEN_HAND.copy())
+    closed_hand: np.ndarray = field(default_factory=lambda: CLOSED_HAND.copy())
+    approach_height: float = 0.10
+    lift_height: float = 0.15
+    approach_steps: int = 60
+    descend_steps: int = 40
+    close_steps: int = 40
+    lift_steps: int = 60
+    hold_steps: int = 100
+
+    @property
+    def total_steps(self) -> int:
+        return self.approach_steps + self.descend_steps + self.close_steps + self.lift_steps + self.hold_steps
+
+
+def grasp_point_from_top(object_pos: np.ndarray, object_top_z: float, depth: float = 0.045) -> np.ndarray:
+    """Grasp site position for a palm-down grasp: `depth` below the object's top, above its centre."""
+    return np.array([object_pos[0], object_pos[1], object_top_z - depth])
+
+
+def grasp_plan_for(object_id: str, object_pos: np.ndarray, object_quat: np.ndarray, object_top_z: float,
+                   **phases: int | float) -> GraspPlan:
+    """The tuned grasp of GRASPS[object_id] for an object standing at `object_pos` (world)."""
+    grasp = GRASPS[object_id]
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, np.asarray(object_quat, dtype=float))
+    shift = rot.reshape(3, 3) @ np.array([grasp.offset[0], grasp.offset[1], 0.0])
+    point = grasp_point_from_top(np.asarray(object_pos) + shift, object_top_z, grasp.depth)
+    return GraspPlan(point, closed_hand=closed_hand(grasp.thumb), **phases)
+
+
+def grasp_and_lift_targets(model: mujoco.MjModel, start_q: np.ndarray, plan: GraspPlan) -> np.ndarray:
+    """Joint targets (steps x 30) for approach, descend, close, lift and hold."""
+    ik = ArmIK(model)
+    _, rot = ik.site_pose(np.zeros(N_HAND))  # keep the palm-down orientation of the home pose
+    start_pos, _ = ik.site_pose(start_q)
+    above = plan.grasp_point + np.array([0.0, 0.0, plan.approach_height])
+    lifted = plan.grasp_point + np.array([0.0, 0.0, plan.lift_height])
+    out = []
+    q = np.array(start_q, dtype=float)
+
+    def move(a: np.ndarray, b: np.ndarray, fingers_a: np.ndarray, fingers_b: np.ndarray, steps: int) -> None:
+        nonlocal q
+        for k in range(1, steps + 1):
+            s = 0.5 - 0.5 * np.cos(np.pi * k / steps)  # smooth start and stop
+            fingers = (1 - s) * fingers_a + s * fingers_b
+            q = np.concatenate([q[:ARM_AND_WRIST], fingers[ARM_AND_WRIST:]])
+            q = ik.solve(q, (1 - s) * a + s * b, rot)
+            out.append(q.copy())
+
+    opened, closed = plan.open_hand, plan.closed_hand
+    move(start_pos, above, start_q, opened, plan.approach_steps)
+    move(above, plan.grasp_point, opened, opened, plan.descend_steps)
+    move(plan.grasp_point, plan.grasp_point, opened, closed, plan.close_steps)
+    move(plan.grasp_point, lifted, closed, closed, plan.lift_steps)
+    out.extend([out[-1].copy()] * plan.hold_steps)
+    return np.asarray(out)

@@ -1,0 +1,167 @@
+"""place_inside: pick the banana up and put it into the mug.
+
+Episode: the mug, at twice its real size as in DexMV (a 16 cm mug; a real one cannot take a
+19 cm banana), stands fixed at the origin with its handle along +x; the banana lies on its side in
+front of it (towards the hand) at x ~ U(-0.10, 0.10), y ~ U(-0.22, -0.16) m, long axis along x.
+
+Inside score (DESIGN.md): the fraction of the banana's volume inside the mug's cavity divided by
+0.7819, the largest fraction DexMV found possible, capped at 1. The volume is represented by 4000
+points drawn uniformly (fixed seed) inside the banana's collision shapes; the fraction is the share
+of them inside the cavity cylinder. Success is our convention score >= 0.5.
+
+Observation (43): hand qpos[:30], palm - banana, palm - mug top, banana - mug top, banana
+orientation (quaternion wxyz); "mug top" is the centre of the cavity's opening.
+
+Dense reward (DexMV's shaping), with h = clip(z_banana - z_rest, 0, z_top + 0.06 - z_rest),
+d_xy the horizontal distance banana-mug top, and v the angle between the banana's long axis and vertical:
+  -0.1 d(palm, banana)
+  if the hand touches the banana: +0.2 + 2 h, and when the banana is above the rim:
+      +0.2 - 0.5 d_xy(palm, top) - d_xy; +0.5 + 0.5 (pi/2 - v) when d_xy < 5 cm; +0.3 when d_xy < 3 cm
+  +2 * score (volume inside the mug)
+Reset options: "banana_pos" (x, y), "banana_quat" (w, x, y, z).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from dexmv_sim.objects import add_object, object_cavity, resting_height
+from dexmv_sim.tasks.base import StepOutputs, Task, free_joint_qpos, option_vector
+
+BANANA = "011_banana"
+MUG = "025_mug"
+MUG_SCALE = 2.0
+MAX_INSIDE_FRACTION = 0.7819  # DESIGN.md / DexMV: the largest inside fraction possible
+BANANA_XY_LOW = np.array([-0.10, -0.22])
+BANANA_XY_HIGH = np.array([0.10, -0.16])
+VOLUME_SAMPLES = 4000
+SUCCESS_SCORE = 0.5
+
+
+def sample_volume(model: mujoco.MjModel, body_id: int, n: int, seed: int = 0) -> np.ndarray:
+    """`n` points uniformly inside the union of a body's colliding primitives, in the body frame."""
+    geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body_id
+             and (model.geom_contype[g] or model.geom_conaffinity[g])]
+    if not geoms:
+        raise ValueError(f"body {model.body(body_id).name} has no collision geoms to sample")
+    rng = np.random.default_rng(seed)
+    half = np.max([model.geom_rbound[g] + np.abs(model.geom_pos[g]) for g in geoms], axis=0)
+    points: list[np.ndarray] = []
+    count = 0
+    while count < n:
+        cand = rng.uniform(-half, half, size=(4 * n, 3))
+        inside = np.zeros(len(cand), dtype=bool)
+        for g in geoms:
+            inside |= _inside_geom(model, g, cand)
+        points.append(cand[inside])
+        count += int(inside.sum())
+    return np.concatenate(points)[:n]
+
+
+def _inside_geom(model: mujoco.MjModel, g: int, points: np.ndarray) -> np.ndarray:
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+    local = (points - model.geom_pos[g]) @ rot.reshape(3, 3)
+    size = model.geom_size[g]
+    kind = model.geom_type[g]
+    if kind == mujoco.mjtGeom.mjGEOM_CAPSULE:
+        z = np.clip(local[:, 2], -size[1], size[1])
+        return np.sum(local[:, :2] ** 2, axis=1) + (local[:, 2] - z) ** 2 <= size[0] ** 2
+    if kind == mujoco.mjtGeom.mjGEOM_SPHERE:
+        return np.sum(local**2, axis=1) <= size[0] ** 2
+    if kind == mujoco.mjtGeom.mjGEOM_BOX:
+        return np.all(np.abs(local) <= size, axis=1)
+    if kind == mujoco.mjtGeom.mjGEOM_CYLINDER:
+        return (np.sum(local[:, :2] ** 2, axis=1) <= size[0] ** 2) & (np.abs(local[:, 2]) <= size[1])
+    if kind == mujoco.mjtGeom.mjGEOM_ELLIPSOID:
+        return np.sum((local / size) ** 2, axis=1) <= 1.0
+    if kind == mujoco.mjtGeom.mjGEOM_MESH:  # MuJoCo collides with the convex hull
+        from scipy.spatial import Delaunay
+
+        mesh = model.geom_dataid[g]
+        adr, num = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+        return Delaunay(model.mesh_vert[adr:adr + num]).find_simplex(local) >= 0
+    raise ValueError(f"cannot sample inside geom type {kind}")
+
+
+class PlaceInsideTask(Task):
+    task_id = "place_inside"
+    obs_dim = 43
+    option_keys = ("banana_pos", "banana_quat")
+
+    def __init__(self, *, mesh_dir=None) -> None:
+        super().__init__(mesh_dir=mesh_dir)
+        self.banana_rest_z = resting_height(BANANA, mesh_dir=self.mesh_dir)
+        self.mug_rest_z = resting_height(MUG, scale=MUG_SCALE)
+        self.cavity = object_cavity(MUG, MUG_SCALE)
+        self.mug_pos = np.array([0.0, 0.0, self.mug_rest_z])  # fixed, handle along +x
+        self.top = self.mug_pos + np.array([self.cavity.center_xy[0], self.cavity.center_xy[1], self.cavity.z_top])
+        self.max_lift = self.top[2] + 0.06 - self.banana_rest_z
+
+    def build(self, spec: mujoco.MjSpec) -> None:
+        # the enlarged mug is fixed, so it needs no real mesh: its primitives keep the cavity exact
+        add_object(spec.worldbody, MUG, pos=self.mug_pos, free=False, scale=MUG_SCALE)
+        add_object(spec.worldbody, BANANA, pos=(0.0, -0.19, self.banana_rest_z), mesh_dir=self.mesh_dir)
+
+    def bind(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+        super().bind(model, data)
+        banana = model.body(BANANA).id
+        self.banana_qpos = free_joint_qpos(model, data, f"{BANANA}/joint")
+        self.banana_pos = data.xpos[banana]
+        self.banana_quat = data.xquat[banana]
+        self.banana_xmat = data.xmat[banana]
+        self.volume_points = sample_volume(model, banana, VOLUME_SAMPLES)
+        self._banana_geoms = self.geom_set(BANANA)
+        # the banana's long axis in its own frame: the principal axis of its volume
+        centred = self.volume_points - self.volume_points.mean(axis=0)
+        self.long_axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+
+    def reset(self, rng: np.random.Generator, options: Mapping[str, Any]) -> None:
+        self.check_options(options)
+        xy = rng.uniform(BANANA_XY_LOW, BANANA_XY_HIGH)
+        given = option_vector(options, "banana_pos", (2, 3), self.task_id)
+        pos = np.array([xy[0], xy[1], self.banana_rest_z])
+        if given is not None:
+            pos[: given.size] = given
+        quat = np.array([1.0, 0.0, 0.0, 0.0])
+        given = option_vector(options, "banana_quat", (4,), self.task_id)
+        if given is not None:
+            quat = given / np.linalg.norm(given)
+        self.banana_qpos[:3] = pos
+        self.banana_qpos[3:] = quat
+
+    def inside_fraction(self) -> float:
+        """Share of the banana's volume inside the mug's cavity (0..1)."""
+        world = self.volume_points @ self.banana_xmat.reshape(3, 3).T + self.banana_pos
+        return float(self.cavity.contains(world - self.mug_pos).mean())
+
+    def outputs(self) -> StepOutputs:
+        palm, banana, top = self.palm, self.banana_pos, self.top
+        obs = np.concatenate((self.hand_qpos, palm - banana, palm - top, banana - top, self.banana_quat))
+        v = obs[30:39].tolist()
+        to_banana = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+        palm_xy = math.hypot(v[3], v[4])
+        banana_xy = math.hypot(v[6], v[7])
+        score = min(1.0, self.inside_fraction() / MAX_INSIDE_FRACTION)
+        reward = -0.1 * to_banana
+        if self.hand_touches(self._banana_geoms):
+            lift = min(max(float(banana[2]) - self.banana_rest_z, 0.0), self.max_lift)
+            reward += 0.2 + 2.0 * lift
+            if float(banana[2]) > top[2]:
+                reward += 0.2 - 0.5 * palm_xy - banana_xy
+                if banana_xy < 0.05:
+                    axis = self.banana_xmat.reshape(3, 3) @ self.long_axis
+                    vertical = math.acos(min(1.0, abs(float(axis[2]))))
+                    reward += 0.5 + 0.5 * (math.pi / 2 - vertical)
+                if banana_xy < 0.03:
+                    reward += 0.3
+        reward += 2.0 * score
+        return StepOutputs(obs, reward, score >= SUCCESS_SCORE, score)
+
+    def describe(self) -> str:
+        return f"place_inside: banana at {np.round(self.banana_qpos[:2], 3).tolist()}, mug at the origin"

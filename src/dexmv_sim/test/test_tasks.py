@@ -1,0 +1,94 @@
+"""Success and score functions on constructed states (objects placed by hand, physics settling them)."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from dexmv_sim.simulation import TaskSimulation
+from dexmv_sim.tasks import TaskOptionError, make_task
+from dexmv_sim.tasks.place_inside import MAX_INSIDE_FRACTION
+from dexmv_sim.tasks.pour import PourTask
+from dexmv_sim.tasks.relocate import RELOCATE_OBJECTS
+
+
+def _sim(task: str, seed: int = 0, **options) -> TaskSimulation:
+    sim = TaskSimulation(task)
+    sim.reset(np.random.default_rng(seed), options)
+    return sim
+
+
+@pytest.mark.parametrize("name", RELOCATE_OBJECTS)
+def test_relocate_success_at_the_target_not_far_from_it(name):
+    sim = _sim(f"relocate-{name}", target=(-0.1, 0.05, 0.2))
+    task = sim.task
+    assert not task.evaluate().success and task.evaluate().score == 0.0  # on the table, ~0.2 m away
+    task.object_qpos[:3] = (-0.1, 0.05, 0.2)  # held at the target
+    mujoco.mj_forward(sim.model, sim.data)
+    assert task.evaluate() == (True, 1.0)
+    task.object_qpos[:3] = (-0.1, 0.05 + 0.095, 0.2)  # just inside 0.1 m
+    mujoco.mj_forward(sim.model, sim.data)
+    assert task.evaluate().success
+    task.object_qpos[:3] = (-0.1, 0.05 + 0.105, 0.2)  # just outside
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not task.evaluate().success
+
+
+def test_relocate_reward_grows_as_the_object_nears_the_target():
+    sim = _sim("relocate-tomato_soup_can", target=(0.0, 0.0, 0.2))
+    far = sim.task.reward()
+    # put the hand on the object: the reach term improves
+    sim.task.object_qpos[:3] = sim.task.palm
+    mujoco.mj_forward(sim.model, sim.data)
+    assert sim.task.reward() > far
+
+
+def test_pour_score_counts_particles_in_the_container():
+    sim = _sim("pour", mug_pos=(0.12, -0.05))
+    task: PourTask = sim.task
+    assert task.n_particles >= 50
+    assert task.evaluate().score == 0.0  # all in the mug
+    for _ in range(50):  # the water settles in the mug and stays there
+        sim.step_targets(sim.targets)
+    assert task.particles_in_mug().all() and task.evaluate().score == 0.0
+    # pour everything: particles dropped into the container settle there
+    low, high = task.container_low, task.container_high
+    lattice = np.stack(np.meshgrid(np.linspace(low[0] + 0.015, high[0] - 0.015, 8),
+                                   np.linspace(low[1] + 0.015, high[1] - 0.015, 8), indexing="ij"), -1).reshape(-1, 2)
+    task.particle_qpos[:] = np.column_stack([lattice[:task.n_particles], np.full(task.n_particles, 0.03)])
+    sim.data.qvel[:] = 0
+    mujoco.mj_forward(sim.model, sim.data)
+    for _ in range(50):
+        sim.step_targets(sim.targets)
+    assert task.evaluate() == (True, 1.0)
+    # half of them taken out onto the table: half the score
+    half = task.n_particles // 2
+    task.particle_qpos[:half] = task.particle_qpos[:half] + np.array([0.0, 0.25, 0.0])
+    mujoco.mj_forward(sim.model, sim.data)
+    assert task.evaluate().score == pytest.approx((task.n_particles - half) / task.n_particles)
+
+
+def test_place_inside_score_near_one_inside_near_zero_on_the_table():
+    sim = _sim("place_inside", banana_pos=(0.0, -0.2))
+    task = sim.task
+    assert task.evaluate().score < 0.02
+    # stand the banana up in the middle of the mug, on its floor: its long axis is x
+    upright = np.zeros(4)
+    mujoco.mju_axisAngle2Quat(upright, np.array([0.0, 1.0, 0.0]), np.pi / 2)
+    cavity_floor = task.mug_pos[2] + task.cavity.z_bottom
+    task.banana_qpos[:3] = (task.top[0], task.top[1], cavity_floor + 0.095)
+    task.banana_qpos[3:] = upright
+    mujoco.mj_forward(sim.model, sim.data)
+    fraction = task.inside_fraction()
+    assert 0.7 < fraction < 0.95  # the mug is 15 cm deep, the banana 19 cm long
+    assert task.evaluate().score == pytest.approx(min(1.0, fraction / MAX_INSIDE_FRACTION))
+    assert task.evaluate().score > 0.9 and task.evaluate().success
+    for _ in range(100):  # let it lean against the wall: still inside
+        sim.step_targets(sim.targets)
+    assert task.evaluate().score > 0.9
+
+
+def test_unknown_task_and_object_are_named():
+    with pytest.raises(TaskOptionError, match="unknown task 'stack'"):
+        make_task("stack")
+    with pytest.raises(TaskOptionError, match="relocate has no object 'banana'"):
+        make_task("relocate-banana")
