@@ -19,6 +19,14 @@ setup(
     description="Human-to-Adroit hand motion retargeting",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "retarget_node = dexmv_retarget.nodes.retarget_node:main",
+        ],
+        "dexmv.verbs": [
+            "retarget = dexmv_retarget.cli.retarget",
+        ],
+        "dexmv.bench": [
+            "retarget = dexmv_retarget.cli.bench_retarget",
+        ],
     },
 )

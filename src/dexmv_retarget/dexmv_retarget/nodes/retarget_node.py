@@ -1,0 +1,233 @@
+"""Retarget node: /dexmv/hand_pose (dexmv_msgs/HandPose) in, /adroit/joint_targets (sensor_msgs/JointState) out.
+
+Every HandPose gives one JointState with the 30 Adroit joint names (DESIGN.md), stamped with the
+hand pose's stamp. The keypoints are taken to `world_frame` with the `frame_transform` parameter
+or, when that is empty, with the latest transforms from /tf_static and /tf (a small buffer:
+tf2_ros does not exist on these installs). Per frame it publishes a diagnostic_msgs status on
+/diagnostics (task-space-vector error, solve time, iterations, what was missing) and, if
+`publish_markers`, the scaled human and the robot vectors on /dexmv/markers (namespace "retarget").
+A frame whose palm keypoints are missing or below confidence, of low hand confidence, of a left
+hand, or without a transform holds the last good solution and reports WARN.
+
+QoS: hand poses are sensor data (best effort, depth 5: a late frame is worth less than the next);
+joint targets, diagnostics and markers are reliable (depth 10, 10, 2); /tf_static is reliable and
+transient local, /tf reliable, both depth 100 (tf2's listener profiles).
+
+Parameters (all declared with descriptions; `ros2 param describe` shows them):
+  world_frame, frame_transform, fingers_only, held_arm, min_confidence, min_hand_confidence,
+  fps, filter_cutoff_hz, calibration_frames, publish_markers.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import ColorRGBA
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from dexmv_msgs.msg import HandPose
+from dexmv_retarget.hand_keypoints import NUM_KEYPOINTS, transform_points
+from dexmv_retarget.retargeter import FrameResult, FrameStatus, RetargetConfig, Retargeter
+from dexmv_retarget.task_vectors import TASK, VECTOR_PAIRS
+from dexmv_retarget.transform_buffer import TransformBuffer, TransformLookupError, transform_matrix
+from dexmv_sim.adroit import ADROIT_JOINTS
+
+HAND_POSE_QOS = qos_profile_sensor_data
+RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+MARKER_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DIAGNOSTIC_NAME = "dexmv_retarget: retarget_node"
+_LEVEL = {FrameStatus.OK: DiagnosticStatus.OK, FrameStatus.PARTIAL: DiagnosticStatus.WARN,
+          FrameStatus.HELD: DiagnosticStatus.WARN}
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot use; the message names the parameter."""
+
+
+class RetargetNode(Node):
+    def __init__(self) -> None:
+        super().__init__("retarget_node")
+
+        def declare(name, default, text):
+            return self.declare_parameter(name, default, ParameterDescriptor(description=text)).value
+
+        self.world_frame = declare("world_frame", "world", "frame the joint targets are solved in (the table frame)")
+        frame_transform = declare(
+            "frame_transform", Parameter.Type.DOUBLE_ARRAY, "world <- hand-pose frame as [x, y, z, qx, qy, qz, qw]; "
+            "unset (default): transforms from /tf_static and /tf")
+        fingers_only = declare("fingers_only", False, "hold the arm and wrist at held_arm, retarget the fingers "
+                                                      "relative to the palm")
+        held_arm = declare("held_arm", [0.0] * 8, "ARTx ARTy ARTz ARRx ARRy ARRz WRJ1 WRJ0 in fingers-only mode")
+        min_confidence = declare("min_confidence", 0.3, "keypoints below this confidence count as missing")
+        self.min_hand_confidence = declare("min_hand_confidence", 0.0, "hand poses below this overall confidence "
+                                                                       "hold the last good solution")
+        fps = declare("fps", 30.0, "expected hand-pose rate in Hz (sets the low-pass filter)")
+        cutoff = declare("filter_cutoff_hz", 8.0, "low-pass cutoff on the joint targets in Hz; 0 disables it")
+        calibration = declare("calibration_frames", 30, "frames over which the human hand size is measured")
+        self.publish_markers = declare("publish_markers", True, "publish human and robot vectors on /dexmv/markers")
+
+        self.fixed_transform = None
+        if frame_transform is not None:
+            if len(frame_transform) != 7:
+                raise ParameterError(f"frame_transform must be 7 numbers [x, y, z, qx, qy, qz, qw], "
+                                     f"got {list(frame_transform)}")
+            try:
+                self.fixed_transform = transform_matrix(frame_transform[:3], frame_transform[3:])
+            except ValueError as err:
+                raise ParameterError(f"frame_transform: {err}") from None
+        try:
+            config = RetargetConfig(
+                fingers_only=bool(fingers_only), held_arm=tuple(held_arm), min_confidence=float(min_confidence),
+                fps=float(fps), filter_cutoff_hz=float(cutoff) or None, calibration_frames=int(calibration))
+            self.retargeter = Retargeter(config)
+        except ValueError as err:
+            raise ParameterError(f"parameters: {err}") from None
+        self.buffer = TransformBuffer()
+        if self.fixed_transform is None:
+            self.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), TF_STATIC_QOS)
+            self.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), TF_QOS)
+        self._joints_pub = self.create_publisher(JointState, "/adroit/joint_targets", RELIABLE_10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_10)
+        self._marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", MARKER_QOS)
+        self.create_subscription(HandPose, "/dexmv/hand_pose", self._on_hand_pose, HAND_POSE_QOS)
+        mode = "fingers-only" if fingers_only else "world"
+        source = "frame_transform parameter" if self.fixed_transform is not None else "/tf_static and /tf"
+        self.get_logger().info(f"retarget_node ready: /dexmv/hand_pose -> /adroit/joint_targets ({mode} mode, "
+                               f"transforms from {source}, filter {cutoff or 'off'} Hz at {fps} Hz)")
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_tf(self, msg: TFMessage, static: bool) -> None:
+        for t in msg.transforms:
+            tr, q = t.transform.translation, t.transform.rotation
+            try:
+                self.buffer.set_transform(t.header.frame_id, t.child_frame_id, [tr.x, tr.y, tr.z],
+                                          [q.x, q.y, q.z, q.w], t.header.stamp.sec + 1e-9 * t.header.stamp.nanosec,
+                                          static)
+            except ValueError as err:
+                self.get_logger().warning(f"ignoring transform on {'/tf_static' if static else '/tf'}: {err}",
+                                          throttle_duration_sec=5.0)
+
+    def _on_hand_pose(self, msg: HandPose) -> None:
+        kp = np.array([[p.x, p.y, p.z] for p in msg.keypoints], dtype=float)
+        conf = np.asarray(msg.keypoint_confidence, dtype=float)
+        reason = None
+        if kp.shape != (NUM_KEYPOINTS, 3) or conf.shape != (NUM_KEYPOINTS,):
+            reason = f"hand pose has {len(msg.keypoints)} keypoints / {len(conf)} confidences, expected 21"
+        elif msg.side and msg.side != "right":
+            reason = f"side {msg.side!r}: the Adroit hand is a right hand"
+        elif msg.confidence < self.min_hand_confidence:
+            reason = f"hand confidence {msg.confidence:.2f} below min_hand_confidence {self.min_hand_confidence}"
+        frame = msg.header.frame_id or self.world_frame
+        if reason is None:
+            try:
+                to_world = self.fixed_transform if self.fixed_transform is not None else self.buffer.lookup(
+                    self.world_frame, frame)
+                kp = transform_points(kp, to_world)
+            except TransformLookupError as err:
+                reason = str(err)
+        if reason is not None:
+            kp, conf = np.full((NUM_KEYPOINTS, 3), np.nan), np.zeros(NUM_KEYPOINTS)
+        result = self.retargeter.step(kp, conf)
+        if reason is not None:
+            result.message = f"{reason}: holding the last good solution"
+        self._publish(msg, result, kp)
+
+    # ------------------------------------------------------------------ output
+    def _publish(self, msg: HandPose, result: FrameResult, kp_world: np.ndarray) -> None:
+        joints = JointState()
+        joints.header.stamp = msg.header.stamp
+        joints.name = list(ADROIT_JOINTS)
+        joints.position = [float(v) for v in result.joints]
+        self._joints_pub.publish(joints)
+
+        status = DiagnosticStatus(level=_LEVEL[result.status], name=DIAGNOSTIC_NAME, hardware_id="adroit",
+                                  message=result.message)
+        values = {
+            "status": result.status.name,
+            "tsv_error_mm": f"{result.tsv_error_mm:.3f}",
+            "solve_time_ms": f"{1000 * result.solve_time_s:.3f}",
+            "iterations": str(result.iterations),
+            "invalid_keypoints": " ".join(map(str, result.invalid_keypoints)),
+            "held_fingers": " ".join(result.held_fingers),
+            "input_frame": msg.header.frame_id,
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        diag = DiagnosticArray()
+        diag.header.stamp = self.get_clock().now().to_msg()
+        diag.status = [status]
+        self._diag_pub.publish(diag)
+
+        if self.publish_markers:
+            self._marker_pub.publish(self._markers(msg, result, kp_world))
+
+    def _markers(self, msg: HandPose, result: FrameResult, kp_world: np.ndarray) -> MarkerArray:
+        """Robot task vectors (blue) and the scaled human vectors it was asked to match (orange), from
+        the same robot start points so that RViz shows the mismatch; human keypoints (world mode)."""
+        robot = self.retargeter.kin.keypoints(result.joints)
+        pairs = VECTOR_PAIRS[TASK]
+        used = result.weights[TASK] > 0
+        out = MarkerArray()
+
+        def lines(ident: int, name: str, starts, ends, rgba) -> Marker:
+            m = Marker(ns="retarget", id=ident, type=Marker.LINE_LIST, action=Marker.ADD)
+            m.header.frame_id = self.world_frame
+            m.header.stamp = msg.header.stamp
+            m.pose.orientation.w = 1.0
+            m.scale.x = 0.003
+            m.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=1.0)
+            m.text = name
+            m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for s, e in zip(starts, ends, strict=True)
+                        for p in (s, e)]
+            return m
+
+        starts = robot[pairs[used, 0]]
+        out.markers.append(lines(0, "robot vectors", starts, robot[pairs[used, 1]], (0.1, 0.4, 1.0)))
+        out.markers.append(lines(1, "scaled human vectors", starts, starts + result.targets[TASK][used],
+                                 (1.0, 0.5, 0.0)))
+        finite = np.isfinite(kp_world).all(axis=1)
+        dots = Marker(ns="retarget", id=2, type=Marker.SPHERE_LIST, action=Marker.ADD)
+        dots.header.frame_id = self.world_frame
+        dots.header.stamp = msg.header.stamp
+        dots.pose.orientation.w = 1.0
+        dots.scale.x = dots.scale.y = dots.scale.z = 0.008
+        dots.color = ColorRGBA(r=1.0, g=0.8, b=0.6, a=0.8)
+        if not self.retargeter.config.fingers_only:
+            dots.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in kp_world[finite]]
+        out.markers.append(dots)
+        return out
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = RetargetNode()
+    except ParameterError as err:
+        rclpy.logging.get_logger("retarget_node").error(str(err))
+        rclpy.try_shutdown()
+        return 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
