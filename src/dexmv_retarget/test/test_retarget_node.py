@@ -1,0 +1,128 @@
+"""The retarget node as its own process over Fast DDS: HandPose in, JointState, diagnostics, markers out."""
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import Point, TransformStamped
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from scipy.spatial.transform import Rotation
+from sensor_msgs.msg import JointState
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from dexmv_msgs.msg import HandPose
+from dexmv_retarget.kinematics import AdroitKinematics
+from dexmv_sim.adroit import ADROIT_JOINTS
+
+STATIC = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture(scope="module")
+def kin():
+    return AdroitKinematics()
+
+
+def _hand_pose(kp: np.ndarray, frame: str, side: str = "right") -> HandPose:
+    msg = HandPose()
+    msg.header.frame_id = frame
+    msg.side = side
+    msg.confidence = 1.0
+    msg.keypoints = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in kp]
+    msg.keypoint_confidence = [1.0] * 21
+    return msg
+
+
+class _Listener:
+    def __init__(self, node):
+        self.joints: list[JointState] = []
+        self.diagnostics: list[DiagnosticStatus] = []
+        self.markers: list[MarkerArray] = []
+        node.create_subscription(JointState, "/adroit/joint_targets", self.joints.append, RELIABLE)
+        node.create_subscription(DiagnosticArray, "/diagnostics",
+                                 lambda m: self.diagnostics.extend(s for s in m.status if "retarget" in s.name),
+                                 RELIABLE)
+        node.create_subscription(MarkerArray, "/dexmv/markers", self.markers.append, RELIABLE)
+        self.pub = node.create_publisher(HandPose, "/dexmv/hand_pose", qos_profile_sensor_data)
+
+
+def _send_until(ros_node, spin_until, listener, msg, count, timeout=30.0):
+    """Publish msg every spin until `count` joint targets arrived (discovery takes a moment)."""
+    def received():
+        if len(listener.joints) < count:
+            listener.pub.publish(msg)
+            return False
+        return True
+    return spin_until(ros_node, received, timeout=timeout)
+
+
+def _pose(kin, seed):
+    rng = np.random.default_rng(seed)
+    q = np.clip(np.zeros(30) + rng.uniform(-0.2, 0.2, 30), kin.lower, kin.upper)
+    q[8:] = rng.uniform(kin.lower[8:] * 0.6 + kin.upper[8:] * 0.4, kin.upper[8:] * 0.6 + kin.lower[8:] * 0.4)
+    return q
+
+
+def test_hand_pose_in_world_becomes_joint_targets(run_node, ros_node, spin_until, kin):
+    node = run_node("dexmv_retarget", "retarget_node", params={"filter_cutoff_hz": 0.0})
+    assert node.wait_for_output("retarget_node ready"), node.output()
+    listener = _Listener(ros_node)
+    q = _pose(kin, 0)
+    msg = _hand_pose(kin.keypoints(q), "world")
+    msg.header.stamp.sec = 1234
+    assert _send_until(ros_node, spin_until, listener, msg, 3), node.output()
+    assert spin_until(ros_node, lambda: listener.diagnostics and listener.markers, timeout=10), node.output()
+    out = listener.joints[-1]
+    assert list(out.name) == list(ADROIT_JOINTS)
+    assert out.header.stamp.sec == 1234
+    got = np.array(out.position)
+    assert np.all(got >= kin.lower) and np.all(got <= kin.upper)
+    assert np.abs(got[8:] - q[8:]).max() < 0.05, np.abs(got - q).round(3)
+    status = listener.diagnostics[-1]
+    assert status.level == DiagnosticStatus.OK, status.message
+    values = {kv.key: kv.value for kv in status.values}
+    assert float(values["tsv_error_mm"]) < 1.0 and float(values["solve_time_ms"]) > 0
+    namespaces = {m.ns for arr in listener.markers for m in arr.markers}
+    assert namespaces == {"retarget"}
+
+
+def test_camera_frame_poses_use_tf_static_and_missing_palm_holds(run_node, ros_node, spin_until, kin):
+    node = run_node("dexmv_retarget", "retarget_node", params={"filter_cutoff_hz": 0.0})
+    assert node.wait_for_output("retarget_node ready"), node.output()
+    rot = Rotation.from_euler("xyz", [2.0, 0.3, -1.0])
+    cam = TransformStamped()
+    cam.header.frame_id, cam.child_frame_id = "world", "camera1_link"
+    cam.transform.translation.x, cam.transform.translation.y, cam.transform.translation.z = 0.5, -0.2, 0.6
+    qx, qy, qz, qw = rot.as_quat()
+    cam.transform.rotation.x, cam.transform.rotation.y, cam.transform.rotation.z, cam.transform.rotation.w = (
+        qx, qy, qz, qw)
+    ros_node.create_publisher(TFMessage, "/tf_static", STATIC).publish(TFMessage(transforms=[cam]))
+    listener = _Listener(ros_node)
+    q = _pose(kin, 1)
+    world = kin.keypoints(q)
+    in_camera = rot.inv().apply(world - np.array([0.5, -0.2, 0.6]))
+    assert _send_until(ros_node, spin_until, listener, _hand_pose(in_camera, "camera1_link"), 3), node.output()
+    good = np.array(listener.joints[-1].position)
+    assert np.abs(good[8:] - q[8:]).max() < 0.05
+    # The wrist is lost: the node keeps publishing the last good solution and says why.
+    lost = world.copy()
+    lost[0] = np.nan
+    n = len(listener.joints)
+    assert _send_until(ros_node, spin_until, listener, _hand_pose(lost, "world"), n + 2), node.output()
+    np.testing.assert_allclose(listener.joints[-1].position, good)
+    assert spin_until(ros_node, lambda: any(s.level == DiagnosticStatus.WARN for s in listener.diagnostics))
+    warn = [s for s in listener.diagnostics if s.level == DiagnosticStatus.WARN][-1]
+    assert "palm keypoints [0]" in warn.message and "holding" in warn.message
+    # A frame nobody can place (unknown frame) holds too, naming the frame.
+    n = len(listener.joints)
+    assert _send_until(ros_node, spin_until, listener, _hand_pose(world, "nowhere_frame"), n + 2), node.output()
+    assert spin_until(ros_node, lambda: any("nowhere_frame" in s.message for s in listener.diagnostics))
+    assert node.interrupt() == 0, node.output()
+    assert "Traceback" not in node.output()
+
+
+def test_bad_parameter_is_a_clear_error(run_node):
+    node = run_node("dexmv_retarget", "retarget_node", params={"frame_transform": "[1.0, 2.0]"})
+    assert node.proc.wait(timeout=30) == 1
+    assert "frame_transform must be 7 numbers" in node.output()
+    assert "Traceback" not in node.output()
