@@ -103,7 +103,7 @@ class AdroitKinematics:
         # depends[k, j]: joint j moves keypoint k.
         self.depends = ancestor[self.kp_body][:, m.jnt_bodyid]
         self._kp_body_int = [int(b) for b in self.kp_body]
-        self._jac: dict[int, np.ndarray] = {}  # Jacobian buffers by number of rows
+        self._jac: dict[bytes, tuple[np.ndarray, list]] = {}  # buffers and calls per row set
         self._all_rows = np.arange(len(ROBOT_KEYPOINTS))
         # MjData arrays are views into its buffers: cache them (attribute access costs ~1 us each).
         d = self.data
@@ -126,17 +126,27 @@ class AdroitKinematics:
         mujoco.mj_kinematics(m, d)
         points = self.keypoints_from_data()
         rows = self._all_rows if rows is None else rows
-        jac = self._jac_buffer(len(rows))
-        if len(rows):
+        jac, calls = self._jac_calls(rows)
+        if calls:
             mujoco.mj_comPos(m, d)
-        for i, r in enumerate(rows):
-            mujoco.mj_jac(m, d, jac[i], None, points[r], self._kp_body_int[r])
+        for out, point, body in calls:
+            mujoco.mj_jac(m, d, out, None, point, body)
         return points, jac
 
-    def _jac_buffer(self, n: int) -> np.ndarray:
-        if n not in self._jac:
-            self._jac[n] = np.zeros((n, 3, self.model.nv))
-        return self._jac[n]
+    def _jac_calls(self, rows: np.ndarray) -> tuple[np.ndarray, list]:
+        """A Jacobian buffer for `rows` and, per row, (output view, point view into MjData, body id).
+
+        Views into MjData stay valid, so building them once per row set saves the indexing per call.
+        """
+        key = np.asarray(rows, dtype=np.int64).tobytes()
+        if key not in self._jac:
+            buffer = np.zeros((len(rows), 3, self.model.nv))
+            calls = []
+            for i, r in enumerate(int(r) for r in rows):
+                point = (self._site_xpos[self._kp_id[r]] if self._kp_is_site[r] else self._xpos[self._kp_id[r]])
+                calls.append((buffer[i], point, self._kp_body_int[r]))
+            self._jac[key] = (buffer, calls)
+        return self._jac[key]
 
     def keypoints_from_data(self) -> np.ndarray:
         """The 21 keypoints from self.data after a MuJoCo kinematics call."""

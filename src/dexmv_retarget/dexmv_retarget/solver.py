@@ -128,9 +128,10 @@ class TSVObjective:
         self._padded[:-1] = points
         p = self._padded[self._pts_b] - self._padded[self._pts_a]  # (V + 1, 3): vectors, then the wrist
         residual = target - p.ravel()
-        norms = np.sqrt(np.einsum("ij,ij->i", residual.reshape(-1, 3), residual.reshape(-1, 3)))
+        r3 = residual.reshape(-1, 3)
+        norms = np.sqrt(np.einsum("ij,ij->i", r3, r3))
         dq = q - problem.q_prev
-        cost = float(weight @ self.huber(norms)) + 0.5 * float(self.smooth @ (dq * dq))
+        cost = float(weight @ self.huber(norms)) + 0.5 * float(dq @ (self.smooth * dq))
         jac = None
         if jacobian:
             jac = (jkp[self._b_ext] - jkp[self._a_ext]).reshape(-1, q.shape[0])
@@ -161,7 +162,7 @@ class ProjectedLevenbergMarquardt:
         self.objective = objective
         self.lower = objective.kin.lower
         self.upper = objective.kin.upper
-        self._diag = np.diag_indices(objective.kin.lower.size)
+        self._smooth_diag = np.diag(objective.smooth)
 
     def solve(self, q0: np.ndarray, problem: FrameProblem) -> SolveResult:
         obj, s = self.objective, self.objective.settings
@@ -178,10 +179,10 @@ class ProjectedLevenbergMarquardt:
             n = np.maximum(ev.norms, 1e-12)
             sw = np.sqrt(np.repeat(weight * np.minimum(n, delta) / n, 3))  # IRLS weights of the Huber loss
             jw = ev.jac * sw[:, None]
-            hess = jw.T @ jw
-            hess[self._diag] += obj.smooth
-            grad = self.objective.smooth * (q - problem.q_prev) - jw.T @ (ev.residual * sw)
-            held = ((q <= lo) & (grad > 0)) | ((q >= hi) & (grad < 0))
+            hess = jw.T @ jw + self._smooth_diag
+            grad = obj.smooth * (q - problem.q_prev) - jw.T @ (ev.residual * sw)
+            # Projected Newton's active set: joints on a bound whose descent direction leaves it.
+            held = np.where(grad > 0, q <= lo, q >= hi)
             if not all_free:
                 held |= ~problem.free
             if held.any():
@@ -197,9 +198,8 @@ class ProjectedLevenbergMarquardt:
             if info != 0:  # not positive definite (cannot happen with smoothing > 0): damp harder
                 mu = max(10 * mu, 1e-3)
                 continue
-            # Gauss-Newton's predicted decrease: when it is negligible, q is the answer already.
-            if -(g @ step) - 0.5 * (step @ (h @ step)) <= s.cost_tolerance * max(ev.cost, 1e-12) or (
-                    np.max(np.abs(step)) < s.step_tolerance):
+            # Gauss-Newton's predicted decrease (h step = -g): when negligible, q is the answer already.
+            if -0.5 * float(g @ step) <= s.cost_tolerance * ev.cost:
                 break
             trial = q.copy()
             if free is None:
