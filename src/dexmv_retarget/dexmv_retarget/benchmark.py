@@ -50,6 +50,8 @@ def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, fr
         "tsv_error_mm": float(np.nanmean(output_error)) if np.isfinite(output_error).any() else None,
         "tsv_error_mm_unfiltered": result.tsv_error_mm,
         "tsv_error_mm_p95": float(np.nanpercentile(output_error, 95)) if np.isfinite(output_error).any() else None,
+        "wrist_error_mm": float(np.nanmean(result.wrist_error_mm)) if np.isfinite(result.wrist_error_mm).any()
+        else None,
         "max_limit_violation": kin.limit_violation(result.joints),
         "nan_joints": int(np.isnan(result.joints).sum()),
         "held_frames": int((result.status == FrameStatus.HELD).sum()),

@@ -34,4 +34,4 @@ class SLSQPSolver:
         )
         q = np.clip(res.x, lo, hi)
         ev = self.objective.evaluate(q, problem, jacobian=False)
-        return SolveResult(q, ev.cost, int(res.nit), ev.errors, ev.norms[:-1])
+        return SolveResult(q, ev.cost, int(res.nit), ev.errors, ev.norms[:-1], float(ev.norms[-1]))

@@ -109,6 +109,7 @@ class FrameResult:
     held_fingers: tuple[str, ...]
     targets: np.ndarray  # (V, 3) scaled human vectors the robot was asked for (world)
     weights: np.ndarray  # (V,) weight each vector had (0: unused)
+    wrist_error_mm: float = float("nan")  # |human wrist - robot palm origin|, world mode (NaN otherwise)
 
     @property
     def tsv_error_mm(self) -> float:
@@ -130,6 +131,7 @@ class TrajectoryResult:
     iterations: np.ndarray  # (T,)
     targets: np.ndarray  # (T, V, 3)
     weights: np.ndarray  # (T, V)
+    wrist_error_mm: np.ndarray  # (T,)
 
     @property
     def tsv_error_mm(self) -> float:
@@ -268,8 +270,9 @@ class Retargeter:
             message = f"keypoints {list(invalid)} missing or below confidence"
             if held_fingers:
                 message += f"; holding {', '.join(held_fingers)}"
+        wrist = float("nan") if wrist_target is None else 1000.0 * result.wrist_error
         return FrameResult(self._output(raw), raw, status, message, errors, time.perf_counter() - t0,
-                           result.iterations, invalid, held_fingers, targets, weights)
+                           result.iterations, invalid, held_fingers, targets, weights, wrist)
 
     def _palm_alignment(self, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Rotation taking the human's (scaled) wrist-to-MCP vectors of the rigid metacarpals onto the robot's."""
@@ -313,6 +316,7 @@ class Retargeter:
             iterations=np.array([r.iterations for r in results]),
             targets=np.stack([r.targets for r in results]),
             weights=np.stack([r.weights for r in results]),
+            wrist_error_mm=np.array([r.wrist_error_mm for r in results]),
         )
 
 

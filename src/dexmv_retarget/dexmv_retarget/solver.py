@@ -76,6 +76,7 @@ class SolveResult:
     iterations: int
     errors: np.ndarray  # (V, 3) at the solution
     norms: np.ndarray  # (V,)
+    wrist_error: float  # m, |wrist target - robot palm origin| (0 without a wrist target)
 
 
 class TSVObjective:
@@ -216,4 +217,4 @@ class ProjectedLevenbergMarquardt:
                     break
             else:
                 mu = max(10 * mu, 1e-3)
-        return SolveResult(q, ev.cost, iterations, ev.errors, ev.norms[:-1])
+        return SolveResult(q, ev.cost, iterations, ev.errors, ev.norms[:-1], float(ev.norms[-1]))

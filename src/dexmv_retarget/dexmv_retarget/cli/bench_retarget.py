@@ -117,6 +117,8 @@ def _print_table(report: dict) -> None:
         print(f"  ours, all frames:  {case['ms_per_frame']:.3f} ms/frame (p95 {case['ms_per_frame_p95']:.3f}), "
               f"TSV error {case['tsv_error_mm']:.2f} mm (unfiltered {case['tsv_error_mm_unfiltered']:.2f}), "
               f"max limit violation {case['max_limit_violation']:g}, {case['held_frames']} held frames")
+        if case.get("wrist_error_mm") is not None:
+            print(f"  wrist (palm origin) position error {case['wrist_error_mm']:.2f} mm")
         print(f"  first {ours['frames']} frames: ours {ours['ms_per_frame']:.3f} ms/frame, "
               f"{ours['tsv_error_mm_unfiltered']:.2f} mm | SLSQP {ref['ms_per_frame']:.2f} ms/frame, "
               f"{ref['tsv_error_mm_unfiltered']:.2f} mm | speedup x{case['speedup_vs_reference']:.0f}")

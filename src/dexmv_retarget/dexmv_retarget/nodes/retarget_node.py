@@ -159,6 +159,7 @@ class RetargetNode(Node):
         values = {
             "status": result.status.name,
             "tsv_error_mm": f"{result.tsv_error_mm:.3f}",
+            "wrist_error_mm": f"{result.wrist_error_mm:.3f}",
             "solve_time_ms": f"{1000 * result.solve_time_s:.3f}",
             "iterations": str(result.iterations),
             "invalid_keypoints": " ".join(map(str, result.invalid_keypoints)),
