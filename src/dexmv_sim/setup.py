@@ -19,6 +19,14 @@ setup(
     description="Adroit hand manipulation tasks in MuJoCo, Gymnasium envs and sim node",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "sim_node = dexmv_sim.nodes.sim_node:main",
+        ],
+        "dexmv.verbs": [
+            "sim = dexmv_sim.cli.sim",
+        ],
+        "dexmv.bench": [
+            "sim = dexmv_sim.cli.bench_sim",
+        ],
     },
 )

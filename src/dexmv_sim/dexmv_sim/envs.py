@@ -4,7 +4,8 @@
     env = gym.make("dexmv/Relocate-mustard_bottle-v0", render_mode="rgb_array")
     obs, info = env.reset(seed=0, options={"target": (0.0, 0.0, 0.2)})
 
-(`gym.make("dexmv_sim:dexmv/Pour-v0")` imports the package itself.) Ids: ENV_IDS. Every env:
+(`gym.make("dexmv_sim:dexmv/Pour-v0")` imports the package itself; `gym.make_vec(id, num_envs=16)`
+gives the multi-process DexMVVectorEnv of vector.py.) Ids: ENV_IDS. Every env:
 Box(-1, 1, (30,)) actions (clipped; NaN raises), float64 observations, 200-step episodes
 (TimeLimit), info {"success", "score"} every step, `reset(seed=..., options=...)` with the task's
 options (see its module) plus "hand_qpos" (30 initial joint positions) and "state" (a vector
@@ -98,4 +99,4 @@ def register_envs() -> None:
         if env_id in gymnasium.registry:
             continue
         gymnasium.register(id=env_id, entry_point="dexmv_sim.envs:DexMVEnv", kwargs={"task": task_id},
-                           max_episode_steps=HORIZON)
+                           max_episode_steps=HORIZON, vector_entry_point="dexmv_sim.vector:DexMVVectorEnv")

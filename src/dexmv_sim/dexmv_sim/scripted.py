@@ -177,3 +177,18 @@ def grasp_and_lift_targets(model: mujoco.MjModel, start_q: np.ndarray, plan: Gra
     move(plan.grasp_point, lifted, closed, closed, plan.lift_steps)
     out.extend([out[-1].copy()] * plan.hold_steps)
     return np.asarray(out)
+
+
+def move_to_targets(model: mujoco.MjModel, start_q: np.ndarray, goal: np.ndarray, steps: int = 60) -> np.ndarray:
+    """Joint targets (steps x 30) carrying the grasp site from where `start_q` puts it to `goal`
+    (world), fingers as in `start_q`: after grasp_and_lift_targets, brings the object to a target."""
+    ik = ArmIK(model)
+    _, rot = ik.site_pose(np.zeros(N_HAND))
+    start_pos, _ = ik.site_pose(start_q)
+    q = np.array(start_q, dtype=float)
+    out = []
+    for k in range(1, steps + 1):
+        s = 0.5 - 0.5 * np.cos(np.pi * k / steps)
+        q = ik.solve(q, (1 - s) * start_pos + s * np.asarray(goal), rot)
+        out.append(q.copy())
+    return np.asarray(out)
