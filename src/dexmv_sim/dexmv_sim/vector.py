@@ -104,45 +104,48 @@ def _worker(conn: Connection, task_id: str, mesh_dir: str | None, shm_name: str,
         conn.send_bytes(b"k")
         while True:
             command = conn.recv_bytes()
-            if command == _STEP:
-                for i, sim in enumerate(sims):
-                    if ended[i] and not same_step:  # NEXT_STEP: this step is the reset
-                        reset_one(i, None)
-                        continue
-                    sim.step_action(actions[i])
-                    out = sim.task.outputs()
-                    reward[i], score[i], success[i] = out.reward, out.score, out.success
-                    truncated[i] = sim.steps >= horizon
-                    terminated[i] = False
-                    ended[i] = truncated[i]
-                    if ended[i] and same_step:
-                        final_obs[i] = out.observation
-                        sims[i].reset(rngs[i], None)
-                        ended[i] = False
-                        obs[i] = sims[i].task.outputs().observation
-                    else:
-                        obs[i] = out.observation
-                conn.send_bytes(b"k")
-            elif command == _RESET:
-                options = conn.recv()
-                for i in range(count):
-                    if buffers.has_seed[first + i]:
-                        rngs[i] = np.random.default_rng(int(buffers.seeds[first + i]))
-                    reset_one(i, options[i] if options is not None else None)
-                conn.send_bytes(b"k")
-            elif command == _GET_STATE:
-                for i, sim in enumerate(sims):
-                    buffers.states[first + i] = sim.get_state()
-                conn.send_bytes(b"k")
-            elif command == _SET_STATE:
-                for i, sim in enumerate(sims):
-                    sim.set_state(buffers.states[first + i])
-                    sim.steps = 0
-                    out = sim.task.outputs()
-                    obs[i], score[i], success[i], ended[i] = out.observation, out.score, out.success, False
-                conn.send_bytes(b"k")
-            elif command == _CLOSE:
-                break
+            try:
+                if command == _STEP:
+                    for i, sim in enumerate(sims):
+                        if ended[i] and not same_step:  # NEXT_STEP: this step is the reset
+                            reset_one(i, None)
+                            continue
+                        sim.step_action(actions[i])
+                        out = sim.task.outputs()
+                        reward[i], score[i], success[i] = out.reward, out.score, out.success
+                        truncated[i] = sim.steps >= horizon
+                        terminated[i] = False
+                        ended[i] = truncated[i]
+                        if ended[i] and same_step:
+                            final_obs[i] = out.observation
+                            sims[i].reset(rngs[i], None)
+                            ended[i] = False
+                            obs[i] = sims[i].task.outputs().observation
+                        else:
+                            obs[i] = out.observation
+                    conn.send_bytes(b"k")
+                elif command == _RESET:
+                    options = conn.recv()
+                    for i in range(count):
+                        if buffers.has_seed[first + i]:
+                            rngs[i] = np.random.default_rng(int(buffers.seeds[first + i]))
+                        reset_one(i, options[i] if options is not None else None)
+                    conn.send_bytes(b"k")
+                elif command == _GET_STATE:
+                    for i, sim in enumerate(sims):
+                        buffers.states[first + i] = sim.get_state()
+                    conn.send_bytes(b"k")
+                elif command == _SET_STATE:
+                    for i, sim in enumerate(sims):
+                        sim.set_state(buffers.states[first + i])
+                        sim.steps = 0
+                        out = sim.task.outputs()
+                        obs[i], score[i], success[i], ended[i] = out.observation, out.score, out.success, False
+                    conn.send_bytes(b"k")
+                elif command == _CLOSE:
+                    break
+            except Exception:  # a bad request (e.g. reset options): report it, keep serving
+                conn.send_bytes(b"E" + traceback.format_exc().encode())
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         pass
     except Exception:  # report any failure to the parent with its traceback
@@ -309,6 +312,12 @@ class DexMVVectorEnv(VectorEnv):
         for conn in self._conns:
             conn.close()
         self._buffers.release(unlink=True)
+
+    def __enter__(self) -> DexMVVectorEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
