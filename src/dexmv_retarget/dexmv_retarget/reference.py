@@ -17,7 +17,7 @@ from dexmv_retarget.solver import FrameProblem, SolveResult, TSVObjective
 class SLSQPSolver:
     """Same interface as ProjectedLevenbergMarquardt."""
 
-    def __init__(self, objective: TSVObjective, max_iterations: int = 200, tolerance: float = 1e-12) -> None:
+    def __init__(self, objective: TSVObjective, max_iterations: int = 300, tolerance: float = 1e-10) -> None:
         self.objective = objective
         self.max_iterations = max_iterations
         self.tolerance = tolerance

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="synthetic motion length (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic motions (default: %(default)s)")
     parser.add_argument("--fingers-only", action="store_true", help="benchmark the hand-relative mode")
-    parser.add_argument("--filter-cutoff", type=float, default=None, metavar="HZ",
-                        help="output low-pass cutoff; 0 disables (default: min(8, fps/4) Hz, as dexmv retarget)")
+    parser.add_argument("--filter-cutoff", type=float, default=0.0, metavar="HZ",
+                        help="output low-pass cutoff; 0 (default, as dexmv retarget) disables it")
     parser.add_argument("--reference-frames", type=int, default=150,
                         help="frames the (slow) reference solves (default: %(default)s)")
     parser.add_argument("--no-round-trip", action="store_true", help="skip the robot-motion round trip")
@@ -61,14 +61,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dexmv_retarget.benchmark import BenchInput, run_benchmark
-    from dexmv_retarget.cli.retarget import default_cutoff
     from dexmv_retarget.hand_keypoints import KeypointInputError, check_keypoints, transform_points
     from dexmv_retarget.keypoint_files import load_keypoints, parse_transform
     from dexmv_retarget.kinematics import AdroitKinematics
     from dexmv_retarget.retargeter import RetargetConfig
     from dexmv_retarget.robot_motion import robot_keypoints, smooth_joint_trajectory
 
-    cutoff = default_cutoff(args.fps) if args.filter_cutoff is None else args.filter_cutoff
+    cutoff = args.filter_cutoff
     config = RetargetConfig(fingers_only=args.fingers_only, fps=args.fps, filter_cutoff_hz=cutoff or None)
     try:
         if args.input:

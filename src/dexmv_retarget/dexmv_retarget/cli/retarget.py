@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--held-arm", type=float, nargs=8, metavar="Q",
                         help="ARTx ARTy ARTz ARRx ARRy ARRz WRJ1 WRJ0 held in fingers-only mode (default 0)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the input (default: %(default)s)")
-    parser.add_argument("--filter-cutoff", type=float, default=None, metavar="HZ",
-                        help="low-pass cutoff on the joints; 0 disables it (default: min(8, fps/4) Hz)")
+    parser.add_argument("--filter-cutoff", type=float, default=0.0, metavar="HZ",
+                        help="causal low-pass (Butterworth, 2nd order) on the joints; 0 (default) disables it. "
+                             "6-8 Hz removes perception jitter at the price of ~1 frame of lag")
     parser.add_argument("--min-confidence", type=float, default=0.3,
                         help="keypoints below this confidence count as missing (default: %(default)s)")
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
@@ -50,11 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--diagnostics", metavar="CSV", help="write per-frame status, error, time, message")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def default_cutoff(fps: float) -> float:
-    """8 Hz keeps natural hand motion (mostly under 5 Hz) and removes jitter; never above fps / 4."""
-    return min(8.0, fps / 4.0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         keypoints, confidence = load_keypoints(args.input)
         if args.transform:
             keypoints = transform_points(keypoints, parse_transform(args.transform))
-        cutoff = default_cutoff(args.fps) if args.filter_cutoff is None else args.filter_cutoff
+        cutoff = args.filter_cutoff
         config = RetargetConfig(
             fingers_only=args.fingers_only, held_arm=tuple(args.held_arm) if args.held_arm else None,
             min_confidence=args.min_confidence, fps=args.fps, filter_cutoff_hz=cutoff or None,

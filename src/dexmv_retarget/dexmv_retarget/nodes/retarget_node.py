@@ -76,7 +76,8 @@ class RetargetNode(Node):
         self.min_hand_confidence = declare("min_hand_confidence", 0.0, "hand poses below this overall confidence "
                                                                        "hold the last good solution")
         fps = declare("fps", 30.0, "expected hand-pose rate in Hz (sets the low-pass filter)")
-        cutoff = declare("filter_cutoff_hz", 8.0, "low-pass cutoff on the joint targets in Hz; 0 disables it")
+        cutoff = declare("filter_cutoff_hz", 0.0, "causal low-pass cutoff on the joint targets in Hz (6-8 removes "
+                                                  "perception jitter, ~1 frame of lag); 0 (default) disables it")
         calibration = declare("calibration_frames", 30, "frames over which the human hand size is measured")
         self.publish_markers = declare("publish_markers", True, "publish human and robot vectors on /dexmv/markers")
 
