@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import sys
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -157,6 +158,27 @@ def _worker(conn: Connection, task_id: str, mesh_dir: str | None, shm_name: str,
         conn.close()
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Keep spawned workers from re-running the parent's main script.
+
+    A spawned child imports the parent's `__main__` by path; scripts without an
+    `if __name__ == "__main__"` guard (console entry points such as `dexmv`) would then run again
+    in every worker. Workers need nothing from `__main__` (their target lives in this module), so
+    the path is hidden while they start.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class DexMVVectorEnv(VectorEnv):
     """`num_envs` copies of one task stepped by `num_workers` processes (default: one per core)."""
 
@@ -198,7 +220,8 @@ class DexMVVectorEnv(VectorEnv):
                                          self._buffers.name, num_envs, self.obs_dim, self.state_size, first, count,
                                          mode.value,
                                          int(max_episode_steps)))
-                proc.start()
+                with _main_module_hidden():
+                    proc.start()
                 child.close()
                 self._conns.append(parent)
                 self._procs.append(proc)

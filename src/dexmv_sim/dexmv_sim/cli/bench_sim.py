@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: unknown task '{args.task}': choose one of {', '.join(dexmv_sim.ENV_IDS)}", file=sys.stderr)
         return 2
     cores = len(os.sched_getaffinity(0))
+    load_before = os.getloadavg()[0]
     workers = args.workers or cores
     actions = np.random.default_rng(args.seed).uniform(-1, 1, (args.steps, 30)).astype(np.float32)
     ours = gym.make(dexmv_sim.ENV_IDS[args.task])
@@ -106,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
                     "gymnasium_robotics_1thread": [round(r, 1) for r in ref_rates],
                     "ours_all_cores": [round(r, 1) for r in all_rates]},
         "steps_per_measurement": args.steps,
-        "machine": {"cpus": cores, "mujoco": mujoco.__version__, "gymnasium": gym.__version__,
+        "machine": {"cpus": cores, "load_average_1min_before": round(load_before, 2),
+                    "load_average_1min_after": round(os.getloadavg()[0], 2),
+                    "mujoco": mujoco.__version__, "gymnasium": gym.__version__,
                     "gymnasium_robotics": getattr(gymnasium_robotics, "__version__", "?"),
                     "numpy": np.__version__},
     }
@@ -121,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'gymnasium-robotics AdroitHandRelocate-v1, 1 thread':48s} {ref:10.0f}")
     print(f"{f'ours, {workers} workers x {args.envs_per_worker} envs':48s} {many:10.0f}")
     print(f"ratio ours/reference (1 thread): {one / ref:.2f}   all cores vs 1 thread: x{many / one:.2f}")
+    print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {cores} cores "
+          "(other processes on the cores lower the all-cores figure most)")
     if args.report:
         print(f"report: {args.report}")
     return 0
