@@ -31,6 +31,7 @@ class HandScale:
         self._fixed = human_lengths is not None
         self._samples: list[list[float]] = [[] for _ in range(NUM_VECTORS)]
         self._factors: np.ndarray | None = None
+        self._frames = 0
         self.human_lengths = (np.asarray(human_lengths, dtype=float).copy() if self._fixed
                               else np.full(NUM_VECTORS, np.nan))
         if self._fixed and (self.human_lengths.shape != (NUM_VECTORS,)
@@ -39,11 +40,15 @@ class HandScale:
 
     @property
     def frozen(self) -> bool:
-        return self._fixed or self._factors is not None or all(len(s) >= self.window for s in self._samples)
+        """Fixed, or every vector has its `window` samples, or 10 windows of frames went by (a vector
+        never seen by then, e.g. an always-occluded finger, keeps borrowing the others' ratio)."""
+        return (self._fixed or self._factors is not None or self._frames >= 10 * self.window
+                or all(len(s) >= self.window for s in self._samples))
 
     def reset(self) -> None:
         if not self._fixed:
             self._factors = None
+            self._frames = 0
             self._samples = [[] for _ in range(NUM_VECTORS)]
             self.human_lengths = np.full(NUM_VECTORS, np.nan)
 
@@ -51,6 +56,7 @@ class HandScale:
         """Add one frame ((21, 3) keypoints, (21,) validity) to the running estimate."""
         if self.frozen:
             return
+        self._frames += 1
         lengths = chain_lengths(keypoints)
         ok = chain_validity(valid) & (lengths > MIN_HUMAN_LENGTH)
         for i in np.flatnonzero(ok):

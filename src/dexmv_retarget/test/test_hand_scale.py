@@ -1,0 +1,39 @@
+"""Hand size: running median of chain lengths, frozen after its window; robust to bad frames."""
+
+import numpy as np
+
+from dexmv_retarget.hand_scale import HandScale
+from dexmv_retarget.kinematics import AdroitKinematics
+from dexmv_retarget.task_vectors import NUM_VECTORS, chain_lengths
+
+
+def test_running_median_ignores_outlier_frames_and_freezes():
+    kin = AdroitKinematics()
+    kp = kin.keypoints(np.zeros(30))
+    robot = chain_lengths(kp)
+    scale = HandScale(robot, window=9)
+    human = kp[0] + 0.9 * (kp - kp[0])  # a hand 10 % smaller
+    valid = np.ones(21, bool)
+    for t in range(9):
+        frame = human.copy()
+        if t in (2, 5):  # two frames with a wildly wrong fingertip
+            frame[8] += 0.2
+        scale.update(frame, valid)
+    assert scale.frozen
+    np.testing.assert_allclose(scale.factors(), np.full(NUM_VECTORS, 1 / 0.9), rtol=1e-9)
+    scale.update(kp + 1.0, valid)  # frozen: no effect
+    np.testing.assert_allclose(scale.factors(), np.full(NUM_VECTORS, 1 / 0.9), rtol=1e-9)
+
+
+def test_unseen_vectors_borrow_the_others_ratio_and_estimation_stops():
+    kin = AdroitKinematics()
+    kp = kin.keypoints(np.zeros(30))
+    scale = HandScale(chain_lengths(kp), window=3)
+    valid = np.ones(21, bool)
+    valid[[19, 20]] = False  # little finger tip never seen
+    for _ in range(30):
+        scale.update(kp * 0.8 + 0.2 * kp[0], valid)
+    assert scale.frozen  # after 10 windows, even with a vector never measured
+    factors = scale.factors()
+    assert np.isfinite(factors).all()
+    np.testing.assert_allclose(factors, 1.25, rtol=1e-9)
