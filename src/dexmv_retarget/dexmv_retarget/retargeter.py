@@ -199,10 +199,12 @@ class Retargeter:
         kp = check_keypoints(keypoints, source)
         valid = valid_keypoints(kp, check_confidence(confidence, kp.shape[0]), self.config.min_confidence)
         lengths = human_lengths_from(kp, valid)
-        if not np.isfinite(lengths[TASK]).all():
-            missing = [i for i in range(NUM_TASK_VECTORS) if not np.isfinite(lengths[i])]
-            raise KeypointInputError(f"{source}: no valid frame for task vectors {missing}: cannot calibrate")
-        lengths = np.where(np.isfinite(lengths), lengths, self.scale.robot_lengths)
+        measured = np.isfinite(lengths)
+        if not measured.any():
+            raise KeypointInputError(f"{source}: no frame with valid keypoints: cannot measure the hand size")
+        # A vector never seen (a finger always occluded) gets the median size ratio of the others.
+        ratio = np.median(lengths[measured] / self.scale.robot_lengths[measured])
+        lengths = np.where(measured, lengths, ratio * self.scale.robot_lengths)
         self.scale = HandScale(self.scale.robot_lengths, self.config.calibration_frames, lengths)
         return lengths
 

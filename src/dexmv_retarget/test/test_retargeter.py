@@ -149,3 +149,15 @@ def test_bad_configuration_is_a_clear_error(kin):
         Retargeter(RetargetConfig(fingers_only=True, held_arm=(9, 0, 0, 0, 0, 0, 0, 0)), kinematics=kin)
     with pytest.raises(ValueError, match="half the 30 Hz"):
         Retargeter(RetargetConfig(filter_cutoff_hz=20.0, fps=30.0), kinematics=kin)
+
+
+def test_calibrate_tolerates_a_finger_never_seen(kin, motion):
+    kp = motion[1].copy()
+    kp[:, 20] = np.nan  # the little fingertip is occluded in every frame
+    rt = Retargeter(kinematics=kin)
+    lengths = rt.calibrate(kp)
+    assert np.isfinite(lengths).all()
+    res = rt.retarget(kp)
+    assert (res.status == FrameStatus.PARTIAL).all() and np.isfinite(res.joints).all()
+    with pytest.raises(KeypointInputError, match="no frame with valid keypoints"):
+        rt.calibrate(np.full((3, 21, 3), np.nan))
