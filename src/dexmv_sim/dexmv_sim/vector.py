@@ -234,6 +234,15 @@ class DexMVVectorEnv(VectorEnv):
     def num_workers(self) -> int:
         return len(self._procs)
 
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user + system) the worker processes have used so far (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self._procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
     # ------------------------------------------------------------------ protocol
     def _expect(self, conn: Connection, expected: bytes) -> bytes:
         try:
