@@ -117,5 +117,8 @@ def _link(model: mujoco.MjModel, body: int, name: str, mesh_dir: Path | None) ->
         geometry = ET.SubElement(visual, "geometry")
         ET.SubElement(geometry, "mesh", filename=source.resolve().as_uri(), scale=_fmt(model.mesh_scale[mesh]))
         material = ET.SubElement(visual, "material", name="adroit_skin")
-        ET.SubElement(material, "color", rgba=_fmt(model.geom_rgba[g]))
+        rgba = model.geom_rgba[g]
+        if model.geom_matid[g] >= 0:  # the Adroit visuals take their skin colour from a material
+            rgba = model.mat_rgba[model.geom_matid[g]]
+        ET.SubElement(material, "color", rgba=_fmt(rgba))
     return link
