@@ -46,13 +46,14 @@ class _Listener:
         self.pub = node.create_publisher(HandPose, "/dexmv/hand_pose", qos_profile_sensor_data)
 
 
-def _send_until(ros_node, spin_until, listener, msg, count, timeout=30.0):
-    """Publish msg every spin until `count` joint targets arrived (discovery takes a moment)."""
+def _send_until(ros_node, spin_until, listener, msg, count, timeout=30.0, until=None):
+    """Publish msg every spin until `count` joint targets arrived (discovery takes a moment) and, if
+    given, `until(latest JointState)` holds (e.g. once /tf_static has reached the node)."""
     def received():
-        if len(listener.joints) < count:
-            listener.pub.publish(msg)
-            return False
-        return True
+        if len(listener.joints) >= count and (until is None or until(listener.joints[-1])):
+            return True
+        listener.pub.publish(msg)
+        return False
     return spin_until(ros_node, received, timeout=timeout)
 
 
@@ -101,15 +102,17 @@ def test_camera_frame_poses_use_tf_static_and_missing_palm_holds(run_node, ros_n
     q = _pose(kin, 1)
     world = kin.keypoints(q)
     in_camera = rot.inv().apply(world - np.array([0.5, -0.2, 0.6]))
-    assert _send_until(ros_node, spin_until, listener, _hand_pose(in_camera, "camera1_link"), 3), node.output()
+    # Until the transient-local /tf_static reaches the node, frames are held (no transform): wait it out.
+    close = lambda js: np.abs(np.array(js.position)[8:] - q[8:]).max() < 0.05  # noqa: E731
+    assert _send_until(ros_node, spin_until, listener, _hand_pose(in_camera, "camera1_link"), 1, until=close), (
+        np.abs(np.array(listener.joints[-1].position) - q).round(3) if listener.joints else node.output())
     good = np.array(listener.joints[-1].position)
-    assert np.abs(good[8:] - q[8:]).max() < 0.05
     # The wrist is lost: the node keeps publishing the last good solution and says why.
     lost = world.copy()
     lost[0] = np.nan
     n = len(listener.joints)
     assert _send_until(ros_node, spin_until, listener, _hand_pose(lost, "world"), n + 2), node.output()
-    np.testing.assert_allclose(listener.joints[-1].position, good)
+    np.testing.assert_allclose(listener.joints[-1].position, good, atol=1e-4)  # frames in flight converge alike
     assert spin_until(ros_node, lambda: any(s.level == DiagnosticStatus.WARN for s in listener.diagnostics))
     warn = [s for s in listener.diagnostics if s.level == DiagnosticStatus.WARN][-1]
     assert "palm keypoints [0]" in warn.message and "holding" in warn.message
