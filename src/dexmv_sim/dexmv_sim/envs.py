@@ -49,8 +49,9 @@ class DexMVEnv(gymnasium.Env):
         self.model, self.data = self.sim.model, self.sim.data
         self.render_mode = render_mode
         self.width, self.height, self.camera = int(width), int(height), camera
-        if self.model.camera(camera) is None:  # raises KeyError itself on unknown names
-            raise ValueError(f"unknown camera '{camera}'")
+        cameras = [self.model.camera(i).name for i in range(self.model.ncam)]
+        if camera not in cameras:
+            raise ValueError(f"camera '{camera}' is not in the scene: choose one of {', '.join(cameras)}")
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.sim.obs_dim,), np.float64)
         self.action_space = spaces.Box(-1.0, 1.0, (N_ACTIONS,), np.float32)
         self._renderer = None
