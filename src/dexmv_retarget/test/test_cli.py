@@ -80,7 +80,7 @@ def test_benchmark_reports_ours_and_the_reference(recording, tmp_path):
     folder, *_ = recording
     report = tmp_path / "bench.json"
     res = dexmv("bench", "retarget", "--input", str(folder / "world.npy"), "--reference-frames", "4",
-                "--seconds", "1", "--json", "--report", str(report), timeout=300)
+                "--seconds", "1", "--repeats", "1", "--json", "--report", str(report), timeout=300)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out == json.loads(report.read_text())

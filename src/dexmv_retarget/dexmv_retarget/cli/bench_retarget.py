@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output low-pass cutoff; 0 (default, as dexmv retarget) disables it")
     parser.add_argument("--reference-frames", type=int, default=150,
                         help="frames the (slow) reference solves (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per measurement; the fastest counts (default: %(default)s)")
     parser.add_argument("--no-round-trip", action="store_true", help="skip the robot-motion round trip")
     parser.add_argument("--only-round-trip", action="store_true",
                         help="only the robot-motion round trip (no human input needed)")
@@ -84,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
             if args.transform:
                 keypoints = transform_points(keypoints, parse_transform(args.transform))
             report.update(run_benchmark(BenchInput(name, keypoints, confidence, args.fps), config,
-                                        args.reference_frames))
+                                        args.reference_frames, args.repeats))
         if not args.no_round_trip:
             kin = AdroitKinematics()
             truth = smooth_joint_trajectory(kin, int(args.seconds * args.fps), args.fps, seed=args.seed,
                                             max_frequency_hz=0.5)
             trip = BenchInput(f"robot smooth random motion (seed {args.seed}, 3 mm noise)",
                               robot_keypoints(kin, truth, noise_m=0.003, seed=args.seed), None, args.fps, truth)
-            trip_report = run_benchmark(trip, config, args.reference_frames)
+            trip_report = run_benchmark(trip, config, args.reference_frames, args.repeats)
             if args.only_round_trip:  # the headline numbers are the round trip's
                 report.update(trip_report)
             report["round_trip"] = trip_report
