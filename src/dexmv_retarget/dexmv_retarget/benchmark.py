@@ -53,7 +53,7 @@ def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, fr
         "ms_per_frame_p95": float(np.percentile(per_frame, 95)),
         "ms_per_frame_max": float(per_frame.max()),
         "tsv_error_mm": float(np.nanmean(output_error)) if np.isfinite(output_error).any() else None,
-        "tsv_error_mm_unfiltered": result.tsv_error_mm,
+        "tsv_error_mm_unfiltered": result.tsv_error_mm if np.isfinite(result.tsv_error_mm) else None,
         "tsv_error_mm_p95": float(np.nanpercentile(output_error, 95)) if np.isfinite(output_error).any() else None,
         "wrist_error_mm": float(np.nanmean(result.wrist_error_mm)) if np.isfinite(result.wrist_error_mm).any()
         else None,

@@ -201,7 +201,8 @@ class Retargeter:
         lengths = human_lengths_from(kp, valid)
         measured = np.isfinite(lengths)
         if not measured.any():
-            raise KeypointInputError(f"{source}: no frame with valid keypoints: cannot measure the hand size")
+            raise KeypointInputError(f"{source}: no frame with valid keypoints: cannot measure the hand size "
+                                     "(without calibration every frame would hold the rest pose)")
         # A vector never seen (a finger always occluded) gets the median size ratio of the others.
         ratio = np.median(lengths[measured] / self.scale.robot_lengths[measured])
         lengths = np.where(measured, lengths, ratio * self.scale.robot_lengths)

@@ -90,3 +90,18 @@ def test_benchmark_reports_ours_and_the_reference(recording, tmp_path):
         assert case["tsv_error_mm"] < 10.0 and case["reference"]["frames"] == 4
         assert case["speedup_vs_reference"] is not None  # a ratio, reported, never asserted on
     assert out["round_trip"]["finger_joint_error_rad"] < 0.2
+
+
+def test_a_file_without_any_usable_frame(tmp_path):
+    path = tmp_path / "lost.npy"
+    np.save(path, np.full((6, 21, 3), np.nan))
+    res = dexmv("retarget", "--input", str(path), "--output", str(tmp_path / "j.npy"), "--no-progress")
+    assert res.returncode == 2 and "no frame with valid keypoints" in res.stderr
+    res = dexmv("retarget", "--input", str(path), "--output", str(tmp_path / "j.npy"), "--no-progress",
+                "--no-calibrate", "--json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["held_frames"] == 6 and summary["tsv_error_mm"] is None
+    assert np.isfinite(np.load(tmp_path / "j.npy")).all()
+    res = dexmv("bench", "retarget", "--input", str(path), "--no-round-trip", "--repeats", "1")
+    assert res.returncode == 0 and "n/a" in res.stdout, res.stderr

@@ -117,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _f(value: float | None, spec: str = ".2f") -> str:
+    """A number for the table, or n/a where nothing could be measured (e.g. every frame held)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def _print_table(report: dict) -> None:
     cases = [] if "round_trip" in report and report["round_trip"]["input"] == report.get("input") else [
         ("input", report)]
@@ -124,13 +129,14 @@ def _print_table(report: dict) -> None:
     for label, case in cases:
         ref, ours = case["reference"], case["ours_on_reference_frames"]
         print(f"{label}: {case['input']} ({case['frames']} frames at {case['fps']} Hz)")
-        print(f"  ours, all frames:  {case['ms_per_frame']:.3f} ms/frame (p95 {case['ms_per_frame_p95']:.3f}), "
-              f"TSV error {case['tsv_error_mm']:.2f} mm (unfiltered {case['tsv_error_mm_unfiltered']:.2f}), "
-              f"max limit violation {case['max_limit_violation']:g}, {case['held_frames']} held frames")
+        print(f"  ours, all frames:  {_f(case['ms_per_frame'], '.3f')} ms/frame (p95 "
+              f"{_f(case['ms_per_frame_p95'], '.3f')}), TSV error {_f(case['tsv_error_mm'])} mm (unfiltered "
+              f"{_f(case['tsv_error_mm_unfiltered'])}), max limit violation {case['max_limit_violation']:g}, "
+              f"{case['held_frames']} held frames")
         if case.get("wrist_error_mm") is not None:
             print(f"  wrist (palm origin) position error {case['wrist_error_mm']:.2f} mm")
-        print(f"  first {ours['frames']} frames: ours {ours['ms_per_frame']:.3f} ms/frame, "
-              f"{ours['tsv_error_mm_unfiltered']:.2f} mm | SLSQP {ref['ms_per_frame']:.2f} ms/frame, "
-              f"{ref['tsv_error_mm_unfiltered']:.2f} mm | speedup x{case['speedup_vs_reference']:.0f}")
+        print(f"  first {ours['frames']} frames: ours {_f(ours['ms_per_frame'], '.3f')} ms/frame, "
+              f"{_f(ours['tsv_error_mm_unfiltered'])} mm | SLSQP {_f(ref['ms_per_frame'])} ms/frame, "
+              f"{_f(ref['tsv_error_mm_unfiltered'])} mm | speedup x{_f(case['speedup_vs_reference'], '.0f')}")
         if "finger_joint_error_rad" in case:
             print(f"  finger joints vs truth: {case['finger_joint_error_rad']:.4f} rad mean")

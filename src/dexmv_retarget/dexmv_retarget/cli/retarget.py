@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": len(status),
         "held_frames": int((status == FrameStatus.HELD).sum()),
         "partial_frames": int((status == FrameStatus.PARTIAL).sum()),
-        "tsv_error_mm": result.tsv_error_mm,
+        "tsv_error_mm": result.tsv_error_mm if np.isfinite(result.tsv_error_mm) else None,
         "tsv_error_mm_filtered": float(np.nanmean(output_error)) if np.isfinite(output_error).any() else None,
         "ms_per_frame": float(1000 * result.solve_time_s.mean()),
         "max_limit_violation": retargeter.kin.limit_violation(result.joints),
@@ -119,8 +119,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {out}: {summary['frames']} frames x 30 joints "
               f"({summary['held_frames']} held, {summary['partial_frames']} with missing keypoints)")
-        print(f"task-vector error {summary['tsv_error_mm']:.2f} mm (after the filter "
-              f"{summary['tsv_error_mm_filtered'] or float('nan'):.2f} mm), {summary['ms_per_frame']:.3f} ms/frame, "
+        def mm(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.2f} mm"
+
+        print(f"task-vector error {mm(summary['tsv_error_mm'])} (of the output after the filter: "
+              f"{mm(summary['tsv_error_mm_filtered'])}), {summary['ms_per_frame']:.3f} ms/frame, "
               f"max limit violation {summary['max_limit_violation']:g}")
         if args.plot:
             print(f"plot: {summary['plot']}")
