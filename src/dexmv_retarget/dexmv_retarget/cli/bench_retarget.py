@@ -59,9 +59,16 @@ def _synthetic_human(task: str, seed: int, seconds: float, fps: float):
 
 
 def run(args: argparse.Namespace) -> int:
-    limited = "numpy" not in sys.modules
     for name in _THREAD_VARIABLES:  # one BLAS thread: the number is "ms per frame on one thread"
         os.environ[name] = "1"
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=1):  # numpy may be imported already (gymnasium is), so limit it live
+        threads = sorted({pool["num_threads"] for pool in threadpool_info()})
+        return _run(args, threads)
+
+
+def _run(args: argparse.Namespace, threads: list[int]) -> int:
     import numpy as np
 
     from dexmv_retarget.benchmark import BenchInput, run_benchmark
@@ -102,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import mujoco
 
-    report["machine"] = {"blas_threads": 1 if limited else "not limited (numpy was imported before the benchmark)",
-                         "numpy": np.__version__, "mujoco": mujoco.__version__, "cpus": os.cpu_count()}
+    report["machine"] = {"blas_threads": threads, "numpy": np.__version__, "mujoco": mujoco.__version__,
+                         "cpus": os.cpu_count()}
     text = json.dumps(report, indent=None if args.json else 2)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
