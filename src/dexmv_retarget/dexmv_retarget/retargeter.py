@@ -217,8 +217,8 @@ class Retargeter:
         if kp.shape != (NUM_KEYPOINTS, 3):
             raise KeypointInputError(f"keypoints: expected shape (21, 3), got {kp.shape}")
         valid = np.isfinite(kp).all(axis=1)
-        if confidence is not None:
-            valid &= np.nan_to_num(np.asarray(confidence, dtype=float)) >= self.config.min_confidence
+        if confidence is not None:  # a NaN confidence compares False: missing
+            valid &= np.asarray(confidence, dtype=float) >= self.config.min_confidence
         all_valid = bool(valid.all())
         invalid = () if all_valid else tuple(int(i) for i in np.flatnonzero(~valid))
         if not all_valid and not valid[list(PALM_KEYPOINTS)].all():

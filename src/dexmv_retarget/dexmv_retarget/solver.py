@@ -169,7 +169,7 @@ class ProjectedLevenbergMarquardt:
         obj, s = self.objective, self.objective.settings
         lo, hi = self.lower, self.upper
         packed = obj._pack(problem)
-        q = np.where(problem.free, np.clip(q0, lo, hi), q0)
+        q = np.where(problem.free, np.minimum(np.maximum(q0, lo), hi), q0)
         ev = obj.evaluate(q, problem, packed=packed, warm=True)
         weight, delta = packed[1], s.huber_delta
         all_free = bool(problem.free.all())
@@ -207,7 +207,8 @@ class ProjectedLevenbergMarquardt:
                 trial += step
             else:
                 trial[free] += step
-            np.clip(trial, lo, hi, out=trial)
+            np.maximum(trial, lo, out=trial)  # np.clip costs several times more on 30 values
+            np.minimum(trial, hi, out=trial)
             trial_ev = obj.evaluate(trial, problem, packed=packed)
             if trial_ev.cost <= ev.cost:
                 decrease = ev.cost - trial_ev.cost
