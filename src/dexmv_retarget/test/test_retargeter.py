@@ -161,3 +161,19 @@ def test_calibrate_tolerates_a_finger_never_seen(kin, motion):
     assert (res.status == FrameStatus.PARTIAL).all() and np.isfinite(res.joints).all()
     with pytest.raises(KeypointInputError, match="no frame with valid keypoints"):
         rt.calibrate(np.full((3, 21, 3), np.nan))
+
+
+def test_other_bone_proportions_still_give_the_robot_fingers(kin, motion):
+    """Every bone of the 'human' scaled by its own factor (0.8-1.1): the chain-length scaling undoes it."""
+    from dexmv_retarget.hand_keypoints import FINGER_KEYPOINTS
+
+    q, kp = motion
+    rng = np.random.default_rng(11)
+    other = kp.copy()
+    for chain in FINGER_KEYPOINTS.values():
+        previous = [0, *chain[:-1]]
+        for parent, child in zip(previous, chain, strict=True):
+            other[:, child] = other[:, parent] + rng.uniform(0.8, 1.1) * (kp[:, child] - kp[:, parent])
+    res = Retargeter(kinematics=kin).retarget(other)
+    assert res.tsv_error_mm < 1.0
+    assert np.abs(res.joints[:, FINGER_JOINTS] - q[:, FINGER_JOINTS]).mean() < 0.08
