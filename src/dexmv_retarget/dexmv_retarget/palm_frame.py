@@ -46,3 +46,16 @@ def fit_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(source.T @ target)
     d = np.sign(np.linalg.det(u @ vt))
     return (u @ np.diag([1.0, 1.0, d]) @ vt).T
+
+
+def mirror_hand(keypoints: np.ndarray) -> np.ndarray:
+    """A left hand as the right hand in the same place and pose, and vice versa: (..., 21, 3) -> same.
+
+    Reflects every keypoint across the hand's own mid-plane: the plane through the wrist that
+    contains the wrist-to-knuckles direction and the palm normal. Fingers keep pointing the same
+    way, the palm keeps facing the same way, the thumb changes sides. Adroit is a right hand, so
+    left hands are retargeted mirrored. NaN where the palm keypoints are missing.
+    """
+    x = palm_rotation(keypoints)[..., :, 0]  # across the palm: normal of the mid-plane
+    rel = keypoints - keypoints[..., WRIST : WRIST + 1, :]
+    return keypoints - 2.0 * np.sum(rel * x[..., None, :], axis=-1, keepdims=True) * x[..., None, :]

@@ -6,7 +6,7 @@ from scipy.spatial.transform import Rotation
 
 from dexmv_retarget.initial_guess import InitialGuess
 from dexmv_retarget.kinematics import AdroitKinematics
-from dexmv_retarget.palm_frame import fit_rotation
+from dexmv_retarget.palm_frame import fit_rotation, palm_rotation
 from dexmv_sim.adroit import ADROIT_JOINTS
 
 FLEXION = [ADROIT_JOINTS.index(n) for n in ADROIT_JOINTS if n[2:] in ("J2", "J1", "J0") and n[:2] in
@@ -81,3 +81,18 @@ def test_guess_stays_within_limits_on_any_keypoints(guess):
     q = guess.guess(kp)
     assert np.isfinite(q).all()
     assert guess.kin.limit_violation(q) == 0.0
+
+
+def test_mirrored_hand_is_its_own_inverse_and_keeps_the_pose(guess):
+    from dexmv_retarget.palm_frame import mirror_hand
+
+    kin = guess.kin
+    kp = kin.keypoints(_random_joints(kin, 10, seed=6))
+    left = mirror_hand(kp)
+    np.testing.assert_allclose(mirror_hand(left), kp, atol=1e-12)
+    # Same wrist, same distances between keypoints, fingers the same way; the thumb on the other side.
+    np.testing.assert_allclose(left[:, 0], kp[:, 0], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(left[:, 8] - left[:, 4], axis=-1),
+                               np.linalg.norm(kp[:, 8] - kp[:, 4], axis=-1), atol=1e-12)
+    across = palm_rotation(kp)[..., 0]
+    assert np.all(np.sum((left[:, 4] - left[:, 0]) * across, -1) * np.sum((kp[:, 4] - kp[:, 0]) * across, -1) <= 0)

@@ -12,6 +12,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dexmv_msgs.msg import HandPose
 from dexmv_retarget.kinematics import AdroitKinematics
+from dexmv_retarget.palm_frame import mirror_hand
 from dexmv_sim.adroit import ADROIT_JOINTS
 
 STATIC = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -85,6 +86,11 @@ def test_hand_pose_in_world_becomes_joint_targets(run_node, ros_node, spin_until
     assert float(values["tsv_error_mm"]) < 1.0 and float(values["solve_time_ms"]) > 0
     namespaces = {m.ns for arr in listener.markers for m in arr.markers}
     assert namespaces == {"retarget"}
+    # The same hand seen as a left hand (its mirror image) comes back as the same right-hand joints.
+    left = _hand_pose(mirror_hand(kin.keypoints(q)), "world", side="left")
+    n = len(listener.joints)
+    assert _send_until(ros_node, spin_until, listener, left, n + 3), node.output()
+    assert np.abs(np.array(listener.joints[-1].position)[8:] - q[8:]).max() < 0.05
 
 
 def test_camera_frame_poses_use_tf_static_and_missing_palm_holds(run_node, ros_node, spin_until, kin):

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="joints .npy (T,30) to write")
     parser.add_argument("--transform", help="world <- input frame: a 4x4 matrix file (.npy or text) or seven "
                                             "numbers 'x y z qx qy qz qw' (default: input is in world)")
+    parser.add_argument("--left-hand", action="store_true",
+                        help="the keypoints are of a left hand: retarget its mirror image (Adroit is a right hand)")
     parser.add_argument("--fingers-only", action="store_true",
                         help="hold the arm and wrist (--held-arm), retarget the fingers relative to the palm")
     parser.add_argument("--held-arm", type=float, nargs=8, metavar="Q",
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dexmv_retarget.hand_keypoints import KeypointInputError, transform_points
     from dexmv_retarget.keypoint_files import load_keypoints, parse_transform
+    from dexmv_retarget.palm_frame import mirror_hand
     from dexmv_retarget.retargeter import FrameStatus, RetargetConfig, Retargeter, vector_errors_mm
 
     out = Path(args.output)
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         keypoints, confidence = load_keypoints(args.input)
         if args.transform:
             keypoints = transform_points(keypoints, parse_transform(args.transform))
+        if args.left_hand:
+            keypoints = mirror_hand(keypoints)
         cutoff = args.filter_cutoff
         config = RetargetConfig(
             fingers_only=args.fingers_only, held_arm=tuple(args.held_arm) if args.held_arm else None,

@@ -6,8 +6,9 @@ or, when that is empty, with the latest transforms from /tf_static and /tf (a sm
 tf2_ros does not exist on these installs). Per frame it publishes a diagnostic_msgs status on
 /diagnostics (task-space-vector error, solve time, iterations, what was missing) and, if
 `publish_markers`, the scaled human and the robot vectors on /dexmv/markers (namespace "retarget").
-A frame whose palm keypoints are missing or below confidence, of low hand confidence, of a left
-hand, or without a transform holds the last good solution and reports WARN.
+A frame whose palm keypoints are missing or below confidence, of low hand confidence, or without
+a transform holds the last good solution and reports WARN. Left hands are retargeted as their
+mirror image (Adroit is a right hand) unless `left_hand` is 'hold'.
 
 QoS: hand poses are sensor data (best effort, depth 5: a late frame is worth less than the next);
 joint targets, diagnostics and markers are reliable (depth 10, 10, 2); /tf_static is reliable and
@@ -15,7 +16,7 @@ transient local, /tf reliable, both depth 100 (tf2's listener profiles).
 
 Parameters (all declared with descriptions; `ros2 param describe` shows them):
   world_frame, frame_transform, fingers_only, held_arm, min_confidence, min_hand_confidence,
-  fps, filter_cutoff_hz, calibration_frames, publish_markers.
+  fps, filter_cutoff_hz, calibration_frames, publish_markers, left_hand.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dexmv_msgs.msg import HandPose
 from dexmv_retarget.hand_keypoints import NUM_KEYPOINTS, transform_points
+from dexmv_retarget.palm_frame import mirror_hand
 from dexmv_retarget.retargeter import FrameResult, FrameStatus, RetargetConfig, Retargeter
 from dexmv_retarget.task_vectors import TASK, VECTOR_PAIRS
 from dexmv_retarget.transform_buffer import TransformBuffer, TransformLookupError, transform_matrix
@@ -80,6 +82,10 @@ class RetargetNode(Node):
                                                   "perception jitter, ~1 frame of lag); 0 (default) disables it")
         calibration = declare("calibration_frames", 30, "frames over which the human hand size is measured")
         self.publish_markers = declare("publish_markers", True, "publish human and robot vectors on /dexmv/markers")
+        self.left_hand = declare("left_hand", "mirror", "left hands (HandPose.side 'left'): 'mirror' retargets "
+                                                        "the mirror image, 'hold' holds the last good solution")
+        if self.left_hand not in ("mirror", "hold"):
+            raise ParameterError(f"left_hand must be 'mirror' or 'hold', got {self.left_hand!r}")
 
         self.fixed_transform = None
         if frame_transform is not None:
@@ -128,8 +134,8 @@ class RetargetNode(Node):
         reason = None
         if kp.shape != (NUM_KEYPOINTS, 3) or conf.shape != (NUM_KEYPOINTS,):
             reason = f"hand pose has {len(msg.keypoints)} keypoints / {len(conf)} confidences, expected 21"
-        elif msg.side and msg.side != "right":
-            reason = f"side {msg.side!r}: the Adroit hand is a right hand"
+        elif msg.side not in ("", "right", "left") or (msg.side == "left" and self.left_hand == "hold"):
+            reason = f"side {msg.side!r}: the Adroit hand is a right hand (left_hand: {self.left_hand})"
         elif msg.confidence < self.min_hand_confidence:
             reason = f"hand confidence {msg.confidence:.2f} below min_hand_confidence {self.min_hand_confidence}"
         frame = msg.header.frame_id or self.world_frame
@@ -138,6 +144,8 @@ class RetargetNode(Node):
                 to_world = self.fixed_transform if self.fixed_transform is not None else self.buffer.lookup(
                     self.world_frame, frame)
                 kp = transform_points(kp, to_world)
+                if msg.side == "left":
+                    kp = mirror_hand(kp)
             except TransformLookupError as err:
                 reason = str(err)
         if reason is not None:
@@ -166,6 +174,7 @@ class RetargetNode(Node):
             "invalid_keypoints": " ".join(map(str, result.invalid_keypoints)),
             "held_fingers": " ".join(result.held_fingers),
             "input_frame": msg.header.frame_id,
+            "side": msg.side + (" (mirrored)" if msg.side == "left" and self.left_hand == "mirror" else ""),
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         diag = DiagnosticArray()
