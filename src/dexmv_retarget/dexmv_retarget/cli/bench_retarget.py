@@ -47,15 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _synthetic_human(task: str, seed: int, seconds: float, fps: float):
+    """Keypoints (and confidence, if given) of dexmv_capture's synthetic natural human motion."""
     try:
         from dexmv_capture.synthetic.hand_motion import task_motion
     except ImportError as err:
         raise RuntimeError("the default input needs dexmv_capture.synthetic.hand_motion.task_motion "
-                           f"({err}); pass --input keypoints.npy instead") from None
-    motion = task_motion(task, seed, seconds, fps)
-    keypoints = getattr(motion, "keypoints", motion)
-    confidence = getattr(motion, "confidence", None)
-    return keypoints, confidence
+                           f"({err}); pass --input keypoints.npy (or --only-round-trip) instead") from None
+    try:
+        motion = task_motion(task, seed, seconds, fps)
+    except Exception as err:  # their errors (unknown task, ...) become one line, not a traceback
+        raise RuntimeError(f"task_motion({task!r}, seed={seed}, seconds={seconds}, fps={fps}) failed: {err}; "
+                           "see --task") from None
+    if isinstance(motion, dict):
+        return motion["keypoints"], motion.get("confidence")
+    return getattr(motion, "keypoints", motion), getattr(motion, "confidence", None)
 
 
 def run(args: argparse.Namespace) -> int:
