@@ -1,6 +1,6 @@
 """Reference stage-2 solver: SLSQP (scipy) on exactly the objective of solver.py, with its analytic gradient.
 
-SLSQP is what the released retargeting code of DexMV and dex-retargeting runs (through nlopt);
+SLSQP is what dex-retargeting's released retargeting code runs (through nlopt, LD_SLSQP);
 `dexmv bench retarget` measures it in the same run as our projected Levenberg-Marquardt, on the
 same frames, warm starts and objective, so the ratio of times and the difference of errors say
 what the solver choice buys. Tight tolerances make it the accuracy reference too.

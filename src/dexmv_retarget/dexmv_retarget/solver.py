@@ -14,7 +14,7 @@ loss. Each iteration is one MuJoCo forward-kinematics-plus-Jacobian call and one
 solve (LAPACK dposv); joints at a bound whose gradient points outward are held (the active set of
 projected Newton methods) and the step is clipped to the limits, so every iterate is feasible.
 From a warm start (the previous frame) it converges in 2 to 4 iterations. `reference.py` solves
-the same objective with SLSQP, the optimizer of DexMV's and dex-retargeting's released code, and
+the same objective with SLSQP, the optimizer dex-retargeting runs (through nlopt), and
 `dexmv bench retarget` compares the two in one run.
 """
 
@@ -38,8 +38,7 @@ class SolverSettings:
     smooth_hinge: float = 0.005  # m per rad: 0.1 rad of change costs like 0.5 mm of vector error
     smooth_slide: float = 0.05  # m per m: 1 cm of arm travel costs like 0.5 mm of vector error
     max_iterations: int = 12
-    step_tolerance: float = 1e-4  # stop when no joint moves more than this (rad or m)
-    cost_tolerance: float = 1e-3  # ... or the cost falls (or would, predicts Gauss-Newton) by less than this ratio
+    cost_tolerance: float = 1e-3  # stop when the cost falls (or would, predicts Gauss-Newton) by less than this ratio
 
 
 @dataclass
