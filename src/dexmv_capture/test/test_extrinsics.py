@@ -14,7 +14,7 @@ DEFAULT = Path(__file__).parents[1] / "config" / "default_extrinsics.yaml"
 def test_default_layout_looks_at_the_workspace():
     cameras = {c.camera_name: c for c in load_extrinsics(DEFAULT)}
     assert set(cameras) == {"camera1", "camera2"}
-    target = np.array([0.0, 0.0, 0.1])
+    target = np.array([0.0, -0.1, 0.1])
     for cam in cameras.values():
         assert cam.parent_frame_id == "world" and cam.child_frame_id == f"{cam.camera_name}_link"
         forward = cam.matrix()[:3, 0]  # camera_link x axis (REP-103: x forward)

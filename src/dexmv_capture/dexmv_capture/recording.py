@@ -1,0 +1,314 @@
+"""RealSense recording files: write them through librealsense's software device and recorder, read them back.
+
+Writing goes through `rs.software_device` + `rs.recorder`, so a synthetic recording is the same
+kind of file a real D435 writes (`.db3` with librealsense 2.59; its recorder rejects other
+extensions) and any librealsense tool plays it. Reading uses librealsense's playback
+(`enable_device_from_file(path, repeat_playback=False)`, `set_real_time(False)`), which also reads
+legacy ROS 1 `.bag` recordings; depth is aligned to colour with `rs.align`.
+
+Errors name the file: a missing, corrupt or truncated recording raises RecordingError at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dexmv_capture.d435 import DEPTH_UNITS, Intrinsics
+
+RECORDING_SUFFIXES = (".db3", ".bag")
+_END_TIMEOUT_MS = 300  # a playback that yields nothing for this long (not real time) has ended
+
+
+class RecordingError(RuntimeError):
+    """A recording that cannot be written or read; the message names the file."""
+
+
+def _rs():
+    try:
+        import pyrealsense2 as rs
+    except ImportError as err:  # e.g. libusb-1.0 missing
+        raise RecordingError(f"pyrealsense2 cannot be imported ({err}); run `make setup`") from None
+    return rs
+
+
+def intrinsics_from_rs(intr) -> Intrinsics:
+    return Intrinsics(int(intr.width), int(intr.height), float(intr.fx), float(intr.fy), float(intr.ppx),
+                      float(intr.ppy), str(intr.model).split(".")[-1], tuple(float(c) for c in intr.coeffs))
+
+
+def _rs_intrinsics(rs, intr: Intrinsics):
+    out = rs.intrinsics()
+    out.width, out.height = intr.width, intr.height
+    out.fx, out.fy, out.ppx, out.ppy = intr.fx, intr.fy, intr.ppx, intr.ppy
+    out.model = getattr(rs.distortion, intr.model)
+    out.coeffs = list(intr.coeffs)
+    return out
+
+
+class RecordingWriter:
+    """A two-stream (RGB8 colour, Z16 depth aligned to colour) RealSense recording being written.
+
+    `write()` frames in order; with `pace=True` the recorder sees them 1/fps apart in wall time,
+    so players that replay the recorder's clock (realsense-viewer) play at the right speed.
+    """
+
+    def __init__(self, path: str | Path, intrinsics: Intrinsics, fps: float, *, serial_no: str = "000000000000",
+                 name: str = "Intel RealSense D435 (synthetic)", pace: bool = True) -> None:
+        self.path = Path(path)
+        if self.path.suffix != ".db3":
+            raise RecordingError(f"{self.path}: librealsense 2.59 records only .db3 files")
+        if not self.path.parent.is_dir():
+            raise RecordingError(f"{self.path}: folder {self.path.parent} does not exist")
+        rs = _rs()
+        self._rs, self.intrinsics, self.fps, self.pace = rs, intrinsics, float(fps), pace
+        self._device = rs.software_device()
+        self._device.register_info(rs.camera_info.name, name)
+        self._device.register_info(rs.camera_info.serial_number, serial_no)
+        self._device.register_info(rs.camera_info.product_line, "D400")
+        intr = _rs_intrinsics(rs, intrinsics)
+        w, h, rate = intrinsics.width, intrinsics.height, round(fps)
+        self._depth_sensor = self._device.add_sensor("Stereo Module")
+        depth = rs.video_stream()
+        depth.type, depth.index, depth.uid = rs.stream.depth, 0, 0
+        depth.width, depth.height, depth.fps, depth.bpp, depth.fmt = w, h, rate, 2, rs.format.z16
+        depth.intrinsics = intr
+        self._depth_profile = self._depth_sensor.add_video_stream(depth)
+        self._depth_sensor.add_read_only_option(rs.option.depth_units, DEPTH_UNITS)
+        self._color_sensor = self._device.add_sensor("RGB Camera")
+        color = rs.video_stream()
+        color.type, color.index, color.uid = rs.stream.color, 0, 1
+        color.width, color.height, color.fps, color.bpp, color.fmt = w, h, rate, 3, rs.format.rgb8
+        color.intrinsics = intr
+        self._color_profile = self._color_sensor.add_video_stream(color)
+        identity = rs.extrinsics()
+        identity.rotation, identity.translation = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], [0.0, 0.0, 0.0]
+        self._depth_profile.register_extrinsics_to(self._color_profile, identity)  # depth is aligned already
+        self._recorder = rs.recorder(str(self.path), self._device)
+        self._sink = rs.frame_queue(4)
+        self._depth_sensor.open(self._depth_profile)
+        self._color_sensor.open(self._color_profile)
+        self._depth_sensor.start(self._sink)
+        self._color_sensor.start(self._sink)
+        self._frames = 0
+        self._t0: float | None = None
+        self._keep: list = []  # pixel buffers must outlive the recorder's use of them
+
+    def write(self, color_rgb: np.ndarray, depth_mm: np.ndarray, timestamp_ms: float | None = None) -> None:
+        """Add one frame pair: colour (H, W, 3) uint8 RGB and depth (H, W) uint16 in depth units."""
+        rs, intr = self._rs, self.intrinsics
+        if color_rgb.shape != (intr.height, intr.width, 3) or color_rgb.dtype != np.uint8:
+            raise RecordingError(f"{self.path}: colour frames must be ({intr.height}, {intr.width}, 3) uint8, "
+                                 f"got {color_rgb.shape} {color_rgb.dtype}")
+        if depth_mm.shape != (intr.height, intr.width) or depth_mm.dtype != np.uint16:
+            raise RecordingError(f"{self.path}: depth frames must be ({intr.height}, {intr.width}) uint16, "
+                                 f"got {depth_mm.shape} {depth_mm.dtype}")
+        stamp = self._frames * 1000.0 / self.fps if timestamp_ms is None else float(timestamp_ms)
+        if self.pace:
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now
+            delay = self._t0 + self._frames / self.fps - now
+            if delay > 0:
+                time.sleep(delay)
+        for sensor, profile, pixels, bpp in ((self._depth_sensor, self._depth_profile, depth_mm, 2),
+                                             (self._color_sensor, self._color_profile, color_rgb, 3)):
+            pixels = np.ascontiguousarray(pixels)
+            frame = rs.software_video_frame()
+            frame.pixels, frame.bpp, frame.stride = pixels, bpp, intr.width * bpp
+            frame.timestamp, frame.domain = stamp, rs.timestamp_domain.hardware_clock
+            frame.frame_number, frame.profile = self._frames, profile.as_video_stream_profile()
+            sensor.on_video_frame(frame)
+            self._keep.append(pixels)
+        self._keep = self._keep[-8:]
+        self._frames += 1
+        while self._sink.poll_for_frame():  # keep the sink drained; we do not need the frames back
+            pass
+
+    def close(self) -> None:
+        """Stop the sensors and finish the file."""
+        if self._recorder is None:
+            return
+        for sensor in (self._depth_sensor, self._color_sensor):
+            sensor.stop()
+            sensor.close()
+        self._recorder = None  # the file is completed when the recorder is released
+        self._device = None
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One colour frame with the depth aligned to it."""
+
+    color: np.ndarray  # (H, W, 3) uint8 RGB
+    depth: np.ndarray  # (H, W) uint16, depth units (see RecordingInfo.depth_units)
+    timestamp_ms: float  # device timestamp of the colour frame
+    frame_number: int
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    stream: str
+    format: str
+    width: int
+    height: int
+    fps: int
+    intrinsics: Intrinsics
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    path: Path
+    device_name: str
+    serial_no: str
+    duration_s: float
+    streams: tuple[StreamInfo, ...]
+    depth_units: float
+
+    def stream(self, name: str) -> StreamInfo:
+        for s in self.streams:
+            if s.stream == name:
+                return s
+        raise RecordingError(f"{self.path}: has no {name} stream (streams: {[s.stream for s in self.streams]})")
+
+
+def check_recording_path(path: str | Path) -> Path:
+    """The path as a Path, or RecordingError if it is missing, empty or not a recording file."""
+    path = Path(path)
+    if path.suffix not in RECORDING_SUFFIXES:
+        raise RecordingError(f"{path}: not a RealSense recording (expected {' or '.join(RECORDING_SUFFIXES)})")
+    if not path.is_file():
+        raise RecordingError(f"{path}: no such recording file")
+    if path.stat().st_size == 0:
+        raise RecordingError(f"{path}: empty file")
+    return path
+
+
+class RecordingReader:
+    """Frames of a recording, in order, as fast as they are read (colour + depth aligned to colour).
+
+    The playback device's sensors feed a syncer in non-real-time mode, so no frame is skipped
+    however slowly the caller reads (librealsense's pipeline dropped the first frames at random
+    when we tried it). The syncer learns the streams on the first frame and hands it over as two
+    lone frames; when depth is already registered to colour (identity extrinsics, same intrinsics:
+    our synthetic recordings) those two are paired here, otherwise that first frame is skipped.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = check_recording_path(path)
+        rs = self._rs = _rs()
+        self._stopped = True
+        try:
+            device = rs.context().load_device(str(self.path))
+        except RuntimeError as err:
+            raise RecordingError(f"{self.path}: cannot be played ({err})") from None
+        self._playback = device.as_playback()
+        self._playback.set_real_time(False)
+        self._sync = rs.syncer(64)
+        self._sensors = []
+        streams, profiles, units = [], {}, DEPTH_UNITS
+        for sensor in device.query_sensors():
+            video = [p for p in sensor.get_stream_profiles() if p.is_video_stream_profile()
+                     and p.stream_type() in (rs.stream.color, rs.stream.depth)]
+            if not video:
+                continue
+            sensor.open(video)
+            self._sensors.append(sensor)
+            if sensor.is_depth_sensor():
+                units = float(sensor.as_depth_sensor().get_depth_scale())
+            for sp in video:
+                vsp = sp.as_video_stream_profile()
+                name = str(sp.stream_type()).split(".")[-1]
+                profiles[name] = vsp
+                streams.append(StreamInfo(name, str(sp.format()).split(".")[-1], vsp.width(), vsp.height(), sp.fps(),
+                                          intrinsics_from_rs(vsp.get_intrinsics())))
+        self.info = RecordingInfo(self.path, _camera_info(device, rs.camera_info.name),
+                                  _camera_info(device, rs.camera_info.serial_number),
+                                  self._playback.get_duration().total_seconds(), tuple(streams), units)
+        if not {"color", "depth"} <= set(profiles):
+            for sensor in self._sensors:
+                sensor.close()
+            raise RecordingError(f"{self.path}: needs color and depth streams, has {sorted(profiles)}")
+        ext = profiles["depth"].get_extrinsics_to(profiles["color"])
+        self._registered = (np.allclose(ext.rotation, np.eye(3).ravel()) and np.allclose(ext.translation, 0.0)
+                            and profiles["depth"].get_intrinsics().fx == profiles["color"].get_intrinsics().fx
+                            and profiles["depth"].width() == profiles["color"].width())
+        self._align = rs.align(rs.stream.color)
+        self._lone: dict[str, object] = {}
+        for sensor in self._sensors:
+            sensor.start(self._sync)
+        self._stopped = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            frame = self.read()
+            if frame is None:
+                return
+            yield frame
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the recording."""
+        while True:
+            try:
+                ok, frames = self._sync.try_wait_for_frames(_END_TIMEOUT_MS)
+            except RuntimeError as err:
+                raise RecordingError(f"{self.path}: playback failed ({err})") from None
+            if not ok:
+                return None
+            color, depth = frames.get_color_frame(), frames.get_depth_frame()
+            if color and depth:
+                aligned = self._align.process(frames)
+                color, depth = aligned.get_color_frame(), aligned.get_depth_frame()
+                return self._frame(color, depth)
+            lone = color or depth
+            if not lone:
+                continue
+            kind = "color" if color else "depth"
+            self._lone[kind] = lone
+            other = self._lone.get("depth" if color else "color")
+            if other is not None and other.get_frame_number() == lone.get_frame_number() and self._registered:
+                self._lone.clear()
+                c, d = (lone, other) if color else (other, lone)
+                return self._frame(c, d)
+
+    @staticmethod
+    def _frame(color, depth) -> Frame:
+        return Frame(np.asanyarray(color.get_data()).copy(), np.asanyarray(depth.get_data()).copy(),
+                     float(color.get_timestamp()), int(color.get_frame_number()))
+
+    def close(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            for sensor in self._sensors:
+                try:
+                    sensor.stop()
+                    sensor.close()
+                except RuntimeError:
+                    pass
+
+    def __enter__(self) -> RecordingReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _camera_info(device, key) -> str:
+    return device.get_info(key) if device.supports(key) else ""
+
+
+def recording_info(path: str | Path, count_frames: bool = True) -> tuple[RecordingInfo, int | None]:
+    """Streams, intrinsics, duration and (reading it through) the number of frame pairs of a recording."""
+    with RecordingReader(path) as reader:
+        count = sum(1 for _ in reader) if count_frames else None
+        return reader.info, count
