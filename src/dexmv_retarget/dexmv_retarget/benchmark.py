@@ -99,3 +99,47 @@ def run_benchmark(data: BenchInput, config: RetargetConfig, reference_frames: in
         "tsv_error_ratio_vs_reference": ratio(ours_window["tsv_error_mm_unfiltered"],
                                               reference["tsv_error_mm_unfiltered"]),
     }
+
+
+def _weighted(cases: list[dict], key: str) -> float | None:
+    values = [(c[key], c["frames"]) for c in cases if c.get(key) is not None]
+    if not values:
+        return None
+    return float(sum(v * n for v, n in values) / sum(n for _, n in values))
+
+
+def _combine(cases: list[dict]) -> dict:
+    """Frame-weighted means of per-input measurements (worst case for violations and maxima)."""
+    out = {"frames": int(sum(c["frames"] for c in cases))}
+    for key in ("ms_per_frame", "ms_per_frame_p50", "ms_per_frame_p95", "tsv_error_mm", "tsv_error_mm_unfiltered",
+                "tsv_error_mm_p95", "wrist_error_mm", "iterations_mean"):
+        out[key] = _weighted(cases, key)
+    out["ms_per_frame_max"] = max(c["ms_per_frame_max"] for c in cases)
+    out["max_limit_violation"] = max(c["max_limit_violation"] for c in cases)
+    for key in ("nan_joints", "held_frames", "partial_frames"):
+        out[key] = int(sum(c[key] for c in cases))
+    return out
+
+
+def combine_benchmarks(name: str, reports: list[dict]) -> dict:
+    """One report over several inputs (e.g. every task): frame-weighted means, each input kept in `inputs`."""
+    ours = _combine(reports)
+    ours_window = _combine([r["ours_on_reference_frames"] for r in reports])
+    reference = _combine([r["reference"] for r in reports])
+    speedup = (reference["ms_per_frame"] / ours_window["ms_per_frame"]
+               if reference["ms_per_frame"] and ours_window["ms_per_frame"] else None)
+    return {
+        "input": name,
+        **ours,
+        "fps": reports[0]["fps"],
+        "fingers_only": reports[0]["fingers_only"],
+        "filter_cutoff_hz": reports[0]["filter_cutoff_hz"],
+        "method": reports[0]["method"],
+        "ours_on_reference_frames": ours_window,
+        "reference": {"method": reports[0]["reference"]["method"], **reference},
+        "speedup_vs_reference": speedup,
+        "tsv_error_ratio_vs_reference": (ours_window["tsv_error_mm_unfiltered"] / reference["tsv_error_mm_unfiltered"]
+                                         if ours_window["tsv_error_mm_unfiltered"] is not None
+                                         and reference["tsv_error_mm_unfiltered"] else None),
+        "inputs": reports,
+    }

@@ -105,3 +105,13 @@ def test_a_file_without_any_usable_frame(tmp_path):
     assert np.isfinite(np.load(tmp_path / "j.npy")).all()
     res = dexmv("bench", "retarget", "--input", str(path), "--no-round-trip", "--repeats", "1")
     assert res.returncode == 0 and "n/a" in res.stdout, res.stderr
+
+
+def test_benchmark_default_input_is_the_synthetic_human_motion():
+    res = dexmv("bench", "retarget", "--task", "relocate-large_clamp", "--seconds", "1.5", "--repeats", "1",
+                "--reference-frames", "3", "--no-round-trip", "--json", timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["input"].startswith("synthetic human motion: task_motion('relocate-large_clamp'")
+    assert out["frames"] == 45 and out["max_limit_violation"] == 0.0 and out["nan_joints"] == 0
+    assert out["tsv_error_mm"] < 15.0 and out["reference"]["frames"] == 3

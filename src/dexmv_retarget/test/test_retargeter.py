@@ -177,3 +177,18 @@ def test_other_bone_proportions_still_give_the_robot_fingers(kin, motion):
     res = Retargeter(kinematics=kin).retarget(other)
     assert res.tsv_error_mm < 1.0
     assert np.abs(res.joints[:, FINGER_JOINTS] - q[:, FINGER_JOINTS]).mean() < 0.08
+
+
+@pytest.mark.parametrize("task", ["relocate-tomato_soup_can", "pour"])
+def test_natural_human_motion_from_the_synthetic_hand(kin, task):
+    """dexmv_capture's human hand (anthropometric, not the robot's): fingers-only matches its vectors
+    to about a millimetre; world mode stays within limits and close where the arm can follow."""
+    from dexmv_capture.synthetic.hand_motion import task_motion
+
+    motion = task_motion(task, seed=0, seconds=2.0, fps=30.0)
+    fingers = Retargeter(RetargetConfig(fingers_only=True), kinematics=kin).retarget(motion.keypoints)
+    assert fingers.tsv_error_mm < 3.0, np.nanmean(fingers.vector_error_mm, axis=0)
+    world = Retargeter(kinematics=kin).retarget(motion.keypoints)
+    assert kin.limit_violation(world.joints) == 0.0 and np.isfinite(world.joints).all()
+    assert (world.status == FrameStatus.OK).all()
+    assert world.tsv_error_mm < 15.0, np.nanmean(world.vector_error_mm, axis=0)

@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", help="keypoints file (default: synthetic natural human motion)")
     parser.add_argument("--transform", help="world <- input frame (4x4 file or 'x y z qx qy qz qw')")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate (default: %(default)s)")
-    parser.add_argument("--task", default="relocate-mustard_bottle",
-                        help="synthetic motion's task when --input is omitted (default: %(default)s)")
+    parser.add_argument("--task", default="all",
+                        help="synthetic motion's task when --input is omitted, or 'all': every DexMV task, "
+                             "reported per task and frame-weighted overall (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="synthetic motion length (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic motions (default: %(default)s)")
     parser.add_argument("--fingers-only", action="store_true", help="benchmark the hand-relative mode")
@@ -72,6 +73,30 @@ def _synthetic_human(task: str, seed: int, seconds: float, fps: float):
     return getattr(motion, "keypoints", motion), getattr(motion, "confidence", None)
 
 
+def _synthetic_benchmark(args: argparse.Namespace, config) -> dict:
+    """Every requested task of the synthetic human motion, each measured alone, then combined."""
+    from dexmv_retarget.benchmark import BenchInput, combine_benchmarks, run_benchmark
+    from dexmv_retarget.hand_keypoints import check_keypoints
+
+    if args.task == "all":
+        from dexmv_capture.synthetic.hand_motion import TASKS
+
+        tasks = list(TASKS)
+    else:
+        tasks = [args.task]
+    reports = []
+    for task in tasks:
+        keypoints, confidence = _synthetic_human(task, args.seed, args.seconds, args.fps)
+        keypoints = check_keypoints(keypoints, f"task_motion({task!r})")
+        name = f"synthetic human motion: task_motion({task!r}, seed={args.seed}, {args.seconds} s)"
+        reports.append(run_benchmark(BenchInput(name, keypoints, confidence, args.fps), config,
+                                     args.reference_frames, args.repeats))
+    if len(reports) == 1:
+        return reports[0]
+    return combine_benchmarks(f"synthetic human motion: every task ({', '.join(tasks)}), seed {args.seed}, "
+                              f"{args.seconds} s each", reports)
+
+
 def run(args: argparse.Namespace) -> int:
     for name in _THREAD_VARIABLES:  # one BLAS thread: the number is "ms per frame on one thread"
         os.environ[name] = "1"
@@ -86,7 +111,7 @@ def _run(args: argparse.Namespace, threads: list[int]) -> int:
     import numpy as np
 
     from dexmv_retarget.benchmark import BenchInput, run_benchmark
-    from dexmv_retarget.hand_keypoints import KeypointInputError, check_keypoints, transform_points
+    from dexmv_retarget.hand_keypoints import KeypointInputError, transform_points
     from dexmv_retarget.keypoint_files import load_keypoints, parse_transform
     from dexmv_retarget.kinematics import AdroitKinematics
     from dexmv_retarget.retargeter import RetargetConfig
@@ -109,15 +134,12 @@ def _run(args: argparse.Namespace, threads: list[int]) -> int:
         if not only_round_trip:
             if args.input:
                 keypoints, confidence = load_keypoints(args.input)
-                name = str(args.input)
+                if args.transform:
+                    keypoints = transform_points(keypoints, parse_transform(args.transform))
+                report.update(run_benchmark(BenchInput(str(args.input), keypoints, confidence, args.fps), config,
+                                            args.reference_frames, args.repeats))
             else:
-                keypoints, confidence = _synthetic_human(args.task, args.seed, args.seconds, args.fps)
-                keypoints = check_keypoints(keypoints, f"task_motion({args.task!r})")
-                name = f"synthetic human motion: task_motion({args.task!r}, seed={args.seed}, {args.seconds} s)"
-            if args.transform:
-                keypoints = transform_points(keypoints, parse_transform(args.transform))
-            report.update(run_benchmark(BenchInput(name, keypoints, confidence, args.fps), config,
-                                        args.reference_frames, args.repeats))
+                report.update(_synthetic_benchmark(args, config))
         if not args.no_round_trip:
             kin = AdroitKinematics()
             truth = smooth_joint_trajectory(kin, int(args.seconds * args.fps), args.fps, seed=args.seed,
@@ -156,6 +178,14 @@ def _f(value: float | None, spec: str = ".2f") -> str:
 def _print_table(report: dict) -> None:
     cases = [] if "round_trip" in report and report["round_trip"]["input"] == report.get("input") else [
         ("input", report)]
+    if "inputs" in report:
+        for case in report["inputs"]:
+            ours, ref = case["ours_on_reference_frames"], case["reference"]
+            print(f"  {case['input']}: all frames {_f(case['ms_per_frame'], '.3f')} ms/frame, TSV error "
+                  f"{_f(case['tsv_error_mm'])} mm, wrist {_f(case.get('wrist_error_mm'))} mm, max violation "
+                  f"{case['max_limit_violation']:g} | first {ours['frames']}: ours {_f(ours['ms_per_frame'], '.3f')} "
+                  f"ms/frame {_f(ours['tsv_error_mm_unfiltered'])} mm, SLSQP {_f(ref['ms_per_frame'])} ms/frame "
+                  f"{_f(ref['tsv_error_mm_unfiltered'])} mm")
     cases += [("round trip", report["round_trip"])] if "round_trip" in report else []
     for label, case in cases:
         ref, ours = case["reference"], case["ours_on_reference_frames"]
