@@ -22,6 +22,12 @@ setup(
     entry_points={
         "console_scripts": [
             "extrinsics_publisher = dexmv_capture.nodes.extrinsics_publisher:main",
+            "camera_node = dexmv_capture.nodes.camera_node:main",
+        ],
+        "dexmv.verbs": [
+            "synth = dexmv_capture.cli.synth",
+            "recording = dexmv_capture.cli.recording",
+            "calibrate = dexmv_capture.cli.calibrate",
         ],
     },
 )

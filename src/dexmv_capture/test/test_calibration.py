@@ -1,0 +1,30 @@
+"""ChArUco calibration on rendered board views recovers the rig's known extrinsics."""
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from dexmv_capture.calibration import BoardSpec, camera_extrinsics, detect_board, render_board_view, world_from_board
+from dexmv_capture.d435 import D435_COLOR_640x480
+from dexmv_capture.rig import default_rig, optical_pose
+
+
+def test_rendered_views_give_the_known_extrinsics_within_3mm_and_half_a_degree():
+    spec = BoardSpec()
+    board_pose = world_from_board((0.02, -0.05), yaw_deg=10.0, spec=spec)
+    rng = np.random.default_rng(0)
+    for truth in default_rig():
+        optical_from_board = np.linalg.inv(optical_pose(truth)) @ board_pose
+        image = render_board_view(spec, D435_COLOR_640x480, optical_from_board).astype(float)
+        image = np.clip(image + rng.normal(0.0, 2.0, image.shape), 0, 255).astype(np.uint8)  # sensor noise
+        view = detect_board(image, D435_COLOR_640x480, spec)
+        assert view is not None, truth.camera_name
+        est = camera_extrinsics(truth.camera_name, [view], board_pose)
+        assert np.linalg.norm(est.translation - truth.translation) < 0.003
+        angle = (Rotation.from_quat(est.rotation) * Rotation.from_quat(truth.rotation).inv()).magnitude()
+        assert np.degrees(angle) < 0.5
+        assert est.child_frame_id == f"{truth.camera_name}_link" and est.extra["rms_reprojection_px"] < 1.0
+
+
+def test_no_board_no_pose():
+    blank = np.full((480, 640, 3), 120, np.uint8)
+    assert detect_board(blank, D435_COLOR_640x480, BoardSpec()) is None
