@@ -39,7 +39,14 @@ TASK = slice(0, NUM_TASK_VECTORS)
 VECTOR_FINGER = np.tile(np.arange(5), 3)
 # Keypoints each vector needs: its two ends for the vector itself, its whole chain for its length.
 _SEGMENTS = [(c[k], c[k + 1]) for c in CHAINS for k in range(len(c) - 1)]
-_SEGMENT_VECTOR = np.array([i for i, c in enumerate(CHAINS) for _ in range(len(c) - 1)])
+_SEG_A = np.array([a for a, _ in _SEGMENTS])
+_SEG_B = np.array([b for _, b in _SEGMENTS])
+_SEGMENT_SUM = np.zeros((len(_SEGMENTS), len(CHAINS)))  # segment lengths @ this = chain lengths
+for _j, _i in enumerate(i for i, c in enumerate(CHAINS) for _ in range(len(c) - 1)):
+    _SEGMENT_SUM[_j, _i] = 1.0
+_CHAIN_MEMBERS = np.zeros((21, len(CHAINS)))  # invalid keypoints @ this = invalid members per chain
+for _i, _c in enumerate(CHAINS):
+    _CHAIN_MEMBERS[list(_c), _i] = 1.0
 
 
 def task_vectors(keypoints: np.ndarray) -> np.ndarray:
@@ -53,12 +60,13 @@ def chain_lengths(keypoints: np.ndarray) -> np.ndarray:
     This is the vector's length when the chain is straight, a property of the hand rather than of
     the pose, which is what the human-to-robot size ratio must compare.
     """
-    seg = np.array(_SEGMENTS)
-    lengths = np.linalg.norm(keypoints[..., seg[:, 1], :] - keypoints[..., seg[:, 0], :], axis=-1)
-    out = np.zeros((*keypoints.shape[:-2], NUM_VECTORS))
-    for i in range(NUM_VECTORS):
-        out[..., i] = lengths[..., i == _SEGMENT_VECTOR].sum(axis=-1)
-    return out
+    seg = keypoints[..., _SEG_B, :] - keypoints[..., _SEG_A, :]
+    lengths = np.sqrt(np.sum(seg * seg, axis=-1))
+    missing = np.isnan(lengths)
+    if missing.any():  # NaN * 0 is NaN: sum the known segments, then mark chains with a missing one
+        return np.where(missing.astype(np.float64) @ _SEGMENT_SUM > 0, np.nan,
+                        np.where(missing, 0.0, lengths) @ _SEGMENT_SUM)
+    return lengths @ _SEGMENT_SUM
 
 
 def vector_validity(valid_keypoints: np.ndarray) -> np.ndarray:
@@ -68,7 +76,4 @@ def vector_validity(valid_keypoints: np.ndarray) -> np.ndarray:
 
 def chain_validity(valid_keypoints: np.ndarray) -> np.ndarray:
     """(..., 21) bool -> (..., 15) bool: every keypoint along the vector's chain is valid."""
-    out = np.ones((*valid_keypoints.shape[:-1], NUM_VECTORS), dtype=bool)
-    for i, chain in enumerate(CHAINS):
-        out[..., i] = valid_keypoints[..., list(chain)].all(axis=-1)
-    return out
+    return (~valid_keypoints).astype(np.float64) @ _CHAIN_MEMBERS == 0

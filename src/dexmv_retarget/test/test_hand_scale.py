@@ -37,3 +37,18 @@ def test_unseen_vectors_borrow_the_others_ratio_and_estimation_stops():
     factors = scale.factors()
     assert np.isfinite(factors).all()
     np.testing.assert_allclose(factors, 1.25, rtol=1e-9)
+
+
+def test_chain_lengths_and_validity_match_a_walk_along_each_chain():
+    from dexmv_retarget.task_vectors import CHAINS, chain_validity
+
+    rng = np.random.default_rng(0)
+    kp = rng.normal(size=(7, 21, 3))
+    kp[2, 8] = np.nan
+    kp[3, 0] = np.nan
+    walked = np.array([[sum(np.linalg.norm(kp[t, c[k + 1]] - kp[t, c[k]]) for k in range(len(c) - 1))
+                        for c in CHAINS] for t in range(7)])
+    np.testing.assert_allclose(chain_lengths(kp), walked, equal_nan=True)
+    valid = rng.random((7, 21)) > 0.2
+    expected = np.array([[valid[t, list(c)].all() for c in CHAINS] for t in range(7)])
+    np.testing.assert_array_equal(chain_validity(valid), expected)
