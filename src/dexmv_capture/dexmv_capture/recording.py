@@ -2,16 +2,19 @@
 
 Writing goes through `rs.software_device` + `rs.recorder`, so a synthetic recording is the same
 kind of file a real D435 writes (`.db3` with librealsense 2.59; its recorder rejects other
-extensions) and any librealsense tool plays it. Reading uses librealsense's playback
-(`enable_device_from_file(path, repeat_playback=False)`, `set_real_time(False)`), which also reads
-legacy ROS 1 `.bag` recordings; depth is aligned to colour with `rs.align`.
+extensions) and any librealsense tool plays it. Reading uses librealsense's playback device
+(`context().load_device(path)`, `set_real_time(False)`, consumer-paced: RecordingReader), which also
+reads legacy ROS 1 `.bag` recordings; depth is aligned to colour with `rs.align`.
 
 Errors name the file: a missing, corrupt or truncated recording raises RecordingError at once.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +61,8 @@ class RecordingWriter:
     """
 
     def __init__(self, path: str | Path, intrinsics: Intrinsics, fps: float, *, serial_no: str = "000000000000",
-                 name: str = "Intel RealSense D435 (synthetic)", pace: bool = True) -> None:
+                 name: str = "Intel RealSense D435 (synthetic)", pace: bool = True,
+                 depth_to_color: tuple[list[float], list[float]] | None = None) -> None:
         self.path = Path(path)
         if self.path.suffix != ".db3":
             raise RecordingError(f"{self.path}: librealsense 2.59 records only .db3 files")
@@ -85,9 +89,13 @@ class RecordingWriter:
         color.width, color.height, color.fps, color.bpp, color.fmt = w, h, rate, 3, rs.format.rgb8
         color.intrinsics = intr
         self._color_profile = self._color_sensor.add_video_stream(color)
-        identity = rs.extrinsics()
-        identity.rotation, identity.translation = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], [0.0, 0.0, 0.0]
-        self._depth_profile.register_extrinsics_to(self._color_profile, identity)  # depth is aligned already
+        # Identity: depth is registered to colour already (our renders). A real D435's depth
+        # sensor sits ~15 mm from its colour sensor: `depth_to_color` (row-major rotation, metres)
+        # writes such an unregistered recording, which readers align.
+        rotation, translation = depth_to_color or ([1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], [0.0, 0.0, 0.0])
+        extrinsics = rs.extrinsics()
+        extrinsics.rotation, extrinsics.translation = [float(v) for v in rotation], [float(v) for v in translation]
+        self._depth_profile.register_extrinsics_to(self._color_profile, extrinsics)
         self._recorder = rs.recorder(str(self.path), self._device)
         self._sink = rs.frame_queue(4)
         self._depth_sensor.open(self._depth_profile)
@@ -197,24 +205,34 @@ def check_recording_path(path: str | Path) -> Path:
 class RecordingReader:
     """Frames of a recording, in order, as fast as they are read (colour + depth aligned to colour).
 
-    The playback device's sensors feed a syncer in non-real-time mode, so no frame is skipped
-    however slowly the caller reads (librealsense's pipeline dropped the first frames at random
-    when we tried it). The syncer learns the streams on the first frame and hands it over as two
-    lone frames; when depth is already registered to colour (identity extrinsics, same intrinsics:
-    our synthetic recordings) those two are paired here, otherwise that first frame is skipped.
+    The playback device's sensors deliver into callbacks that block while our small queue is
+    full; librealsense's non-real-time playback waits for its callbacks, so however slowly the
+    caller reads, no frame is lost. (A syncer does not hold playback back: with a reader taking
+    50 ms per frame it dropped 34 of 60 frames silently; librealsense's pipeline dropped first
+    frames at random.) Colour and depth are paired by timestamp, within half a frame period; a
+    frame without a partner is skipped and counted in `unpaired`. Unless depth is already
+    registered to colour (identity extrinsics, same intrinsics: our synthetic recordings) the pair
+    is joined into a frameset and aligned to colour by librealsense's align block.
     """
+
+    _QUEUE = 4  # frames in flight between playback and reader: small, librealsense's frame pool is finite
+    _PENDING = 4  # frames of one stream waiting for a partner before the oldest is given up
 
     def __init__(self, path: str | Path) -> None:
         self.path = check_recording_path(path)
         rs = self._rs = _rs()
         self._stopped = True
+        self._closing = threading.Event()
+        self._started = threading.Event()
+        self._queue: queue.Queue = queue.Queue(maxsize=self._QUEUE)
+        self._pending: dict[str, deque] = {"color": deque(), "depth": deque()}
+        self.unpaired = 0
         try:
             device = rs.context().load_device(str(self.path))
         except RuntimeError as err:
             raise RecordingError(f"{self.path}: cannot be played ({err})") from None
         self._playback = device.as_playback()
         self._playback.set_real_time(False)
-        self._sync = rs.syncer(64)
         self._sensors = []
         streams, profiles, units = [], {}, DEPTH_UNITS
         for sensor in device.query_sensors():
@@ -243,11 +261,34 @@ class RecordingReader:
         self._registered = (np.allclose(ext.rotation, np.eye(3).ravel()) and np.allclose(ext.translation, 0.0)
                             and profiles["depth"].get_intrinsics().fx == profiles["color"].get_intrinsics().fx
                             and profiles["depth"].width() == profiles["color"].width())
+        self._tolerance_ms = 500.0 / max(profiles["color"].fps(), 1)
         self._align = rs.align(rs.stream.color)
-        self._lone: dict[str, object] = {}
+        # joins a colour and a depth frame into one frameset, which is what align takes
+        self._pair: tuple = ()
+        self._joiner = rs.processing_block(
+            lambda _frame, source: source.frame_ready(source.allocate_composite_frame(list(self._pair))))
+        self._joined = rs.frame_queue(1)
+        self._joiner.start(self._joined)
+        # Playback runs from the first sensor's start; its callback holds playback until every
+        # sensor has started, so no stream's first frames go to a sensor not started yet (they
+        # were lost before, the more the busier the machine). playback.pause() here took 10 s at times.
         for sensor in self._sensors:
-            sensor.start(self._sync)
+            sensor.start(self._deliver)
+        self._started.set()
         self._stopped = False
+
+    def _deliver(self, frame) -> None:
+        """Sensor callback: hand the frame over, blocking (so holding playback back) while the queue is full."""
+        frame.keep()
+        while not self._started.wait(0.1):
+            if self._closing.is_set():
+                return
+        while not self._closing.is_set():
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def __iter__(self) -> Iterator[Frame]:
         while True:
@@ -260,26 +301,36 @@ class RecordingReader:
         """The next frame, or None at the end of the recording."""
         while True:
             try:
-                ok, frames = self._sync.try_wait_for_frames(_END_TIMEOUT_MS)
-            except RuntimeError as err:
-                raise RecordingError(f"{self.path}: playback failed ({err})") from None
-            if not ok:
-                return None
-            color, depth = frames.get_color_frame(), frames.get_depth_frame()
-            if color and depth:
-                aligned = self._align.process(frames)
-                color, depth = aligned.get_color_frame(), aligned.get_depth_frame()
-                return self._frame(color, depth)
-            lone = color or depth
-            if not lone:
+                frame = self._queue.get(timeout=_END_TIMEOUT_MS / 1000.0)
+            except queue.Empty:
+                if self._playback.current_status() == self._rs.playback_status.stopped:
+                    return None
                 continue
-            kind = "color" if color else "depth"
-            self._lone[kind] = lone
-            other = self._lone.get("depth" if color else "color")
-            if other is not None and other.get_frame_number() == lone.get_frame_number() and self._registered:
-                self._lone.clear()
-                c, d = (lone, other) if color else (other, lone)
-                return self._frame(c, d)
+            pair = self._match("depth" if frame.is_depth_frame() else "color", frame)
+            if pair is None:
+                continue
+            color, depth = pair
+            if not self._registered:
+                self._pair = (color, depth)
+                self._joiner.invoke(color)
+                aligned = self._align.process(self._joined.wait_for_frame().as_frameset())
+                color, depth = aligned.get_color_frame(), aligned.get_depth_frame()
+            return self._frame(color, depth)
+
+    def _match(self, kind: str, frame):
+        """(colour, depth) once the oldest waiting frames of both streams are within half a frame period."""
+        pending = self._pending
+        pending[kind].append(frame)
+        if len(pending[kind]) > self._PENDING:
+            pending[kind].popleft()
+            self.unpaired += 1
+        while pending["color"] and pending["depth"]:
+            dt = pending["color"][0].get_timestamp() - pending["depth"][0].get_timestamp()
+            if abs(dt) <= self._tolerance_ms:
+                return pending["color"].popleft(), pending["depth"].popleft()
+            pending["color" if dt < 0 else "depth"].popleft()  # the older one has no partner
+            self.unpaired += 1
+        return None
 
     @staticmethod
     def _frame(color, depth) -> Frame:
@@ -289,6 +340,7 @@ class RecordingReader:
     def close(self) -> None:
         if not self._stopped:
             self._stopped = True
+            self._closing.set()  # releases a callback blocked on the full queue, so sensors can stop
             for sensor in self._sensors:
                 try:
                     sensor.stop()
