@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -91,84 +89,22 @@ def spin_until() -> Callable[..., bool]:
     return _spin
 
 
-class NodeProcess:
-    """A node executable running as its own OS process, with its output captured to a file."""
-
-    def __init__(self, cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
-        self.cmd = cmd
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_output(self, text: str, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return True
-            if self.proc.poll() is not None:
-                return text in self.output()
-            time.sleep(0.05)
-        return False
-
-    def interrupt(self, timeout: float = 15.0) -> int:
-        """SIGINT, as Ctrl-C would send; returns the exit code (kills after `timeout`)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"{self.cmd[0]} ignored SIGINT for {timeout} s:\n{self.output()}") from None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-def node_executable(package: str, executable: str) -> str:
-    """The path `ros2 run <package> <executable>` would run."""
-    from ament_index_python.packages import get_package_prefix
-
-    path = Path(get_package_prefix(package)) / "lib" / package / executable
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: is {package} built (make setup)?")
-    return str(path)
-
-
 @pytest.fixture
-def run_node(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
+def run_node(tmp_path: Path) -> Iterator[Callable[..., object]]:
     """run_node(package, executable, params={...}, args=[...], python_script=None) -> NodeProcess.
 
     Starts the installed executable (or a script with this interpreter) as a separate process in
     this session's ROS domain; every process still running at teardown gets SIGINT.
     """
-    import sys
+    from dexmv_bringup.node_process import NodeProcess
 
     started: list[NodeProcess] = []
 
     def _start(package: str | None = None, executable: str | None = None, params: dict | None = None,
                args: list[str] | None = None, script: str | Path | None = None) -> NodeProcess:
-        if script is not None:
-            cmd = [sys.executable, str(script)]
-            name = Path(script).stem
-        else:
-            cmd = [node_executable(package, executable)]
-            name = executable
-        cmd += list(args or [])
-        if params:
-            cmd += ["--ros-args"] + [x for k, v in params.items() for x in ("-p", f"{k}:={v}")]
-        proc = NodeProcess(cmd, tmp_path / f"{name}-{len(started)}.log", dict(os.environ))
+        name = Path(script).stem if script is not None else executable
+        proc = NodeProcess.start(package, executable, log_dir=tmp_path, params=params, args=args, script=script,
+                                 log_name=f"{name}-{len(started)}")
         started.append(proc)
         return proc
 
