@@ -17,6 +17,7 @@ changes with q, so the residual error is first order in dt * velocity (see the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mujoco
@@ -115,17 +116,23 @@ def compute_actions(sim: TaskSimulation, hand_qpos: np.ndarray, *, object_qpos: 
     return InverseDynamicsResult(np.clip(raw, -1.0, 1.0), targets, v, clipped)
 
 
-def replay(sim: TaskSimulation, actions: np.ndarray, start_qpos: np.ndarray, start_qvel: np.ndarray) -> np.ndarray:
+def replay(sim: TaskSimulation, actions: np.ndarray, start_qpos: np.ndarray, start_qvel: np.ndarray,
+           on_step: Callable[[int], None] | None = None) -> np.ndarray:
     """Hand joint positions (T x 30) reached by applying `actions` from (start_qpos, start_qvel);
-    row 0 is the start, row t the state after t actions (the other bodies start as `sim` has them)."""
+    row 0 is the start, row t the state after t actions (the other bodies start as `sim` has them).
+    on_step(t) runs at the start and after each action (t = 0 .. T-1), e.g. to render a frame."""
     sim.data.qpos[:N_HAND] = start_qpos
     sim.data.qvel[:] = 0.0
     sim.data.qvel[:N_HAND] = start_qvel
     mujoco.mj_forward(sim.model, sim.data)
     out = [sim.data.qpos[:N_HAND].copy()]
-    for action in actions[:-1]:
+    if on_step:
+        on_step(0)
+    for t, action in enumerate(actions[:-1], 1):
         sim.step_action(action)
         out.append(sim.data.qpos[:N_HAND].copy())
+        if on_step:
+            on_step(t)
     return np.asarray(out)
 
 
