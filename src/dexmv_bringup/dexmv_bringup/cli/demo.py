@@ -1,26 +1,27 @@
 """Run the pipeline on the embedded default input, stage by stage, and say what each stage produced.
 
-Stages run in order and stop at the first failure. Today's stages:
+Stages run in order and stop at the first failure:
   1. environment  the checks of `dexmv doctor`
-  2. graph        start the camera-rig extrinsics publisher as its own process and read the
-                  camera frames back from /tf_static, as RViz would
-Capture, perception, retargeting, simulation and learning join as their packages land.
+  2. capture      a synthetic two-camera RealSense recording of a human hand doing the task
+  3. graph        the recording through real node processes over DDS: camera and extrinsics
+                  publishers, retarget_node, sim_node (ground-truth keypoints stand in for perception)
+  4. replay       the motion retargeted, turned into actions by inverse dynamics and replayed in MuJoCo
+Perception and learning join as their packages land. Everything is written under --out.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import select
-import signal
-import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from dexmv_bringup.demo.run_state import DemoRun
 
 HELP = "run the whole pipeline on the embedded default input (what `make demo` runs)"
 
 
-def _stage_environment(args: argparse.Namespace) -> str:
+def _stage_environment(run: DemoRun) -> str:
     from dexmv_bringup.cli import doctor
 
     if doctor.run(argparse.Namespace(no_dds=False, no_render=False)) != 0:
@@ -28,79 +29,63 @@ def _stage_environment(args: argparse.Namespace) -> str:
     return "environment ready"
 
 
-def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float) -> str:
-    """Read the process's output until a line contains `needle`; returns everything read."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if needle in line:
-                return "".join(seen)
-        elif proc.poll() is not None:
-            break
-    raise RuntimeError(f"no '{needle}' from {proc.args[0]} within {timeout} s: {''.join(seen)[-500:]}")
+def _stage_capture(run: DemoRun) -> str:
+    from dexmv_bringup.demo.capture import stage_capture
+
+    return stage_capture(run)
 
 
-def _stage_graph(args: argparse.Namespace) -> str:
-    import rclpy
-    from ament_index_python.packages import get_package_prefix
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    from tf2_msgs.msg import TFMessage
+def _stage_graph(run: DemoRun) -> str:
+    from dexmv_bringup.demo.graph import stage_graph
 
-    exe = os.path.join(get_package_prefix("dexmv_capture"), "lib", "dexmv_capture", "extrinsics_publisher")
-    proc = subprocess.Popen([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    context = rclpy.Context()
-    try:
-        _wait_for_line(proc, "published", args.timeout)
-        # Subscribe only now: the transforms reach a late joiner through transient-local QoS.
-        rclpy.init(context=context)
-        node = rclpy.create_node("dexmv_demo", context=context)
-        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        got: list[TFMessage] = []
-        node.create_subscription(TFMessage, "/tf_static", got.append, qos)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        deadline = time.monotonic() + args.timeout
-        while not got and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.1)
-        if not got:
-            raise RuntimeError(f"no /tf_static within {args.timeout} s")
-        frames = ", ".join(f"{t.header.frame_id}->{t.child_frame_id}" for t in got[0].transforms)
-    finally:
-        rclpy.try_shutdown(context=context)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=15)
-    if code != 0:
-        raise RuntimeError(f"extrinsics_publisher exited with {code} on SIGINT")
-    return f"/tf_static from a separate node process, read by a late subscriber: {frames}; node stopped cleanly"
+    return stage_graph(run)
 
 
-STAGES: list[tuple[str, Callable[[argparse.Namespace], str]]] = [
+def _stage_replay(run: DemoRun) -> str:
+    from dexmv_bringup.demo.replay import stage_replay
+
+    return stage_replay(run)
+
+
+STAGES: list[tuple[str, Callable[[DemoRun], str]]] = [
     ("environment", _stage_environment),
+    ("capture", _stage_capture),
     ("graph", _stage_graph),
+    ("replay", _stage_replay),
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for each ROS exchange")
+    parser.description = __doc__.split("\n", 1)[1].strip()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--task", default="relocate-mustard_bottle",
+                        help="task the synthetic human performs (see `dexmv sim tasks`; default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of the recording (default: %(default)s)")
+    parser.add_argument("--fps", type=float, default=15.0, help="camera frame rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="varies the hand, motion and layout (default: 0)")
+    parser.add_argument("--out", default="demo-output", help="folder for everything written (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to wait for each node (default: %(default)s)")
+    parser.add_argument("--stages", nargs="+", choices=[name for name, _ in STAGES], metavar="STAGE",
+                        help="run only these stages (later stages need earlier ones' products)")
 
 
 def run(args: argparse.Namespace) -> int:
-    for i, (name, stage) in enumerate(STAGES, 1):
-        print(f"[{i}/{len(STAGES)}] {name}", flush=True)
+    if args.seconds <= 0 or args.fps <= 0:
+        print("dexmv demo: --seconds and --fps must be positive")
+        return 2
+    demo = DemoRun(out=Path(args.out), task=args.task, seconds=args.seconds, fps=args.fps, seed=args.seed,
+                   timeout=args.timeout)
+    demo.out.mkdir(parents=True, exist_ok=True)
+    stages = [(n, s) for n, s in STAGES if not args.stages or n in args.stages]
+    for i, (name, stage) in enumerate(stages, 1):
+        print(f"[{i}/{len(stages)}] {name}", flush=True)
         start = time.monotonic()
         try:
-            result = stage(args)
+            result = stage(demo)
         except Exception as err:  # a stage's failure ends the demo with one line, not a traceback
             print(f"      FAILED: {err}", flush=True)
             return 1
         print(f"      {result} ({time.monotonic() - start:.1f} s)", flush=True)
-    print("demo finished: every stage ran")
+    print(f"demo finished: every stage ran; outputs in {demo.out}/")
     return 0
