@@ -1,11 +1,20 @@
-"""Batched stepping over worker processes: same results as single envs, autoreset, states, errors."""
+"""Batched stepping over worker processes: same results as single envs, autoreset, states, errors,
+a parent that sleeps, workers that do not outlive it."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import dexmv_sim  # noqa: F401 - registers the ids
-from dexmv_sim.vector import DexMVVectorEnv, VectorError
+from dexmv_sim.vector import DexMVVectorEnv, VectorError, _Block, _Buffers, process_cpu_seconds
 
 
 def test_workers_match_single_envs_and_autoreset():
@@ -67,3 +76,81 @@ def test_worker_errors_surface():
             vec.reset(options={"bogus": 1})
         # the worker survives a bad request: the env still works
         assert vec.reset(seed=0)[0].shape == (1, 39)
+
+
+def test_parent_sleeps_while_workers_step():
+    # default worker count: one per core this process may use, never more than environments
+    with DexMVVectorEnv("relocate-mustard_bottle", num_envs=2) as vec:
+        assert vec.num_workers == min(len(os.sched_getaffinity(0)), 2)
+    with DexMVVectorEnv("relocate-mustard_bottle", num_envs=8, num_workers=1) as vec:
+        vec.reset(seed=0)
+        actions = np.random.default_rng(0).uniform(-1, 1, (30, 8, 30))
+        vec.step(actions[0])
+        parent, workers = process_cpu_seconds(os.getpid()), vec.worker_cpu_seconds()
+        for a in actions[1:]:
+            vec.step(a)
+        parent, workers = process_cpu_seconds(os.getpid()) - parent, vec.worker_cpu_seconds() - workers
+    # a parent that spun while its one worker stepped would use about as much CPU as the worker
+    assert workers > 0 and parent < 0.25 * workers, (parent, workers)
+
+
+def test_a_failure_in_one_of_several_workers_leaves_the_others_usable():
+    with DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=2) as vec:
+        options = [None, None, None, {"target": (0.0, 0.0)}]  # env 3 (second worker): wrong size
+        with pytest.raises(VectorError, match="'target' must be 3"):
+            vec.reset(seed=0, options=options)
+        obs, _ = vec.reset(seed=0, options=[{"target": (0.0, 0.0, 0.2)}] * 4)
+        # every env took its options: the same target and initial hand, so the same palm - target
+        np.testing.assert_allclose(obs[:, 33:36], np.repeat(obs[:1, 33:36], 4, axis=0))
+        assert vec.step(np.zeros((4, 30)))[0].shape == (4, 39)
+
+
+def test_a_dead_worker_is_reported():
+    vec = DexMVVectorEnv("relocate-mug", num_envs=2, num_workers=2)
+    try:
+        vec.reset(seed=0)
+        os.kill(vec.worker_pids[1], signal.SIGKILL)
+        with pytest.raises(VectorError, match="died"):
+            for _ in range(100):  # the kill lands within a step or two
+                vec.step(np.zeros((2, 30)))
+    finally:
+        vec.close()
+
+
+def test_workers_exit_when_their_parent_dies(tmp_path):
+    # a parent killed without closing the env (no atexit, no close): its workers must not linger
+    script = tmp_path / "orphan.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from dexmv_sim.vector import DexMVVectorEnv
+        if __name__ == "__main__":
+            vec = DexMVVectorEnv("relocate-mug", num_envs=2, num_workers=2)
+            print(" ".join(map(str, vec.worker_pids)), flush=True)
+            os._exit(0)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 30  # a wait, not a speed requirement: workers poll once a second
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited (its reaper may not have collected it yet)
+
+
+def test_a_worker_block_shares_one_model():
+    buffers = _Buffers(3, 1, 39, 1, create=True)  # (the state rows are not used here)
+    try:
+        sims = _Block("relocate-sugar_box", None, buffers, 0, 3, same_step=False, horizon=200).sims
+        assert all(sim.model is sims[0].model for sim in sims)
+        assert len({id(sim.data) for sim in sims}) == 3
+        del sims
+    finally:
+        buffers.release(unlink=True)
