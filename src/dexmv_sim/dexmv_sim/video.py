@@ -1,8 +1,11 @@
-"""Write rendered frames: a PNG contact sheet, an animated GIF, or an MP4 when a video backend exists.
+"""Write rendered frames: a PNG contact sheet, an animated GIF, or an MP4.
 
-PNG and GIF need only Pillow (installed with matplotlib). MP4 uses imageio's ffmpeg plugin
-(imageio-ffmpeg) or OpenCV, whichever is importable; neither is a dependency of this package, so
-the error names what to install rather than failing obscurely.
+PNG and GIF need only Pillow (installed with matplotlib). MP4 is written by imageio's ffmpeg
+plugin when imageio-ffmpeg is installed (H.264, which browsers play), else by OpenCV's VideoWriter
+(opencv-contrib-python is a workspace dependency, brought by dexmv_capture). OpenCV's pip wheels
+carry no H.264 encoder, so that path writes MPEG-4 Part 2 ('mp4v'), which VLC, ffmpeg, mpv and
+OpenCV read, but most browsers do not. MPEG encoders need even frame sizes: an odd width or height
+loses its last column or row. With neither backend the error says what to install.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+MP4_FOURCC = "mp4v"  # the MP4 codec OpenCV's pip wheels can encode (no H.264 encoder in them)
 
 
 class VideoError(RuntimeError):
@@ -66,12 +71,19 @@ def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
     try:
         import cv2
     except ImportError:
-        raise VideoError(f"{path}: MP4 needs imageio-ffmpeg or OpenCV (pip install imageio-ffmpeg); "
+        raise VideoError(f"{path}: MP4 needs OpenCV (pip install opencv-contrib-python) or imageio-ffmpeg; "
                          "or write .gif / .png instead") from None
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    h, w = (n - n % 2 for n in frames[0].shape[:2])  # MPEG-4 wants even sizes
+    if h == 0 or w == 0:
+        raise VideoError(f"{path}: frames of {frames[0].shape[1]}x{frames[0].shape[0]} are too small for MP4")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*MP4_FOURCC), fps, (w, h))
     if not writer.isOpened():
-        raise VideoError(f"{path}: OpenCV could not open an MP4 writer")
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[..., 2::-1]))
-    writer.release()
+        raise VideoError(f"{path}: OpenCV {cv2.__version__} could not open an MP4 ({MP4_FOURCC}) writer: "
+                         "is it built with FFMPEG (cv2.getBuildInformation())? Or write .gif / .png instead")
+    try:
+        for frame in frames:
+            if frame.shape[:2] != frames[0].shape[:2]:
+                raise VideoError(f"{path}: frames differ in size ({frame.shape[:2]} after {frames[0].shape[:2]})")
+            writer.write(np.ascontiguousarray(frame[:h, :w, 2::-1]))  # RGB(A) -> BGR
+    finally:
+        writer.release()

@@ -4,13 +4,13 @@ examples:
   dexmv sim tasks
   dexmv sim render --task pour --seed 0 --out pour.png               # contact sheet of 6 frames
   dexmv sim render --task relocate-mug --policy scripted --out mug.gif
-  dexmv sim render --task relocate-mustard_bottle --camera side --out m.mp4   # needs a video backend
+  dexmv sim render --task relocate-mustard_bottle --camera side --out m.mp4   # OpenCV, MPEG-4 'mp4v'
   dexmv sim urdf --out adroit.urdf --copy-meshes
 
 Policies: "scripted" (relocate tasks: the tuned grasp-and-lift of dexmv_sim.scripted, then to the
 target), "zero" (hold the initial pose), "random" (smoothly varying random actions from --seed).
-Output by suffix: .png (a contact sheet), .gif (Pillow), .mp4 (imageio with its ffmpeg plugin, or
-OpenCV, whichever is installed: the error says so when neither is).
+Output by suffix: .png (a contact sheet), .gif (Pillow), .mp4 (imageio's ffmpeg plugin, H.264, when
+imageio-ffmpeg is installed; else OpenCV, MPEG-4 'mp4v'; the error says so when neither is).
 """
 
 from __future__ import annotations
