@@ -38,6 +38,21 @@ def test_render_contact_sheet_and_gif(tmp_path):
     assert bad.returncode == 2 and "unknown task 'juggle'" in bad.stderr
 
 
+def test_render_mp4_reads_back(tmp_path):
+    cv2 = pytest.importorskip("cv2", reason="OpenCV writes the MP4")
+    video = tmp_path / "mug.mp4"
+    # 12 control steps at 100 Hz, a frame every 4 steps at 25 fps: the first frame and 3 more
+    out = _dexmv("sim", "render", "--task", "relocate-mug", "--policy", "random", "--steps", "12", "--width", "160",
+                 "--height", "120", "--out", str(video))
+    assert out.returncode == 0, out.stderr
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    capture.release()
+    assert len(frames) == 4 and frames[0].shape == (120, 160, 3) and frames[0].std() > 10
+
+
 def test_urdf_export(tmp_path):
     out = _dexmv("sim", "urdf", "--out", str(tmp_path / "adroit.urdf"), "--copy-meshes")
     assert out.returncode == 0, out.stderr
@@ -51,7 +66,12 @@ def test_bench_json_is_one_clean_object(tmp_path):
                  "--json", "--report", str(report))
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # the whole stdout is one JSON object
-    for key in ("ours_steps_per_s_1thread", "gymnasium_robotics_steps_per_s_1thread", "ours_steps_per_s_all_cores"):
+    for key in ("ours_steps_per_s_1thread", "gymnasium_robotics_steps_per_s_1thread", "ours_steps_per_s_all_cores",
+                "ours_steps_per_s_independent_processes", "batched_cpu_efficiency_vs_1thread",
+                "independent_cpu_efficiency_vs_1thread"):
         assert data[key] > 0
+    # the same work everywhere: whole 200-step episodes (200 asked -> 1 episode; 2 envs -> 400 steps)
+    assert data["steps_per_measurement"] == {"1thread": 200, "independent_processes": 200, "all_cores": 400}
+    assert data["workers"] == 1 and data["machine"]["other_load_cores"] >= 0
     assert json.loads(report.read_text())["task"] == "relocate-mustard_bottle"
     assert sys.executable  # the same interpreter family runs the command

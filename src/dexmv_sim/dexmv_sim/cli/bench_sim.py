@@ -2,9 +2,24 @@
 cores (DexMVVectorEnv worker processes), against gymnasium-robotics' AdroitHandRelocate-v1 measured
 in the same run, on the same machine, with the same random action sequence.
 
-Single-thread figures step `gymnasium.make(id)` envs (wrappers included, as users step them),
-resetting at truncation; the measurements alternate between ours and the reference `--repeats`
-times and the medians are reported, so load from other processes hits both alike.
+What each figure steps (all the same task, the same actions, whole 200-step episodes, so one
+reset per 200 counted steps everywhere):
+- 1 thread: a `gymnasium.make(id)` env (wrappers included, as users step them); episode j is
+  reset with seed + j and replays rows [200 j, 200 j + 200) of the action table.
+- independent processes: one such single-thread loop per worker, in separate processes started
+  together and never synchronized: the most this machine gives for N processes of our env, so
+  the ceiling that batching is judged against (it includes what N busy cores cost each other:
+  shared caches, memory bandwidth, the hypervisor).
+- all cores: DexMVVectorEnv with `--workers` processes x `--envs-per-worker` envs; environment i
+  is seeded seed + i and its episode e replays the rows of single-thread episode i + e * num_envs,
+  so environment i's first episode is the single thread's episode i; NEXT_STEP autoreset, the
+  reset steps not counted as env steps.
+
+The measurements alternate `--repeats` times (1 thread, reference, independent, all cores) and
+medians are reported, so load from other processes hits all alike. CPU time per step (process
+CPU time; workers read from /proc, the parent included) is reported beside wall-clock rates: it is
+what batching costs in work, and moves far less than wall clock when other processes share the
+cores. `other_load_cores` says how many cores other processes kept busy during the run.
 
 examples:
   dexmv bench sim
@@ -17,51 +32,130 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 HELP = "env steps/s of our relocate env (1 thread, all cores) vs gymnasium-robotics AdroitHandRelocate-v1"
+HORIZON = 200  # steps per episode (dexmv_sim.scene.HORIZON; not imported here to keep --help light)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="relocate-mustard_bottle", help="our task to step (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=2000, help="env steps per measurement (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=2000,
+                        help="env steps per single-thread measurement, rounded up to whole episodes "
+                             "(default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: one per core this process may use)")
     parser.add_argument("--envs-per-worker", type=int, default=8, help="environments per worker (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of actions and episodes (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
 
 
-def _single_thread(env, actions) -> tuple[float, float]:
-    """(steps per wall second, steps per CPU second of this process)."""
-    env.reset(seed=0)
+def _single_thread(env, actions, seed: int) -> tuple[float, float, float, float]:
+    """Whole episodes of `actions` (episodes x HORIZON x 30): (start, end, CPU seconds, steps)."""
     cpu = time.process_time()
     start = time.perf_counter()
-    for action in actions:
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-    return len(actions) / (time.perf_counter() - start), len(actions) / (time.process_time() - cpu)
+    for j, episode in enumerate(actions):
+        env.reset(seed=seed + j)
+        for action in episode:
+            env.step(action)
+    end = time.perf_counter()
+    return start, end, time.process_time() - cpu, actions.shape[0] * actions.shape[1]
 
 
-def _batched(vec, actions, num_envs: int) -> tuple[float, float]:
-    """(steps per wall second, steps per worker CPU second)."""
+def _independent_worker(conn, env_id: str) -> None:
+    """One single-thread loop in its own process: the uncoordinated parallel reference."""
+    import gymnasium as gym
+
+    import dexmv_sim  # noqa: F401 - registers the ids
+
+    env = gym.make(env_id)
+    conn.send(os.getpid())
+    while (job := conn.recv()) is not None:
+        actions, seed = job
+        conn.send(_single_thread(env, actions, seed))
+    env.close()
+
+
+class _Independent:
+    """N processes that each step their own env when asked, all at once."""
+
+    def __init__(self, env_id: str, count: int) -> None:
+        import multiprocessing as mp
+
+        from dexmv_sim.vector import _main_module_hidden
+
+        ctx = mp.get_context("spawn")
+        self.conns, self.procs = [], []
+        for _ in range(count):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_independent_worker, args=(child, env_id), daemon=True)
+            with _main_module_hidden():
+                proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.pids = [conn.recv() for conn in self.conns]
+
+    def run(self, table, episodes: int, seed: int) -> tuple[float, float, float]:
+        """Each process `episodes` episodes: (steps per wall second over all, CPU s per step, steps)."""
+        import numpy as np
+
+        for k, conn in enumerate(self.conns):  # process k: episodes k, k + 1, ... of the table, like env k
+            conn.send((np.roll(table, -k, axis=0)[:episodes], seed + k))
+        results = [conn.recv() for conn in self.conns]
+        steps = sum(r[3] for r in results)
+        wall = max(r[1] for r in results) - min(r[0] for r in results)
+        return steps / wall, sum(r[2] for r in results) / steps, steps
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+
+
+def _batched(vec, actions, seed: int, episodes: int) -> tuple[float, float, float, float]:
+    """`episodes` whole episodes per environment: (steps per wall second, worker CPU s per step,
+    parent CPU s per step, steps). The NEXT_STEP reset steps run but are not counted."""
     import numpy as np
 
-    batches = max(1, len(actions) // num_envs)
-    rng = np.random.default_rng(1)
-    vec.reset(seed=0)
-    cpu = vec.worker_cpu_seconds()
+    n = vec.num_envs
+    vec.reset(seed=seed)
+    workers0, parent0 = vec.worker_cpu_seconds(), time.process_time()
     start = time.perf_counter()
-    for k in range(batches):
-        rows = rng.integers(0, len(actions), num_envs) if k else np.arange(num_envs) % len(actions)
-        vec.step(actions[rows])
-    steps = batches * num_envs
-    return steps / (time.perf_counter() - start), steps / max(vec.worker_cpu_seconds() - cpu, 1e-9)
+    for e in range(episodes):
+        rows = (np.arange(n) + e * n) % len(actions)  # env i, episode e: single-thread episode i + e n
+        chunk = actions[rows]  # (n, HORIZON, 30)
+        if e:
+            vec.step(chunk[:, 0])  # the autoreset step after the previous episode's truncation
+        for k in range(HORIZON):
+            vec.step(chunk[:, k])
+    wall = time.perf_counter() - start
+    steps = episodes * HORIZON * n
+    return (steps / wall, (vec.worker_cpu_seconds() - workers0) / steps, (time.process_time() - parent0) / steps,
+            steps)
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds all processes on this machine have used (Linux /proc/stat, all cores)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _median(values) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import dexmv_sim
-    from dexmv_sim.vector import DexMVVectorEnv
+    from dexmv_sim.vector import DexMVVectorEnv, default_num_workers, process_cpu_seconds
 
     with contextlib.redirect_stdout(sys.stderr):  # gymnasium_robotics prints a notice on import
         import gymnasium_robotics
@@ -79,48 +173,87 @@ def run(args: argparse.Namespace) -> int:
     if args.task not in dexmv_sim.ENV_IDS:
         print(f"error: unknown task '{args.task}': choose one of {', '.join(dexmv_sim.ENV_IDS)}", file=sys.stderr)
         return 2
-    cores = len(os.sched_getaffinity(0))
-    load_before = os.getloadavg()[0]
+    if args.steps < 1 or args.repeats < 1 or args.envs_per_worker < 1 or (args.workers or 1) < 1:
+        print("error: --steps, --repeats, --workers and --envs-per-worker must be at least 1", file=sys.stderr)
+        return 2
+    cores = default_num_workers()
     workers = args.workers or cores
-    actions = np.random.default_rng(args.seed).uniform(-1, 1, (args.steps, 30)).astype(np.float32)
-    ours = gym.make(dexmv_sim.ENV_IDS[args.task])
-    reference = gym.make("AdroitHandRelocate-v1")
-    ours_rates, ref_rates, ours_cpu = [], [], []
-    for _ in range(args.repeats):
-        wall, cpu = _single_thread(ours, actions)
-        ours_rates.append(wall)
-        ours_cpu.append(cpu)
-        ref_rates.append(_single_thread(reference, actions)[0])
-    ours.close()
-    reference.close()
     num_envs = workers * args.envs_per_worker
+    episodes = math.ceil(args.steps / HORIZON)
+    # one action table: single-thread episode j replays actions[j]; env i of the batch episode e replays
+    # actions[(i + e * num_envs) % len]; the batch runs whole episodes, at least as many steps as 1 thread
+    batch_episodes = math.ceil(episodes / num_envs)
+    table = np.random.default_rng(args.seed).uniform(-1, 1, (max(episodes, num_envs), HORIZON, 30))
+    actions = table.astype(np.float32)
+    env_id = dexmv_sim.ENV_IDS[args.task]
+    load_before = os.getloadavg()[0]
+    busy0, own0 = _busy_cpu_seconds(), time.process_time()
+    wall0 = time.perf_counter()
+
+    ours = gym.make(env_id)
+    reference = gym.make("AdroitHandRelocate-v1")
+    independent = _Independent(env_id, workers)
     vec = DexMVVectorEnv(args.task, num_envs=num_envs, num_workers=workers)
+    samples: dict[str, list[float]] = {k: [] for k in ("ours_1thread", "gymnasium_robotics_1thread",
+                                                      "ours_independent_processes", "ours_all_cores")}
+    cpu: dict[str, list[float]] = {k: [] for k in ("single", "independent", "workers", "parent")}
+    children_cpu = 0.0
     try:
-        batched = [_batched(vec, actions, num_envs) for _ in range(args.repeats)]
+        for _ in range(args.repeats):
+            start, end, seconds, steps = _single_thread(ours, actions[:episodes], args.seed)
+            samples["ours_1thread"].append(steps / (end - start))
+            cpu["single"].append(seconds / steps)
+            start, end, _, steps = _single_thread(reference, actions[:episodes], args.seed)
+            samples["gymnasium_robotics_1thread"].append(steps / (end - start))
+            rate, per_step, _ = independent.run(actions, episodes, args.seed)
+            samples["ours_independent_processes"].append(rate)
+            cpu["independent"].append(per_step)
+            rate, worker_s, parent_s, _ = _batched(vec, actions, args.seed, batch_episodes)
+            samples["ours_all_cores"].append(rate)
+            cpu["workers"].append(worker_s)
+            cpu["parent"].append(parent_s)
+        children_cpu = vec.worker_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in independent.pids)
     finally:
         vec.close()
-    all_rates = [b[0] for b in batched]
-    one, ref, many = (float(np.median(r)) for r in (ours_rates, ref_rates, all_rates))
-    # CPU cost per step in the workers against the single thread's: 1.0 means batching adds no
-    # work, so the all-cores figure is bounded by the cores actually free, not by our overhead
-    worker_efficiency = float(np.median([b[1] for b in batched]) / np.median(ours_cpu))
+        independent.close()
+        ours.close()
+        reference.close()
+    wall = time.perf_counter() - wall0
+    other_cores = max(0.0, (_busy_cpu_seconds() - busy0 - (time.process_time() - own0) - children_cpu) / wall)
+
+    one, ref, indep, many = (_median(samples[k]) for k in samples)
+    single_cpu, indep_cpu, worker_cpu, parent_cpu = (_median(cpu[k]) for k in cpu)
+    batch_cpu = worker_cpu + parent_cpu
     report = {
         "benchmark": "sim",
         "task": args.task,
         "ours_steps_per_s_1thread": round(one, 1),
         "gymnasium_robotics_steps_per_s_1thread": round(ref, 1),
         "ours_steps_per_s_all_cores": round(many, 1),
+        "ours_steps_per_s_independent_processes": round(indep, 1),
         "ratio_1thread_vs_gymnasium_robotics": round(one / ref, 3),
         "speedup_all_cores_vs_1thread": round(many / one, 3),
-        "worker_cpu_efficiency_vs_1thread": round(worker_efficiency, 3),
+        # the machine's own ceiling for `workers` busy processes, and how close batching comes to it
+        "speedup_independent_processes_vs_1thread": round(indep / one, 3),
+        "all_cores_vs_independent_processes": round(many / indep, 3),
+        # CPU per step against the single thread's (1.0: no extra work). The batch figure counts the
+        # parent; the worker figure only the workers (as reported before the parent was counted)
+        "batched_cpu_efficiency_vs_1thread": round(single_cpu / batch_cpu, 3),
+        "worker_cpu_efficiency_vs_1thread": round(single_cpu / worker_cpu, 3),
+        "independent_cpu_efficiency_vs_1thread": round(single_cpu / indep_cpu, 3),
+        "parent_cpu_per_worker_cpu": round(parent_cpu / worker_cpu, 4),
+        "cpu_us_per_step": {"ours_1thread": round(single_cpu * 1e6, 1),
+                            "independent_processes": round(indep_cpu * 1e6, 1),
+                            "all_cores_workers": round(worker_cpu * 1e6, 1),
+                            "all_cores_parent": round(parent_cpu * 1e6, 2)},
         "workers": workers,
         "envs_per_worker": args.envs_per_worker,
-        "samples": {"ours_1thread": [round(r, 1) for r in ours_rates],
-                    "gymnasium_robotics_1thread": [round(r, 1) for r in ref_rates],
-                    "ours_all_cores": [round(r, 1) for r in all_rates]},
-        "steps_per_measurement": args.steps,
+        "samples": {k: [round(r, 1) for r in v] for k, v in samples.items()},
+        "steps_per_measurement": {"1thread": episodes * HORIZON, "independent_processes": episodes * HORIZON * workers,
+                                  "all_cores": batch_episodes * HORIZON * num_envs},
         "machine": {"cpus": cores, "load_average_1min_before": round(load_before, 2),
                     "load_average_1min_after": round(os.getloadavg()[0], 2),
+                    "other_load_cores": round(other_cores, 2),
                     "mujoco": mujoco.__version__, "gymnasium": gym.__version__,
                     "gymnasium_robotics": getattr(gymnasium_robotics, "__version__", "?"),
                     "numpy": np.__version__},
@@ -131,15 +264,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{'measurement':48s} {'steps/s':>10s}")
-    print(f"{'ours ' + args.task + ', 1 thread':48s} {one:10.0f}")
-    print(f"{'gymnasium-robotics AdroitHandRelocate-v1, 1 thread':48s} {ref:10.0f}")
-    print(f"{f'ours, {workers} workers x {args.envs_per_worker} envs':48s} {many:10.0f}")
-    print(f"ratio ours/reference (1 thread): {one / ref:.2f}   all cores vs 1 thread: x{many / one:.2f}")
-    print(f"worker steps per CPU second vs 1 thread: {worker_efficiency:.2f} "
-          f"(ideal all-cores speedup on {workers} free cores: x{workers * worker_efficiency:.2f})")
-    print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {cores} cores "
-          "(other processes on the cores lower the all-cores figure most)")
+    print(f"{'measurement':52s} {'steps/s':>10s} {'CPU us/step':>12s}")
+    print(f"{'ours ' + args.task + ', 1 thread':52s} {one:10.0f} {single_cpu * 1e6:12.0f}")
+    print(f"{'gymnasium-robotics AdroitHandRelocate-v1, 1 thread':52s} {ref:10.0f}")
+    print(f"{f'ours, {workers} independent processes (the ceiling)':52s} {indep:10.0f} {indep_cpu * 1e6:12.0f}")
+    print(f"{f'ours, {workers} workers x {args.envs_per_worker} envs':52s} {many:10.0f} {batch_cpu * 1e6:12.0f}")
+    print(f"ratio ours/reference (1 thread): {one / ref:.2f}   all cores vs 1 thread: x{many / one:.2f} "
+          f"(independent processes: x{indep / one:.2f})")
+    print(f"CPU efficiency vs 1 thread: batched {single_cpu / batch_cpu:.2f} (parent {parent_cpu / worker_cpu:.1%} of "
+          f"the workers'), independent processes {single_cpu / indep_cpu:.2f}")
+    print(f"load: {other_cores:.2f} of {cores} cores busy with other processes during the run; load average "
+          f"before/after {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     if args.report:
         print(f"report: {args.report}")
     return 0
