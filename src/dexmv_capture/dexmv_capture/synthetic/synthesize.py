@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,8 +22,30 @@ from dexmv_capture.extrinsics import CameraExtrinsics, save_extrinsics
 from dexmv_capture.recording import RecordingWriter
 from dexmv_capture.rig import default_rig, optical_pose
 
+if TYPE_CHECKING:
+    from dexmv_capture.synthetic.scene import SyntheticScene
+
 GROUND_TRUTH = "ground_truth.npz"
 EXTRINSICS = "extrinsics.yaml"
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """What one camera records of one frame."""
+
+    color: np.ndarray  # (H, W, 3) uint8 RGB
+    depth_mm: np.ndarray  # (H, W) uint16 depth units (noise and holes, as the D435 delivers it)
+    depth_m: np.ndarray  # (H, W) float32 rendered depth in metres (no noise): ground truth
+
+
+def render_frame(scene: SyntheticScene, t: int, rng: np.random.Generator) -> dict[str, CameraView]:
+    """Frame t of the scene's motion from every camera, as the recordings hold it."""
+    scene.set_frame(t)
+    views = {}
+    for cam in scene.camera_names:
+        color, depth = scene.render(cam)
+        views[cam] = CameraView(color, noisy_depth(depth, rng), depth)
+    return views
 
 
 @dataclass
@@ -60,13 +83,11 @@ def synthesize(task: str, seconds: float, seed: int, out_dir: str | Path, *, fps
         if save_clean_depth else {}
     try:
         for t in range(motion.frames):
-            scene.set_frame(t)
-            for cam in poses:
-                rgb, depth = scene.render(cam)
-                colors[cam][t] = rgb
-                depths[cam][t] = noisy_depth(depth, rng)
+            for cam, view in render_frame(scene, t, rng).items():
+                colors[cam][t] = view.color
+                depths[cam][t] = view.depth_mm
                 if save_clean_depth:
-                    clean[cam][t] = depth
+                    clean[cam][t] = view.depth_m
             if progress:
                 progress(t + 1, motion.frames)
     finally:
