@@ -29,5 +29,8 @@ setup(
             "recording = dexmv_capture.cli.recording",
             "calibrate = dexmv_capture.cli.calibrate",
         ],
+        "dexmv.bench": [
+            "capture = dexmv_capture.cli.bench_capture",
+        ],
     },
 )
