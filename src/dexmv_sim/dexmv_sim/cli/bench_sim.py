@@ -278,6 +278,11 @@ def run(args: argparse.Namespace) -> int:
           f"the workers'), independent processes {single_cpu / indep_cpu:.2f}")
     print(f"load: {other_cores:.2f} of {cores} cores busy with other processes during the run; load average "
           f"before/after {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+    if other_cores > 0.2 * cores:
+        # Linux autogroup scheduling shares the cores between sessions whatever their nice values,
+        # so another session's busy process takes its share from all of our processes together
+        print("note: other processes kept the cores busy, so the multi-core figures above say more about the "
+              "load than about batching; compare them on a quiet machine")
     if args.report:
         print(f"report: {args.report}")
     return 0
