@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     info = sub.add_parser("info", help="streams, intrinsics, frame count, duration")
     info.add_argument("file", help="recording file (.db3 written by librealsense 2.59, or legacy .bag)")
-    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--json", action="store_true",
+                      help="print one JSON object (duration_s: the recorder's clock; timestamp_span_s: first to last "
+                           "frame timestamp, which differ for recordings written faster than real time)")
     info.add_argument("--sheet", metavar="PNG", help="also write a contact sheet (colour and depth, 6 frames)")
 
 
@@ -22,14 +24,20 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with RecordingReader(args.file) as reader:
-            frames = list(reader) if args.sheet else None
-            count = len(frames) if frames is not None else sum(1 for _ in reader)
+            frames, stamps = [], []
+            for frame in reader:
+                stamps.append(frame.timestamp_ms)
+                if args.sheet:
+                    frames.append(frame)
+            count = len(stamps)
             info = reader.info
     except RecordingError as err:
         print(f"dexmv recording: {err}", file=sys.stderr)
         return 2
     report = {"file": str(info.path), "device": info.device_name, "serial_no": info.serial_no,
-              "duration_s": round(info.duration_s, 3), "frames": count, "depth_units_m": info.depth_units,
+              "duration_s": round(info.duration_s, 3), "frames": count,
+              "timestamp_span_s": round((stamps[-1] - stamps[0]) / 1000.0, 4) if stamps else 0.0,
+              "depth_units_m": info.depth_units,
               "streams": [{"stream": s.stream, "format": s.format, "width": s.width, "height": s.height, "fps": s.fps,
                            "fx": s.intrinsics.fx, "fy": s.intrinsics.fy, "ppx": s.intrinsics.ppx,
                            "ppy": s.intrinsics.ppy, "model": s.intrinsics.model} for s in info.streams]}
@@ -39,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{report['file']}: {report['device']} (serial {report['serial_no']}), {count} frames, "
-          f"{report['duration_s']} s, depth units {info.depth_units:.4g} m")
+    print(f"{report['file']}: {report['device']} (serial {report['serial_no']}), {count} frames over "
+          f"{report['timestamp_span_s']} s of frame timestamps, recorded in {report['duration_s']} s, "
+          f"depth units {info.depth_units:.4g} m")
     for s in report["streams"]:
         print(f"  {s['stream']:6s} {s['format']:5s} {s['width']}x{s['height']} @ {s['fps']} fps  "
               f"fx {s['fx']:.1f} fy {s['fy']:.1f} ppx {s['ppx']:.1f} ppy {s['ppy']:.1f} ({s['model']})")
