@@ -291,6 +291,7 @@ class DexMVVectorEnv(VectorEnv):
         self.state_size = probe.state_size
         self._buffers = _Buffers(num_envs, workers, self.obs_dim, self.state_size, create=True)
         self._same_step = mode == AutoresetMode.SAME_STEP
+        self._pending = False  # a batch was started and its end not yet collected
         self._all = np.ones(num_envs, dtype=bool)  # the "_success"/"_score" masks: every env, every step
         self._all.flags.writeable = False
         self._closed = False
@@ -348,19 +349,33 @@ class DexMVVectorEnv(VectorEnv):
 
     def _run(self, command: int, payloads: Sequence[Any] | None = None) -> None:
         """Every worker runs `command`; returns when all are done (the caller sleeps meanwhile)."""
+        self._start(command, payloads)
+        self._wait()
+
+    def _start(self, command: int, payloads: Sequence[Any] | None = None) -> None:
         if self._closed:
             raise VectorError("the vector env is closed")
+        if self._pending:  # a batch whose wait was interrupted (e.g. Ctrl-C): collect it first
+            self._wait()
         b = self._buffers
+        try:
+            for w, conn in enumerate(self._conns if payloads is not None else ()):
+                conn.send(payloads[w])
+        except OSError:  # BrokenPipeError, ConnectionResetError: a worker is gone
+            raise self._dead() from None
         for w in range(len(self._go)):
             b.command_bytes[w] = command
         b.running_count[0] = len(self._go)  # no worker runs now: no lock needed
-        for w, go in enumerate(self._go):
-            if payloads is not None:
-                self._conns[w].send(payloads[w])
+        self._pending = True
+        for go in self._go:
             go.release()
+
+    def _wait(self) -> None:
         while not self._done.acquire(timeout=_POLL_S):
             if not all(proc.is_alive() for proc in self._procs):
                 raise self._dead()
+        self._pending = False
+        b = self._buffers
         if any(b.status_bytes):
             failures = [self._conns[w].recv_bytes().decode() for w, s in enumerate(b.status_bytes) if s != _OK]
             raise VectorError(f"a worker of {self.task_id} failed:\n{failures[0]}")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dexmv_sim  # noqa: F401 - registers the ids
-from dexmv_sim.vector import DexMVVectorEnv, VectorError, _Block, _Buffers, process_cpu_seconds
+from dexmv_sim.vector import _STEP, DexMVVectorEnv, VectorError, _Block, _Buffers, process_cpu_seconds
 
 
 def test_workers_match_single_envs_and_autoreset():
@@ -154,3 +154,17 @@ def test_a_worker_block_shares_one_model():
         del sims
     finally:
         buffers.release(unlink=True)
+
+
+def test_a_batch_whose_wait_was_interrupted_is_collected_before_the_next():
+    # a Ctrl-C while the parent sleeps leaves a started batch behind: the next call must wait for
+    # it, not take its completion as its own (which would return half-written observations)
+    a = np.random.default_rng(1).uniform(-1, 1, (2, 4, 30))
+    with DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=2) as vec, \
+            DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=2) as reference:
+        vec.reset(seed=3)
+        reference.reset(seed=3)
+        vec._buffers.actions[:] = a[0]
+        vec._start(_STEP)  # what step(a[0]) had done when the interrupt came
+        reference.step(a[0])
+        np.testing.assert_array_equal(vec.step(a[1])[0], reference.step(a[1])[0])
