@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -189,6 +190,9 @@ def _worker(conn: Connection, go, done, lock, index: int, task_id: str, mesh_dir
     finish posts `done`, so the parent wakes once per batch whatever the number of workers."""
     buffers = None
     parent = os.getppid()
+    # Ctrl-C in a terminal signals the whole process group: the parent decides what happens (it
+    # collects an interrupted batch on its next call, or closes us), so workers keep serving
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         buffers = _Buffers(num_envs, num_workers, obs_dim, state_size, create=False, name=shm_name)
         block = _Block(task_id, mesh_dir, buffers, first, count, autoreset == AutoresetMode.SAME_STEP.value,
