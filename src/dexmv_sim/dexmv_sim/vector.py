@@ -81,7 +81,7 @@ class _Buffers:
                   ("status", (num_workers,), np.uint8), ("running", (1,), np.int64)]
         offsets, total = [], 0
         for _, shape, dtype in layout:
-            total = (total + 63) // 64 * 64  # own cache lines: workers write their rows concurrently
+            total = (total + 63) // 64 * 64  # each array starts on its own cache line
             offsets.append(total)
             total += int(np.prod(shape)) * np.dtype(dtype).itemsize
         self.shm = SharedMemory(create=True, size=total) if create else SharedMemory(name=name)
