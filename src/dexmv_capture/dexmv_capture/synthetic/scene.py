@@ -36,9 +36,16 @@ BONE_RADIUS = np.array([
     [0.0100, 0.0083, 0.0075, 0.0069],
 ])
 METACARPAL_START = 0.3  # finger metacarpal capsules start this far from the wrist towards the MCP
-PALM_HALF_THICKNESS = 0.011  # the palm box, offset palmar by PALM_OFFSET_Z: palm skin 14 mm below the
-PALM_OFFSET_Z = -0.003  # wrist plane (grasp.py's contact surface), back of the hand 8 mm above it
-FOREARM = ((0.0, 0.075, 0.024, "skin"), (0.075, 0.185, 0.029, "skin"), (0.185, 0.42, 0.042, "sleeve"))
+# The palm box: palm skin 14 mm below the wrist plane (grasp.py's contact surface), back of the hand as
+# far above it and just over the metacarpal capsules (which then round the edges instead of showing as
+# ridges, which MediaPipe did not take for a hand)
+PALM_HALF_THICKNESS = 0.014
+FINGER_SCALE = 1.12  # BONE_RADIUS are bone-centre-to-skin; fingers read better on camera a little fuller
+# Wrist and forearm, distance from the wrist keypoint along the forearm (start, end), radius, sideways
+# offset (pairs of capsules make the flat, wider-than-thick cross-section of a wrist), material.
+FOREARM = ((0.0, 0.08, 0.0175, 0.011, "skin"), (0.0, 0.08, 0.0175, -0.011, "skin"),
+           (0.08, 0.19, 0.021, 0.012, "skin"), (0.08, 0.19, 0.021, -0.012, "skin"),
+           (0.19, 0.42, 0.042, 0.0, "sleeve"))
 HAND_GROUP = 1  # geom group of the hand (for segmentation)
 # MuJoCo cameras look along -z with +y up; optical frames (REP-103) look along +z with +y down.
 OPTICAL_TO_MUJOCO = np.diag([1.0, -1.0, -1.0])
@@ -83,7 +90,8 @@ def _hand_capsules() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.
     for k, (parent, child) in enumerate(BONES):
         finger, seg = divmod(k, 4)
         start = {parent: 1.0} if finger == 0 or seg > 0 else {0: 1.0 - METACARPAL_START, child: METACARPAL_START}
-        add(f"bone_{parent}_{child}", start, {child: 1.0}, BONE_RADIUS[finger, seg])
+        radius = BONE_RADIUS[finger, seg] * (FINGER_SCALE if seg > 0 or finger == 0 else 1.0)
+        add(f"bone_{parent}_{child}", start, {child: 1.0}, radius)
     add("knuckles", {5: 1.0}, {17: 1.0}, 0.0105)
     add("heel", {0: 1.0}, {0: 1.0}, 0.0135, (0.012, 0.022, -0.005), (0.012, -0.024, -0.005))
     add("thenar", {0: 1.0}, {1: 0.3, 2: 0.7}, 0.0135, (0.015, 0.012, -0.007))
@@ -138,9 +146,9 @@ class SyntheticScene:
         palm.add_geom(name="hand/palm", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.04, 0.035, PALM_HALF_THICKNESS],
                       material="skin", group=HAND_GROUP, contype=0, conaffinity=0)
         forearm = spec.worldbody.add_body(name="hand/forearm", mocap=True)
-        for k, (start, end, radius, material) in enumerate(FOREARM):
+        for k, (start, end, radius, side, material) in enumerate(FOREARM):  # body z: along the forearm, y: hand y
             forearm.add_geom(name=f"hand/forearm_{k}", type=mujoco.mjtGeom.mjGEOM_CAPSULE,
-                             size=[radius, (end - start) / 2, 0], pos=[0, 0, (start + end) / 2], material=material,
+                             size=[radius, (end - start) / 2, 0], pos=[0, side, (start + end) / 2], material=material,
                              group=HAND_GROUP, contype=0, conaffinity=0)
         self.camera_names = list(camera_poses)
         for name, pose in camera_poses.items():
@@ -192,7 +200,7 @@ class SyntheticScene:
         mcp_x = (kp[[5, 17]] - kp[0]) @ rot[:, 0]
         mid_y = (kp[[5, 17]] - kp[0]) @ rot[:, 1]
         x0, x1 = 0.008, float(mcp_x.mean())
-        centre_local = np.array([(x0 + x1) / 2, mid_y.mean(), PALM_OFFSET_Z])
+        centre_local = np.array([(x0 + x1) / 2, mid_y.mean(), 0.0])
         d.mocap_pos[self._palm_mocap] = kp[0] + rot @ centre_local
         d.mocap_quat[self._palm_mocap] = _quat_wxyz(rot)
         m.geom_size[self._palm_geom, :2] = [max(0.02, (x1 - x0) / 2), abs(mid_y[0] - mid_y[1]) / 2]
