@@ -78,9 +78,12 @@ def hand_in_image(pixels: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics)
 
 
 def measure_task(task: str, seed: int, seconds: float, fps: float, rig: list[CameraExtrinsics],
-                 intrinsics: Intrinsics, model_complexity: int = 1,
+                 intrinsics: Intrinsics, model_complexity: int = 1, confidences: tuple[float, float] = (0.5, 0.5),
                  progress: Callable[[int, int], None] | None = None) -> TaskResult:
-    """Render `task` from every camera of `rig` and run MediaPipe on each camera's frames in order."""
+    """Render `task` from every camera of `rig` and run MediaPipe on each camera's frames in order.
+
+    confidences: MediaPipe's (min_detection_confidence, min_tracking_confidence); 0.5 each is its default.
+    """
     from dexmv_capture.hand_detection import HandDetector
     from dexmv_capture.synthetic.hand_motion import task_motion
     from dexmv_capture.synthetic.scene import SyntheticScene
@@ -88,7 +91,7 @@ def measure_task(task: str, seed: int, seconds: float, fps: float, rig: list[Cam
     motion = task_motion(task, seed, seconds, fps)
     poses = {c.camera_name: optical_pose(c) for c in rig}
     scene = SyntheticScene(motion, poses, intrinsics)
-    detectors = {cam: HandDetector(model_complexity) for cam in poses}
+    detectors = {cam: HandDetector(model_complexity, *confidences) for cam in poses}
     found = {cam: np.zeros(motion.frames, bool) for cam in poses}
     landmarks = {cam: np.full((motion.frames, 21, 2), np.nan) for cam in poses}
     render_s, detect_s = 0.0, dict.fromkeys(poses, 0.0)

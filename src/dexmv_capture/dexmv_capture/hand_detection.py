@@ -23,13 +23,14 @@ class Detection:
 class HandDetector:
     """MediaPipe Hands in video mode; `detect(rgb)` per frame in order."""
 
-    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5) -> None:
+    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5) -> None:
         import mediapipe as mp
 
         self._hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1,
                                                model_complexity=model_complexity,
                                                min_detection_confidence=min_detection_confidence,
-                                               min_tracking_confidence=0.5)
+                                               min_tracking_confidence=min_tracking_confidence)
 
     def detect(self, rgb: np.ndarray) -> Detection:
         result = self._hands.process(np.ascontiguousarray(rgb))

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extrinsics", help="rig YAML (dexmv calibrate's format); default: the packaged layout")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=1,
                         help="MediaPipe hand model: 0 lite, 1 full (default: %(default)s)")
+    parser.add_argument("--confidences", type=float, nargs=2, default=(0.5, 0.5), metavar=("DETECTION", "TRACKING"),
+                        help="MediaPipe's min_detection_confidence and min_tracking_confidence (default: its "
+                             "defaults, 0.5 0.5)")
     parser.add_argument("--reference-frames", type=int, default=20,
                         help="frames rendered at MuJoCo's default quality for the speed reference (0: skip; "
                              "default: %(default)s)")
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             raise MotionError(f"unknown task(s) {', '.join(unknown)}; tasks: {', '.join(TASKS)} or all")
         if args.seeds < 1:
             raise MotionError(f"--seeds must be at least 1, got {args.seeds}")
+        if not all(0.0 <= c <= 1.0 for c in args.confidences):
+            raise MotionError(f"--confidences must lie in [0, 1], got {args.confidences}")
         rig_file = args.extrinsics or str(default_extrinsics_file())
         rig = load_extrinsics(rig_file)
         results = []
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"  {task} seed {seed} ...", end="\r", file=sys.stderr, flush=True)
                 results.append(measure_task(task, seed, args.seconds, args.fps, rig, D435_COLOR_640x480,
-                                            args.model_complexity))
+                                            args.model_complexity, tuple(args.confidences)))
         reference = None
         if args.reference_frames > 0:
             ours, default = reference_render_speed(tasks[0], args.seed, args.seconds, args.fps, rig,
@@ -110,8 +115,9 @@ def _report(args: argparse.Namespace, rig_file: str, results: list, reference: d
         "benchmark": "capture",
         "settings": {"tasks": [r.task for r in results], "seeds": [r.seed for r in results], "seconds": args.seconds,
                      "fps": args.fps, "rig": rig_file, "model_complexity": args.model_complexity,
-                     "mediapipe_mode": "video (static_image_mode=False), max_num_hands=1, "
-                                       "min_detection_confidence=0.5, min_tracking_confidence=0.5"},
+                     "mediapipe_mode": f"video (static_image_mode=False), max_num_hands=1, "
+                                       f"min_detection_confidence={args.confidences[0]}, "
+                                       f"min_tracking_confidence={args.confidences[1]}"},
         "results": [r.summary() for r in results],
         "overall": {"frames": frames, "cameras": overall,
                     "color_images_per_s": round(frames * len(cameras) / render_s, 2),
