@@ -117,3 +117,24 @@ def test_calibrate_names_the_bad_input(tmp_path):
     proc = dexmv("calibrate", "camera1", "--out", str(tmp_path / "x.yaml"))
     assert proc.returncode == 2 and "expected NAME=RECORDING" in proc.stderr
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_bench_capture_reports_rates_per_task_and_camera(tmp_path):
+    report = tmp_path / "capture.json"
+    proc = dexmv("bench", "capture", "--tasks", "relocate-tomato_soup_can", "--seconds", "1", "--fps", "10",
+                 "--reference-frames", "2", "--json", "--report", str(report), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == json.loads(report.read_text())
+    (result,) = data["results"]
+    assert (result["task"], result["seed"], result["frames"]) == ("relocate-tomato_soup_can", 0, 10)
+    for cam in ("camera1", "camera2"):
+        c = result["cameras"][cam]
+        assert 0.0 <= c["on_hand_rate"] <= c["detection_rate"] <= 1.0
+        assert c["in_view_rate"] == 1.0  # the default rig keeps the hand in view
+        assert set(c["on_hand_rate_by_phase"]) <= {"idle", "reach", "approach", "close", "lift", "move", "hold"}
+    assert max(result["cameras"][c]["on_hand_rate"] for c in ("camera1", "camera2")) > 0.0
+    assert data["render_reference"]["speedup"] > 1.0  # single-sample, shadowless rendering is cheaper
+    assert "min_tracking_confidence=0.5" in data["settings"]["mediapipe_mode"]
+    bad = dexmv("bench", "capture", "--tasks", "relocate-piano")
+    assert bad.returncode == 2 and "unknown task(s) relocate-piano" in bad.stderr
