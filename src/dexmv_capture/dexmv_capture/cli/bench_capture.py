@@ -102,12 +102,9 @@ def _report(args: argparse.Namespace, rig_file: str, results: list, reference: d
     import numpy as np
 
     cameras = list(results[0].cameras)
-    overall = {}
-    for cam in cameras:
-        stacked = {k: np.concatenate([getattr(r.cameras[cam], k) for r in results])
-                   for k in ("detected", "on_hand", "in_view")}
-        overall[cam] = {f"{k}_rate" if k != "detected" else "detection_rate": round(float(v.mean()), 4)
-                        for k, v in stacked.items()}
+    rates = {"detected": "detection_rate", "on_hand": "on_hand_rate", "in_view": "in_view_rate"}
+    overall = {cam: {name: round(float(np.concatenate([getattr(r.cameras[cam], k) for r in results]).mean()), 4)
+                     for k, name in rates.items()} for cam in cameras}
     frames = sum(r.frames for r in results)
     render_s = sum(r.render_s for r in results)
     detect_s = sum(c.detect_s for r in results for c in r.cameras.values())

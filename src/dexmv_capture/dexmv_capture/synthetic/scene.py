@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from dexmv_capture.d435 import Intrinsics
+from dexmv_capture.synthetic.grasp import PALM_HALF_THICKNESS
 from dexmv_capture.synthetic.hand_motion import HandTrajectory
 from dexmv_capture.synthetic.human_hand import BONES
 
@@ -36,10 +37,9 @@ BONE_RADIUS = np.array([
     [0.0100, 0.0083, 0.0075, 0.0069],
 ])
 METACARPAL_START = 0.3  # finger metacarpal capsules start this far from the wrist towards the MCP
-# The palm box: palm skin 14 mm below the wrist plane (grasp.py's contact surface), back of the hand as
-# far above it and just over the metacarpal capsules (which then round the edges instead of showing as
-# ridges, which MediaPipe did not take for a hand)
-PALM_HALF_THICKNESS = 0.014
+# The palm box is PALM_HALF_THICKNESS thick on either side of the wrist plane: the palm skin where
+# grasp.py lets the object touch it, the back of the hand just over the metacarpal capsules (which then
+# round the edges instead of showing as ridges, which MediaPipe did not take for a hand).
 FINGER_SCALE = 1.12  # BONE_RADIUS are bone-centre-to-skin; fingers read better on camera a little fuller
 # Wrist and forearm, distance from the wrist keypoint along the forearm (start, end), radius, sideways
 # offset (pairs of capsules make the flat, wider-than-thick cross-section of a wrist), material.
