@@ -64,6 +64,11 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
+        # convert call argument"; the context is shut down by then, so it is a clean stop.
+        if rclpy.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
