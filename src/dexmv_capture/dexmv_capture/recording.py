@@ -11,6 +11,7 @@ Errors name the file: a missing, corrupt or truncated recording raises Recording
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -24,6 +25,7 @@ import numpy as np
 from dexmv_capture.d435 import DEPTH_UNITS, Intrinsics
 
 RECORDING_SUFFIXES = (".db3", ".bag")
+_CLOSE_TIMEOUT_S = 5.0  # how long close() lets playback run to its end
 _END_TIMEOUT_MS = 300  # a playback that yields nothing for this long (not real time) has ended
 
 
@@ -263,12 +265,11 @@ class RecordingReader:
                             and profiles["depth"].width() == profiles["color"].width())
         self._tolerance_ms = 500.0 / max(profiles["color"].fps(), 1)
         self._align = rs.align(rs.stream.color)
-        # joins a colour and a depth frame into one frameset, which is what align takes
+        # unregistered depth: a processing block joins a colour and a depth frame into the frameset
+        # that align takes (made on first use, released in close(): left to the garbage collector
+        # at interpreter exit it crashed the process)
         self._pair: tuple = ()
-        self._joiner = rs.processing_block(
-            lambda _frame, source: source.frame_ready(source.allocate_composite_frame(list(self._pair))))
-        self._joined = rs.frame_queue(1)
-        self._joiner.start(self._joined)
+        self._joiner = self._joined = None
         # Playback runs from the first sensor's start; its callback holds playback until every
         # sensor has started, so no stream's first frames go to a sensor not started yet (they
         # were lost before, the more the busier the machine). playback.pause() here took 10 s at times.
@@ -279,6 +280,8 @@ class RecordingReader:
 
     def _deliver(self, frame) -> None:
         """Sensor callback: hand the frame over, blocking (so holding playback back) while the queue is full."""
+        if self._closing.is_set():
+            return
         frame.keep()
         while not self._started.wait(0.1):
             if self._closing.is_set():
@@ -311,6 +314,11 @@ class RecordingReader:
                 continue
             color, depth = pair
             if not self._registered:
+                if self._joiner is None:
+                    self._joined = self._rs.frame_queue(1)
+                    self._joiner = self._rs.processing_block(
+                        lambda _frame, source: source.frame_ready(source.allocate_composite_frame(list(self._pair))))
+                    self._joiner.start(self._joined)
                 self._pair = (color, depth)
                 self._joiner.invoke(color)
                 aligned = self._align.process(self._joined.wait_for_frame().as_frameset())
@@ -338,15 +346,36 @@ class RecordingReader:
                      float(color.get_timestamp()), int(color.get_frame_number()))
 
     def close(self) -> None:
+        """Stop playback and give every frame still held back to librealsense.
+
+        Done here, while the interpreter is alive, rather than by the garbage collector at exit.
+        """
         if not self._stopped:
             self._stopped = True
-            self._closing.set()  # releases a callback blocked on the full queue, so sensors can stop
+            self._closing.set()  # releases a callback blocked on the full queue; later frames are dropped
+            # let playback reach its end before the sensors stop: stopping them mid-file left its
+            # reading thread running into interpreter exit, which corrupted the heap (1 run in 5)
+            with contextlib.suppress(RuntimeError):
+                self._playback.seek(self._playback.get_duration())
+            deadline = time.monotonic() + _CLOSE_TIMEOUT_S
+            while (self._playback.current_status() != self._rs.playback_status.stopped
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
             for sensor in self._sensors:
                 try:
                     sensor.stop()
                     sensor.close()
                 except RuntimeError:
                     pass
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for pending in self._pending.values():
+                pending.clear()
+            self._pair = ()
+            self._joiner = self._joined = None
 
     def __enter__(self) -> RecordingReader:
         return self
