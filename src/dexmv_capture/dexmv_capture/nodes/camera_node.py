@@ -22,7 +22,7 @@ import time
 import rclpy
 from geometry_msgs.msg import TransformStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -166,6 +166,9 @@ class CameraNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
+    # made before the node announces itself: a SIGINT right after that must not land in the
+    # executor's constructor (a half-built executor prints a traceback when collected)
+    executor = SingleThreadedExecutor()
     try:
         node = CameraNode()
     except (RecordingError, DeviceDisconnected, ValueError) as err:
@@ -173,7 +176,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 1
     try:
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError:

@@ -15,7 +15,7 @@ import sys
 import rclpy
 from ament_index_python.packages import get_package_share_directory
 from geometry_msgs.msg import TransformStamped
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
@@ -54,6 +54,9 @@ class ExtrinsicsPublisher(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
+    # made before the node announces itself: a SIGINT right after that must not land in the
+    # executor's constructor (a half-built executor prints a traceback when collected)
+    executor = SingleThreadedExecutor()
     try:
         node = ExtrinsicsPublisher()
     except ExtrinsicsError as err:
@@ -61,7 +64,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 1
     try:
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError:

@@ -28,7 +28,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -224,6 +224,9 @@ class RetargetNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
+    # made before the node announces itself: a SIGINT right after that must not land in the
+    # executor's constructor (a half-built executor prints a traceback when collected)
+    executor = SingleThreadedExecutor()
     try:
         node = RetargetNode()
     except ParameterError as err:
@@ -231,7 +234,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 1
     try:
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError:

@@ -239,13 +239,15 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
+    # made before the node announces itself: a SIGINT right after that must not land in the
+    # executor's constructor (a half-built executor prints a traceback when collected)
+    executor = SingleThreadedExecutor()
     try:
         node = SimNode()
     except (TaskOptionError, ValueError, RuntimeError) as err:
         rclpy.logging.get_logger("sim_node").error(str(err))
         rclpy.try_shutdown()
         return 1
-    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         if node.real_time:
