@@ -104,11 +104,23 @@ class TaskSimulation:
         return self.task.evaluate()
 
     # ------------------------------------------------------------------ state
-    def get_state(self) -> np.ndarray:
-        """The full integration state (mjSTATE_INTEGRATION layout) as a float64 vector."""
-        state = np.empty(self.state_size)
+    def get_state(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The full integration state (mjSTATE_INTEGRATION layout) as a float64 vector (into `out`,
+        a contiguous float64 vector of state_size values, when given)."""
+        state = np.empty(self.state_size) if out is None else out
         mujoco.mj_getState(self.model, self.data, state, STATE_SPEC)
         return state
+
+    def load_state(self, state: np.ndarray, steps: int) -> None:
+        """Take over an episode from its integration state and step count, to step it further.
+
+        Unlike set_state, nothing is checked or recomputed: mj_step derives everything from the
+        integration state, so the following steps are bit for bit those of the simulation the state
+        came from (the batched workers rely on this to step any environment on one MjData), but
+        positions read before the next step are stale. `state` must come from get_state.
+        """
+        mujoco.mj_setState(self.model, self.data, state, STATE_SPEC)
+        self.steps = steps
 
     def set_state(self, state: np.ndarray) -> None:
         """Restore a vector from get_state (of the same task) and recompute derived quantities."""

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import dexmv_sim  # noqa: F401 - registers the ids
-from dexmv_sim.vector import _STEP, DexMVVectorEnv, VectorError, _Block, _Buffers
+from dexmv_sim.simulation import TaskSimulation
+from dexmv_sim.vector import _STEP, DexMVVectorEnv, VectorError, _Buffers, _Stepper, load_generator, store_generator
 
 
 def test_workers_match_single_envs_and_autoreset():
@@ -147,15 +148,45 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited (its reaper may not have collected it yet)
 
 
-def test_a_worker_block_shares_one_model():
-    buffers = _Buffers(3, 1, 39, 1, create=True)  # (the state rows are not used here)
+def test_environments_move_between_workers_bit_for_bit():
+    # two workers' steppers on one shared block, taking turns at the environments in an order that
+    # moves every environment from one to the other: the results are those of single envs
+    import multiprocessing as mp
+
+    n, steps = 3, 12
+    buffers = _Buffers(n, 2, 39, TaskSimulation("relocate-mug").state_size, create=True)
     try:
-        sims = _Block("relocate-sugar_box", None, buffers, 0, 3, same_step=False, horizon=200).sims
-        assert all(sim.model is sims[0].model for sim in sims)
-        assert len({id(sim.data) for sim in sims}) == 3
-        del sims
+        lock = mp.get_context("spawn").Lock()
+        steppers = [_Stepper("relocate-mug", None, buffers, lock, same_step=False, horizon=5) for _ in range(2)]
+        buffers.seeds[:], buffers.has_seed[:] = [7, 8, 9], True
+        steppers[0].reset(0, [None] * n)
+        actions = np.random.default_rng(2).uniform(-1, 1, (steps, n, 30))
+        batched = []
+        for t in range(steps):
+            buffers.actions[:] = actions[t]
+            for i in range(n):
+                steppers[(t + i) % 2].step_env(i)
+            batched.append(buffers.obs.copy())
+        for i in range(n):
+            env = gym.make("dexmv/Relocate-mug-v0").unwrapped
+            env.reset(seed=7 + i)
+            for t in range(steps):
+                # NEXT_STEP: the step after the 5th of an episode is the reset
+                obs = env.reset()[0] if t in (5, 11) else env.step(actions[t, i])[0]
+                np.testing.assert_array_equal(obs, batched[t][i], err_msg=f"env {i} step {t}")
+        del steppers
     finally:
         buffers.release(unlink=True)
+
+
+def test_generator_states_round_trip_through_shared_memory():
+    row = np.zeros(6, dtype=np.uint64)
+    original = np.random.default_rng(123)
+    original.standard_normal(3)  # a generator part way through its stream (has_uint32 etc. set)
+    original.integers(0, 2**31, dtype=np.uint32)
+    store_generator(original, row)
+    restored = load_generator(np.random.default_rng(), row)
+    np.testing.assert_array_equal(restored.random(5), original.random(5))
 
 
 def test_a_batch_whose_wait_was_interrupted_is_collected_before_the_next():
