@@ -2,18 +2,23 @@
 cores (DexMVVectorEnv worker processes), against gymnasium-robotics' AdroitHandRelocate-v1 measured
 in the same run, on the same machine, with the same random action sequence.
 
-What each figure steps (all the same task, the same actions, whole 200-step episodes, so one
-reset per 200 counted steps everywhere):
-- 1 thread: a `gymnasium.make(id)` env (wrappers included, as users step them); episode j is
-  reset with seed + j and replays rows [200 j, 200 j + 200) of the action table.
+What each figure steps: the same task, the same episodes and actions, whole 200-step episodes
+(one reset per 200 counted steps everywhere). Episode j is reset with seed + j and replays row j
+of a random action table; there are --steps / 200 episodes, rounded up to a multiple of the
+number of batched environments, so that every figure steps exactly the same episodes (their cost
+differs by up to ~30 % with the contacts they make, so figures over different episodes would not
+compare):
+- 1 thread: a `gymnasium.make(id)` env (wrappers included, as users step them), all episodes.
 - independent processes: one such single-thread loop per worker, in separate processes started
-  together and never synchronized: the most this machine gives for N processes of our env, so
-  the ceiling that batching is judged against (it includes what N busy cores cost each other:
-  shared caches, memory bandwidth, the hypervisor).
+  together and never synchronized, process k stepping episodes k, k + N, k + 2N, ...: the most
+  this machine gives for N processes of our env, so the ceiling that batching is judged against
+  (it includes what N busy cores cost each other: shared caches, memory bandwidth, the
+  hypervisor).
 - all cores: DexMVVectorEnv with `--workers` processes x `--envs-per-worker` envs; environment i
-  is seeded seed + i and its episode e replays the rows of single-thread episode i + e * num_envs,
-  so environment i's first episode is the single thread's episode i; NEXT_STEP autoreset, the
-  reset steps not counted as env steps.
+  is seeded seed + i and its episode e replays row i + e * num_envs, so every environment's
+  first episode is exactly the single thread's episode i (later ones continue the environment's
+  generator, so their initial object poses differ); NEXT_STEP autoreset, the reset steps not
+  counted as env steps.
 
 The measurements alternate `--repeats` times (1 thread, reference, independent, all cores) and
 medians are reported, so load from other processes hits all alike. CPU time per step (process
@@ -45,8 +50,8 @@ HORIZON = 200  # steps per episode (dexmv_sim.scene.HORIZON; not imported here t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="relocate-mustard_bottle", help="our task to step (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=2000,
-                        help="env steps per single-thread measurement, rounded up to whole episodes "
-                             "(default: %(default)s)")
+                        help="env steps per measurement, at least; rounded up to whole episodes and to a "
+                             "multiple of the batched environments (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: one per core this process may use)")
@@ -59,12 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
 
 
-def _single_thread(env, actions, seed: int) -> tuple[float, float, float, float]:
-    """Whole episodes of `actions` (episodes x HORIZON x 30): (start, end, CPU seconds, steps)."""
+def _single_thread(env, actions, seeds) -> tuple[float, float, float, float]:
+    """Whole episodes of `actions` (episodes x HORIZON x 30), episode j reset with seeds[j]:
+    (start, end, CPU seconds, steps)."""
     cpu = time.process_time()
     start = time.perf_counter()
-    for j, episode in enumerate(actions):
-        env.reset(seed=seed + j)
+    for episode, seed in zip(actions, seeds, strict=True):
+        env.reset(seed=int(seed))
         for action in episode:
             env.step(action)
     end = time.perf_counter()
@@ -80,8 +86,8 @@ def _independent_worker(conn, env_id: str) -> None:
     env = gym.make(env_id)
     conn.send(os.getpid())
     while (job := conn.recv()) is not None:
-        actions, seed = job
-        conn.send(_single_thread(env, actions, seed))
+        actions, seeds = job
+        conn.send(_single_thread(env, actions, seeds))
     env.close()
 
 
@@ -105,12 +111,15 @@ class _Independent:
             self.procs.append(proc)
         self.pids = [conn.recv() for conn in self.conns]
 
-    def run(self, table, episodes: int, seed: int) -> tuple[float, float, float]:
-        """Each process `episodes` episodes: (steps per wall second over all, CPU s per step, steps)."""
+    def run(self, table, seed: int) -> tuple[float, float, float]:
+        """Process k steps episodes k, k + N, ... of the table: (steps per wall second over all, CPU s
+        per step, steps)."""
         import numpy as np
 
-        for k, conn in enumerate(self.conns):  # process k: episodes k, k + 1, ... of the table, like env k
-            conn.send((np.roll(table, -k, axis=0)[:episodes], seed + k))
+        count = len(self.conns)
+        for k, conn in enumerate(self.conns):
+            rows = np.arange(k, len(table), count)
+            conn.send((table[rows], seed + rows))
         results = [conn.recv() for conn in self.conns]
         steps = sum(r[3] for r in results)
         wall = max(r[1] for r in results) - min(r[0] for r in results)
@@ -136,7 +145,7 @@ def _batched(vec, actions, seed: int, episodes: int) -> tuple[float, float, floa
     workers0, parent0 = vec.worker_cpu_seconds(), time.process_time()
     start = time.perf_counter()
     for e in range(episodes):
-        rows = (np.arange(n) + e * n) % len(actions)  # env i, episode e: single-thread episode i + e n
+        rows = np.arange(n) + e * n  # env i, episode e: single-thread episode i + e n
         chunk = actions[rows]  # (n, HORIZON, 30)
         if e:
             vec.step(chunk[:, 0])  # the autoreset step after the previous episode's truncation
@@ -182,12 +191,11 @@ def run(args: argparse.Namespace) -> int:
     cores = default_num_workers()
     workers = args.workers or cores
     num_envs = workers * args.envs_per_worker
-    episodes = math.ceil(args.steps / HORIZON)
-    # one action table: single-thread episode j replays actions[j]; env i of the batch episode e replays
-    # actions[(i + e * num_envs) % len]; the batch runs whole episodes, at least as many steps as 1 thread
-    batch_episodes = math.ceil(episodes / num_envs)
-    table = np.random.default_rng(args.seed).uniform(-1, 1, (max(episodes, num_envs), HORIZON, 30))
-    actions = table.astype(np.float32)
+    # one action table, row j for episode j everywhere; env i of the batch, episode e: row i + e num_envs
+    batch_episodes = math.ceil(math.ceil(args.steps / HORIZON) / num_envs)
+    episodes = batch_episodes * num_envs
+    actions = np.random.default_rng(args.seed).uniform(-1, 1, (episodes, HORIZON, 30)).astype(np.float32)
+    seeds = args.seed + np.arange(episodes)
     env_id = dexmv_sim.ENV_IDS[args.task]
     load_before = os.getloadavg()[0]
     busy0, own0 = _busy_cpu_seconds(), time.process_time()
@@ -203,12 +211,12 @@ def run(args: argparse.Namespace) -> int:
     children_cpu = 0.0
     try:
         for _ in range(args.repeats):
-            start, end, seconds, steps = _single_thread(ours, actions[:episodes], args.seed)
+            start, end, seconds, steps = _single_thread(ours, actions, seeds)
             samples["ours_1thread"].append(steps / (end - start))
             cpu["single"].append(seconds / steps)
-            start, end, _, steps = _single_thread(reference, actions[:episodes], args.seed)
+            start, end, _, steps = _single_thread(reference, actions, seeds)
             samples["gymnasium_robotics_1thread"].append(steps / (end - start))
-            rate, per_step, _ = independent.run(actions, episodes, args.seed)
+            rate, per_step, _ = independent.run(actions, args.seed)
             samples["ours_independent_processes"].append(rate)
             cpu["independent"].append(per_step)
             rate, worker_s, parent_s, _ = _batched(vec, actions, args.seed, batch_episodes)
@@ -252,8 +260,7 @@ def run(args: argparse.Namespace) -> int:
         "workers": workers,
         "envs_per_worker": args.envs_per_worker,
         "samples": {k: [round(r, 1) for r in v] for k, v in samples.items()},
-        "steps_per_measurement": {"1thread": episodes * HORIZON, "independent_processes": episodes * HORIZON * workers,
-                                  "all_cores": batch_episodes * HORIZON * num_envs},
+        "steps_per_measurement": episodes * HORIZON,
         "machine": {"cpus": cores, "load_average_1min_before": round(load_before, 2),
                     "load_average_1min_after": round(os.getloadavg()[0], 2),
                     "other_load_cores": round(other_cores, 2),
