@@ -147,16 +147,8 @@ def load_generator(generator: np.random.Generator, row: np.ndarray) -> np.random
 
 
 class _Stepper:
-    """A worker's half of the protocol: one simulation that steps whichever environment it claims.
-
-    An environment is its integration state, step count, flags and generator in shared memory;
-    the stepper loads them, steps, and stores them back (2.5-4.3 us a step for the seven tasks,
-    measured, beside ~300 us of physics), so the following steps are bit for bit those of a single
-    env. Claiming environments one at a time from a shared counter balances the load: the workers
-    finish a batch within one environment step of each other, where fixed blocks of 16 differed by
-    ~1 ms in 6 (contact-rich episodes cost more). And one MjData per worker stays in its core's
-    cache, where 16 of them per worker added ~18 % to each step's CPU time when two workers ran.
-    """
+    """A worker's half of the protocol: one simulation that steps whichever environment it claims,
+    loading the environment from shared memory and storing it back (why: see the module docstring)."""
 
     def __init__(self, task_id: str, mesh_dir: str | None, buffers: _Buffers, lock, same_step: bool,
                  horizon: int) -> None:
@@ -231,7 +223,7 @@ class _Stepper:
                 return
             self.step_env(i)
 
-    def reset(self, first: int, options: Sequence[dict | None] | None) -> None:
+    def reset(self, first: int, options: Sequence[dict | None]) -> None:
         """Reset environments [first, first + len(options)) (resets are spread by fixed blocks:
         their options come through this worker's pipe)."""
         for k, option in enumerate(options):
@@ -277,11 +269,9 @@ def _worker(conn: Connection, go, wake, lock, index: int, task_id: str, mesh_dir
                 conn.send_bytes(traceback.format_exc().encode())
             with lock:
                 buffers.running_count[0] -= 1
-                if buffers.running_count[0] == 0:
+                last = buffers.running_count[0] == 0
+                if last:
                     buffers.completed_batch[0] = buffers.batch_number[0]
-                    last = True
-                else:
-                    last = False
             if last:
                 wake.release()
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
