@@ -414,11 +414,16 @@ class DexMVVectorEnv(VectorEnv):
         self._start(command, payloads)
         self._wait()
 
-    def _start(self, command: int, payloads: Sequence[Any] | None = None) -> None:
+    def _settle(self) -> None:
+        """Before touching shared memory: the env must be open and no batch may still be running
+        (a wait interrupted, e.g. by Ctrl-C, left one behind: collect it first)."""
         if self._closed:
             raise VectorError("the vector env is closed")
-        if self._pending:  # a batch whose wait was interrupted (e.g. Ctrl-C): collect it first
+        if self._pending:
             self._wait()
+
+    def _start(self, command: int, payloads: Sequence[Any] | None = None) -> None:
+        self._settle()
         b = self._buffers
         try:
             for w, conn in enumerate(self._conns if payloads is not None else ()):
@@ -500,10 +505,7 @@ class DexMVVectorEnv(VectorEnv):
 
     def get_states(self) -> list[np.ndarray]:
         """Every environment's integration state (see TaskSimulation.get_state), in order."""
-        if self._closed:
-            raise VectorError("the vector env is closed")
-        if self._pending:  # collect an interrupted batch first: its states are being written
-            self._wait()
+        self._settle()
         return list(self._buffers.states.copy())
 
     def set_states(self, states: Sequence[np.ndarray]):
