@@ -1,11 +1,12 @@
-"""Batched stepping over worker processes: same results as single envs, autoreset, states, errors,
-a parent that sleeps, workers that do not outlive it."""
+"""Batched stepping over worker processes (and the main process): same results as single envs,
+autoreset, states, errors, Ctrl-C, a parent that sleeps, workers that do not outlive it."""
 
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -18,10 +19,13 @@ from dexmv_sim.simulation import TaskSimulation
 from dexmv_sim.vector import _STEP, DexMVVectorEnv, VectorError, _Buffers, _Stepper, load_generator, store_generator
 
 
-def test_workers_match_single_envs_and_autoreset():
+@pytest.mark.parametrize("step_in_main", [True, False])
+def test_workers_match_single_envs_and_autoreset(step_in_main):
     actions = np.random.default_rng(0).uniform(-1, 1, (6, 3, 30))
-    with DexMVVectorEnv("relocate-sugar_box", num_envs=3, num_workers=2, max_episode_steps=4) as vec:
+    with DexMVVectorEnv("relocate-sugar_box", num_envs=3, num_workers=2, max_episode_steps=4,
+                        step_in_main=step_in_main) as vec:
         assert vec.num_workers == 2 and vec.observation_space.shape == (3, 39)
+        assert len(vec.worker_pids) == (1 if step_in_main else 2)
         obs, info = vec.reset(seed=10)
         assert obs.shape == (3, 39) and info["score"].shape == (3,)
         batched = [obs]
@@ -79,11 +83,11 @@ def test_worker_errors_surface():
         assert vec.reset(seed=0)[0].shape == (1, 39)
 
 
-def test_parent_sleeps_while_workers_step():
+def test_a_main_process_that_does_not_step_sleeps_while_workers_step():
     # default worker count: one per core this process may use, never more than environments
     with DexMVVectorEnv("relocate-mustard_bottle", num_envs=2) as vec:
         assert vec.num_workers == min(len(os.sched_getaffinity(0)), 2)
-    with DexMVVectorEnv("relocate-mustard_bottle", num_envs=8, num_workers=1) as vec:
+    with DexMVVectorEnv("relocate-mustard_bottle", num_envs=8, num_workers=1, step_in_main=False) as vec:
         vec.reset(seed=0)
         actions = np.random.default_rng(0).uniform(-1, 1, (30, 8, 30))
         vec.step(actions[0])
@@ -97,9 +101,21 @@ def test_parent_sleeps_while_workers_step():
     assert workers > 0 and parent < 0.25 * workers, (parent, workers)
 
 
-def test_a_failure_in_one_of_several_workers_leaves_the_others_usable():
+def test_one_worker_stepping_in_the_main_process_starts_no_process():
+    actions = np.random.default_rng(4).uniform(-1, 1, (5, 3, 30))
+    with DexMVVectorEnv("relocate-tomato_soup_can", num_envs=3, num_workers=1) as inline, \
+            DexMVVectorEnv("relocate-tomato_soup_can", num_envs=3, num_workers=1, step_in_main=False) as worker:
+        assert inline.worker_pids == [] and inline.num_workers == 1
+        np.testing.assert_array_equal(inline.reset(seed=2)[0], worker.reset(seed=2)[0])
+        for a in actions:
+            np.testing.assert_array_equal(inline.step(a)[0], worker.step(a)[0])
+
+
+@pytest.mark.parametrize("bad_env", [0, 3])  # 0: the main process's block, 3: the worker's
+def test_a_failure_in_one_of_several_workers_leaves_the_others_usable(bad_env):
     with DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=2) as vec:
-        options = [None, None, None, {"target": (0.0, 0.0)}]  # env 3 (second worker): wrong size
+        options: list = [None] * 4
+        options[bad_env] = {"target": (0.0, 0.0)}  # wrong size
         with pytest.raises(VectorError, match="'target' must be 3"):
             vec.reset(seed=0, options=options)
         obs, _ = vec.reset(seed=0, options=[{"target": (0.0, 0.0, 0.2)}] * 4)
@@ -112,7 +128,7 @@ def test_a_dead_worker_is_reported():
     vec = DexMVVectorEnv("relocate-mug", num_envs=2, num_workers=2)
     try:
         vec.reset(seed=0)
-        os.kill(vec.worker_pids[1], signal.SIGKILL)
+        os.kill(vec.worker_pids[0], signal.SIGKILL)
         with pytest.raises(VectorError, match="died"):
             for _ in range(100):  # the kill lands within a step or two
                 vec.step(np.zeros((2, 30)))
@@ -127,7 +143,7 @@ def test_workers_exit_when_their_parent_dies(tmp_path):
         import os, sys
         from dexmv_sim.vector import DexMVVectorEnv
         if __name__ == "__main__":
-            vec = DexMVVectorEnv("relocate-mug", num_envs=2, num_workers=2)
+            vec = DexMVVectorEnv("relocate-mug", num_envs=3, num_workers=3)
             print(" ".join(map(str, vec.worker_pids)), flush=True)
             os._exit(0)
     """))
@@ -203,3 +219,45 @@ def test_a_batch_whose_wait_was_interrupted_is_collected_before_the_next():
             os.kill(pid, signal.SIGINT)
         reference.step(a[0])
         np.testing.assert_array_equal(vec.step(a[1])[0], reference.step(a[1])[0])
+
+
+def test_ctrl_c_never_leaves_an_environment_half_stepped():
+    # SIGINT at three moments of a long run (mostly spent inside the main process's share of the
+    # steps): each time, every environment is at the same step, bit for bit where an uninterrupted
+    # run is after that many steps (the interrupted step ran whole or not at all)
+    actions = np.random.default_rng(6).uniform(-1, 1, (5000, 4, 30))
+    done = 0
+    with DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=2) as vec:
+        vec.reset(seed=5)
+        # a batch that can never complete (an interrupted share not counted out) would hang the
+        # wait in get_states: killing the worker after two minutes turns that into a VectorError
+        watchdog = threading.Timer(120, os.kill, (vec.worker_pids[0], signal.SIGKILL))
+        watchdog.start()
+        try:
+            for _ in range(3):
+                timer = threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT))
+                timer.start()
+                try:
+                    with pytest.raises(KeyboardInterrupt):
+                        while True:
+                            vec.step(actions[done])
+                            done += 1
+                finally:
+                    timer.cancel()
+                done += _steps_the_interrupted_call_took(vec.get_states(), actions, done)
+        finally:
+            watchdog.cancel()
+    assert done < len(actions)
+
+
+def _steps_the_interrupted_call_took(states: list, actions: np.ndarray, done: int) -> int:
+    """0 or 1: whether `states` are those after `done` or `done` + 1 uninterrupted steps."""
+    with DexMVVectorEnv("relocate-mug", num_envs=4, num_workers=1) as reference:  # no worker process
+        reference.reset(seed=5)
+        for a in actions[:done]:
+            reference.step(a)
+        for extra in (0, 1):
+            if all(np.array_equal(s, r) for s, r in zip(states, reference.get_states(), strict=True)):
+                return extra
+            reference.step(actions[done])
+    pytest.fail(f"interrupted after {done} steps: an environment was left half stepped")
