@@ -14,15 +14,18 @@ compare):
   this machine gives for N processes of our env, so the ceiling that batching is judged against
   (it includes what N busy cores cost each other: shared caches, memory bandwidth, the
   hypervisor).
-- all cores: DexMVVectorEnv with `--workers` processes x `--envs-per-worker` envs; environment i
+- all cores: DexMVVectorEnv with `--workers` stepping processes (the main process one of them
+  unless --no-step-in-main) x `--envs-per-worker` envs; environment i
   is seeded seed + i and its episode e replays row i + e * num_envs, so every environment's
   first episode is exactly the single thread's episode i (later ones continue the environment's
   generator, so their initial object poses differ); NEXT_STEP autoreset, the reset steps not
   counted as env steps.
 
-The measurements alternate `--repeats` times (1 thread, reference, independent, all cores) and
-medians are reported, so load from other processes hits all alike. CPU time per step (process
-CPU time; workers read from /proc, the parent included) is reported beside wall-clock rates: it is
+The measurements alternate `--repeats` times (1 thread, reference, independent, all cores) so
+load from other processes hits all alike; rates are the medians of the rounds, ratios the medians
+of each round's ratios (a round's figures are seconds apart; the host's speed drifts more between
+rounds), and every sample and per-round ratio is in the JSON. CPU time per step (process CPU time;
+workers read from /proc, the main process included) is reported beside wall-clock rates: it is
 what batching costs in work, and moves far less than wall clock when other processes share the
 cores. `other_load_cores` says how many cores other processes kept busy during the run.
 
@@ -55,10 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: one per core this process may use)")
-    # 16: per-batch costs (a wake-up of each worker and of the parent) are paid once per 16 env steps;
-    # with 8 the parent's CPU was 1.5 % of the workers', with 16 0.9 % (2 workers, measured)
+    # 16: per-batch costs (wake-ups, the last environment's step that one process waits for) are
+    # paid once per 16 env steps per worker; with 8 the main process's own CPU (sleeping, not
+    # stepping) was 1.5 % of the workers', with 16 0.9 % (2 workers, measured)
     parser.add_argument("--envs-per-worker", type=int, default=16,
                         help="environments per worker (default: %(default)s)")
+    parser.add_argument("--no-step-in-main", dest="step_in_main", action="store_false",
+                        help="batch: all --workers are worker processes and the main process sleeps while they "
+                             "step (default: the main process steps a share, beside --workers - 1 processes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of actions and episodes (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
@@ -136,13 +143,14 @@ class _Independent:
 
 
 def _batched(vec, actions, seed: int, episodes: int) -> tuple[float, float, float, float]:
-    """`episodes` whole episodes per environment: (steps per wall second, worker CPU s per step,
-    parent CPU s per step, steps). The NEXT_STEP reset steps run but are not counted."""
+    """`episodes` whole episodes per environment: (steps per wall second, worker processes' CPU s
+    per step, main process's CPU s per step, steps). The NEXT_STEP reset steps run but are not
+    counted."""
     import numpy as np
 
     n = vec.num_envs
     vec.reset(seed=seed)
-    workers0, parent0 = vec.worker_cpu_seconds(), time.process_time()
+    workers0, main0 = vec.worker_cpu_seconds(), time.process_time()
     start = time.perf_counter()
     for e in range(episodes):
         rows = np.arange(n) + e * n  # env i, episode e: single-thread episode i + e n
@@ -153,7 +161,7 @@ def _batched(vec, actions, seed: int, episodes: int) -> tuple[float, float, floa
             vec.step(chunk[:, k])
     wall = time.perf_counter() - start
     steps = episodes * HORIZON * n
-    return (steps / wall, (vec.worker_cpu_seconds() - workers0) / steps, (time.process_time() - parent0) / steps,
+    return (steps / wall, (vec.worker_cpu_seconds() - workers0) / steps, (time.process_time() - main0) / steps,
             steps)
 
 
@@ -204,10 +212,10 @@ def run(args: argparse.Namespace) -> int:
     ours = gym.make(env_id)
     reference = gym.make("AdroitHandRelocate-v1")
     independent = _Independent(env_id, workers)
-    vec = DexMVVectorEnv(args.task, num_envs=num_envs, num_workers=workers)
+    vec = DexMVVectorEnv(args.task, num_envs=num_envs, num_workers=workers, step_in_main=args.step_in_main)
     samples: dict[str, list[float]] = {k: [] for k in ("ours_1thread", "gymnasium_robotics_1thread",
                                                       "ours_independent_processes", "ours_all_cores")}
-    cpu: dict[str, list[float]] = {k: [] for k in ("single", "independent", "workers", "parent")}
+    cpu: dict[str, list[float]] = {k: [] for k in ("single", "independent", "workers", "main")}
     children_cpu = 0.0
     try:
         for _ in range(args.repeats):
@@ -219,10 +227,10 @@ def run(args: argparse.Namespace) -> int:
             rate, per_step, _ = independent.run(actions, args.seed)
             samples["ours_independent_processes"].append(rate)
             cpu["independent"].append(per_step)
-            rate, worker_s, parent_s, _ = _batched(vec, actions, args.seed, batch_episodes)
+            rate, worker_s, main_s, _ = _batched(vec, actions, args.seed, batch_episodes)
             samples["ours_all_cores"].append(rate)
             cpu["workers"].append(worker_s)
-            cpu["parent"].append(parent_s)
+            cpu["main"].append(main_s)
         children_cpu = vec.worker_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in independent.pids)
     finally:
         vec.close()
@@ -233,8 +241,17 @@ def run(args: argparse.Namespace) -> int:
     other_cores = max(0.0, (_busy_cpu_seconds() - busy0 - (time.process_time() - own0) - children_cpu) / wall)
 
     one, ref, indep, many = (_median(samples[k]) for k in samples)
-    single_cpu, indep_cpu, worker_cpu, parent_cpu = (_median(cpu[k]) for k in cpu)
-    batch_cpu = worker_cpu + parent_cpu
+    # ratios within each round (measured seconds apart), then their median: the host's speed drifts
+    # between rounds by more than the effects measured here (up to 35 % on a 2-vCPU VM)
+    pairs = (("1thread_vs_gymnasium_robotics", "ours_1thread", "gymnasium_robotics_1thread"),
+             ("all_cores_vs_1thread", "ours_all_cores", "ours_1thread"),
+             ("independent_processes_vs_1thread", "ours_independent_processes", "ours_1thread"),
+             ("all_cores_vs_independent_processes", "ours_all_cores", "ours_independent_processes"))
+    per_round = {name: [a / b for a, b in zip(samples[top], samples[bottom], strict=True)]
+                 for name, top, bottom in pairs}
+    ratio = {name: _median(values) for name, values in per_round.items()}
+    single_cpu, indep_cpu, worker_cpu, main_cpu = (_median(cpu[k]) for k in cpu)
+    batch_cpu = worker_cpu + main_cpu
     report = {
         "benchmark": "sim",
         "task": args.task,
@@ -242,22 +259,21 @@ def run(args: argparse.Namespace) -> int:
         "gymnasium_robotics_steps_per_s_1thread": round(ref, 1),
         "ours_steps_per_s_all_cores": round(many, 1),
         "ours_steps_per_s_independent_processes": round(indep, 1),
-        "ratio_1thread_vs_gymnasium_robotics": round(one / ref, 3),
-        "speedup_all_cores_vs_1thread": round(many / one, 3),
+        "ratio_1thread_vs_gymnasium_robotics": round(ratio["1thread_vs_gymnasium_robotics"], 3),
+        "speedup_all_cores_vs_1thread": round(ratio["all_cores_vs_1thread"], 3),
         # the machine's own ceiling for `workers` busy processes, and how close batching comes to it
-        "speedup_independent_processes_vs_1thread": round(indep / one, 3),
-        "all_cores_vs_independent_processes": round(many / indep, 3),
-        # CPU per step against the single thread's (1.0: no extra work). The batch figure counts the
-        # parent; the worker figure only the workers (as reported before the parent was counted)
+        "speedup_independent_processes_vs_1thread": round(ratio["independent_processes_vs_1thread"], 3),
+        "all_cores_vs_independent_processes": round(ratio["all_cores_vs_independent_processes"], 3),
+        "ratios_per_round": {name: [round(r, 3) for r in values] for name, values in per_round.items()},
+        # CPU per step against the single thread's (1.0: no extra work), the main process counted
         "batched_cpu_efficiency_vs_1thread": round(single_cpu / batch_cpu, 3),
-        "worker_cpu_efficiency_vs_1thread": round(single_cpu / worker_cpu, 3),
         "independent_cpu_efficiency_vs_1thread": round(single_cpu / indep_cpu, 3),
-        "parent_cpu_per_worker_cpu": round(parent_cpu / worker_cpu, 4),
         "cpu_us_per_step": {"ours_1thread": round(single_cpu * 1e6, 1),
                             "independent_processes": round(indep_cpu * 1e6, 1),
-                            "all_cores_workers": round(worker_cpu * 1e6, 1),
-                            "all_cores_parent": round(parent_cpu * 1e6, 2)},
+                            "all_cores": round(batch_cpu * 1e6, 1),
+                            "all_cores_main_process": round(main_cpu * 1e6, 1)},
         "workers": workers,
+        "step_in_main": args.step_in_main,
         "envs_per_worker": args.envs_per_worker,
         "samples": {k: [round(r, 1) for r in v] for k, v in samples.items()},
         "steps_per_measurement": episodes * HORIZON,
@@ -278,11 +294,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'ours ' + args.task + ', 1 thread':52s} {one:10.0f} {single_cpu * 1e6:12.0f}")
     print(f"{'gymnasium-robotics AdroitHandRelocate-v1, 1 thread':52s} {ref:10.0f}")
     print(f"{f'ours, {workers} independent processes (the ceiling)':52s} {indep:10.0f} {indep_cpu * 1e6:12.0f}")
-    print(f"{f'ours, {workers} workers x {args.envs_per_worker} envs':52s} {many:10.0f} {batch_cpu * 1e6:12.0f}")
-    print(f"ratio ours/reference (1 thread): {one / ref:.2f}   all cores vs 1 thread: x{many / one:.2f} "
-          f"(independent processes: x{indep / one:.2f})")
-    print(f"CPU efficiency vs 1 thread: batched {single_cpu / batch_cpu:.2f} (parent {parent_cpu / worker_cpu:.1%} of "
-          f"the workers'), independent processes {single_cpu / indep_cpu:.2f}")
+    batched = f"ours, batched: {workers} processes x {args.envs_per_worker} envs"
+    print(f"{batched:52s} {many:10.0f} {batch_cpu * 1e6:12.0f}")
+    print(f"ratio ours/reference (1 thread): {ratio['1thread_vs_gymnasium_robotics']:.2f}   all cores vs 1 thread: "
+          f"x{ratio['all_cores_vs_1thread']:.2f} (independent processes: "
+          f"x{ratio['independent_processes_vs_1thread']:.2f})   [medians of the per-round ratios]")
+    share = "main process stepping" if args.step_in_main else "main process sleeping"
+    print(f"CPU efficiency vs 1 thread: batched {single_cpu / batch_cpu:.2f} ({share}: {main_cpu / batch_cpu:.1%} of "
+          f"the batch's CPU), independent processes {single_cpu / indep_cpu:.2f}")
     print(f"load: {other_cores:.2f} of {cores} cores busy with other processes during the run; load average "
           f"before/after {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     if other_cores > 0.2 * cores:
