@@ -11,6 +11,7 @@ later still receives the transforms. The node keeps running to serve such late j
 from __future__ import annotations
 
 import sys
+import time
 
 import rclpy
 from ament_index_python.packages import get_package_share_directory
@@ -70,7 +71,11 @@ def main(args: list[str] | None = None) -> int:
         pass
     except RuntimeError:
         # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument"; the context is shut down by then, so it is a clean stop.
+        # convert call argument". rclpy shuts the context down from its own signal thread, often
+        # a moment after the interrupt: give it a second before calling this a real error.
+        deadline = time.monotonic() + 1.0
+        while rclpy.ok() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if rclpy.ok():
             raise
     finally:

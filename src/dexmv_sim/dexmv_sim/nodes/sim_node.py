@@ -25,6 +25,7 @@ Parameters: task, seed, real_time, publish_every, publish_hand_tf, mesh_dir (see
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import rclpy
@@ -260,7 +261,11 @@ def main(args: list[str] | None = None) -> int:
         pass
     except RuntimeError:
         # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument"; the context is shut down by then, so it is a clean stop.
+        # convert call argument". rclpy shuts the context down from its own signal thread, often
+        # a moment after the interrupt: give it a second before calling this a real error.
+        deadline = time.monotonic() + 1.0
+        while rclpy.ok() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if rclpy.ok():
             raise
     finally:
