@@ -131,8 +131,49 @@ def test_camera_frame_poses_use_tf_static_and_missing_palm_holds(run_node, ros_n
     assert "Traceback" not in node.output()
 
 
+def test_hand_poses_that_arrive_before_their_transform_wait_for_it(run_node, ros_node, spin_until, kin):
+    """A camera's /tf_static may reach the node after its first frames: those frames wait, in order,
+    and are retargeted once the transform is there, instead of holding the hand."""
+    node = run_node("dexmv_retarget", "retarget_node", params={"filter_cutoff_hz": 0.0, "transform_wait": 30.0})
+    assert node.wait_for_output("retarget_node ready"), node.output()
+    listener = _Listener(ros_node)
+    rot = Rotation.from_euler("xyz", [-0.4, 1.1, 0.2])
+    offset = np.array([0.1, 0.4, 0.5])
+    q = _pose(kin, 2)
+    msg = _hand_pose(rot.inv().apply(kin.keypoints(q) - offset), "late_camera_link")
+    sent = [0]
+
+    def waiting() -> bool:
+        if "wait up to 30.0 s" in node.output():
+            return True
+        sent[0] += 1
+        msg.header.stamp.sec = sent[0]
+        listener.pub.publish(msg)
+        return False
+
+    assert spin_until(ros_node, waiting, timeout=30), node.output()
+    spin_until(ros_node, lambda: False, timeout=0.5)
+    assert listener.joints == []  # nothing may be published (held) while the frames wait
+    cam = TransformStamped()
+    cam.header.frame_id, cam.child_frame_id = "world", "late_camera_link"
+    t, r = cam.transform.translation, cam.transform.rotation
+    t.x, t.y, t.z = offset
+    r.x, r.y, r.z, r.w = rot.as_quat()
+    ros_node.create_publisher(TFMessage, "/tf_static", STATIC).publish(TFMessage(transforms=[cam]))
+    assert spin_until(ros_node, lambda: listener.joints, timeout=30), node.output()
+    spin_until(ros_node, lambda: False, timeout=1.0)
+    stamps = [j.header.stamp.sec for j in listener.joints]
+    assert stamps == sorted(stamps) and len(stamps) >= 1
+    assert all(s.level == DiagnosticStatus.OK for s in listener.diagnostics), [s.message for s in listener.diagnostics]
+    assert np.abs(np.array(listener.joints[0].position)[8:] - q[8:]).max() < 0.05
+    assert node.interrupt() == 0, node.output()
+
+
 def test_bad_parameter_is_a_clear_error(run_node):
     node = run_node("dexmv_retarget", "retarget_node", params={"frame_transform": "[1.0, 2.0]"})
     assert node.proc.wait(timeout=30) == 1
     assert "frame_transform must be 7 numbers" in node.output()
     assert "Traceback" not in node.output()
+    node = run_node("dexmv_retarget", "retarget_node", params={"transform_wait": -1.0})
+    assert node.proc.wait(timeout=30) == 1
+    assert "parameter transform_wait: transform wait must be >= 0 s" in node.output()

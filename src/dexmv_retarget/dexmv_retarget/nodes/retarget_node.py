@@ -6,22 +6,27 @@ or, when that is empty, with the latest transforms from /tf_static and /tf (a sm
 tf2_ros does not exist on these installs). Per frame it publishes a diagnostic_msgs status on
 /diagnostics (task-space-vector error, solve time, iterations, what was missing) and, if
 `publish_markers`, the scaled human and the robot vectors on /dexmv/markers (namespace "retarget").
-A frame whose palm keypoints are missing or below confidence, of low hand confidence, or without
-a transform holds the last good solution and reports WARN. Left hands are retargeted as their
-mirror image (Adroit is a right hand) unless `left_hand` is 'hold'.
+A hand pose whose frame has no transform to `world_frame` yet waits for one up to `transform_wait`
+seconds, in arrival order (tf2's MessageFilter: a camera's /tf_static can reach this node after its
+first frames do). A frame whose palm keypoints are missing or below confidence, of low hand
+confidence, or still without a transform holds the last good solution and reports WARN. Left hands
+are retargeted as their mirror image (Adroit is a right hand) unless `left_hand` is 'hold'.
 
-QoS: hand poses are sensor data (best effort, depth 5: a late frame is worth less than the next);
+QoS: hand poses are best effort (matches every publisher) with a 30-deep history: the retargeter
+warm-starts from the previous frame and calibrates over the first ones, so a stall of this process
+should delay frames (at ~1 ms a frame it catches up at once) rather than drop them;
 joint targets, diagnostics and markers are reliable (depth 10, 10, 2); /tf_static is reliable and
 transient local, /tf reliable, both depth 100 (tf2's listener profiles).
 
 Parameters (all declared with descriptions; `ros2 param describe` shows them):
   world_frame, frame_transform, fingers_only, held_arm, min_confidence, min_hand_confidence,
-  fps, filter_cutoff_hz, calibration_frames, publish_markers, left_hand.
+  fps, filter_cutoff_hz, calibration_frames, publish_markers, left_hand, transform_wait.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import rclpy
@@ -31,7 +36,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA
 from tf2_msgs.msg import TFMessage
@@ -43,9 +48,10 @@ from dexmv_retarget.palm_frame import mirror_hand
 from dexmv_retarget.retargeter import FrameResult, FrameStatus, RetargetConfig, Retargeter
 from dexmv_retarget.task_vectors import TASK, VECTOR_PAIRS
 from dexmv_retarget.transform_buffer import TransformBuffer, TransformLookupError, transform_matrix
+from dexmv_retarget.transform_wait import TransformWait
 from dexmv_sim.adroit import ADROIT_JOINTS
 
-HAND_POSE_QOS = qos_profile_sensor_data
+HAND_POSE_QOS = QoSProfile(depth=30, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 MARKER_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -84,6 +90,8 @@ class RetargetNode(Node):
         self.publish_markers = declare("publish_markers", True, "publish human and robot vectors on /dexmv/markers")
         self.left_hand = declare("left_hand", "mirror", "left hands (HandPose.side 'left'): 'mirror' retargets "
                                                         "the mirror image, 'hold' holds the last good solution")
+        transform_wait = declare("transform_wait", 1.0, "seconds a hand pose whose frame has no transform to "
+                                 "world_frame yet waits for one, frames kept in order; 0 holds it at once")
         if self.left_hand not in ("mirror", "hold"):
             raise ParameterError(f"left_hand must be 'mirror' or 'hold', got {self.left_hand!r}")
 
@@ -103,6 +111,10 @@ class RetargetNode(Node):
             self.retargeter = Retargeter(config)
         except ValueError as err:
             raise ParameterError(f"parameters: {err}") from None
+        try:
+            self.pending: TransformWait[HandPose] = TransformWait(float(transform_wait))
+        except ValueError as err:
+            raise ParameterError(f"parameter transform_wait: {err}") from None
         self.buffer = TransformBuffer()
         if self.fixed_transform is None:
             self.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), TF_STATIC_QOS)
@@ -111,6 +123,9 @@ class RetargetNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_10)
         self._marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", MARKER_QOS)
         self.create_subscription(HandPose, "/dexmv/hand_pose", self._on_hand_pose, HAND_POSE_QOS)
+        # Runs only while frames wait: releases those whose wait ran out while nothing else arrived.
+        self._wait_timer = self.create_timer(0.05, self._release)
+        self._wait_timer.cancel()
         mode = "fingers-only" if fingers_only else "world"
         source = "frame_transform parameter" if self.fixed_transform is not None else "/tf_static and /tf"
         self.get_logger().info(f"retarget_node ready: /dexmv/hand_pose -> /adroit/joint_targets ({mode} mode, "
@@ -127,8 +142,36 @@ class RetargetNode(Node):
             except ValueError as err:
                 self.get_logger().warning(f"ignoring transform on {'/tf_static' if static else '/tf'}: {err}",
                                           throttle_duration_sec=5.0)
+        self._release()
 
     def _on_hand_pose(self, msg: HandPose) -> None:
+        self.pending.push(msg, time.monotonic())
+        self._release()
+        if self.pending:
+            if self._wait_timer.is_canceled():
+                self._wait_timer.reset()
+            frame = msg.header.frame_id or self.world_frame
+            self.get_logger().warning(f"hand poses in {frame!r} wait up to {self.pending.timeout_s} s for a transform "
+                                      f"to {self.world_frame!r} ({len(self.pending)} waiting)",
+                                      throttle_duration_sec=5.0)
+
+    def _placeable(self, msg: HandPose) -> bool:
+        if self.fixed_transform is not None:
+            return True
+        try:
+            self.buffer.lookup(self.world_frame, msg.header.frame_id or self.world_frame)
+        except TransformLookupError:
+            return False
+        return True
+
+    def _release(self) -> None:
+        if self.pending:
+            for msg in self.pending.release(self._placeable, time.monotonic()):
+                self._retarget(msg)
+            if not self.pending:
+                self._wait_timer.cancel()
+
+    def _retarget(self, msg: HandPose) -> None:
         kp = np.array([[p.x, p.y, p.z] for p in msg.keypoints], dtype=float)
         conf = np.asarray(msg.keypoint_confidence, dtype=float)
         reason = None
@@ -240,7 +283,11 @@ def main(args: list[str] | None = None) -> int:
         pass
     except RuntimeError:
         # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument"; the context is shut down by then, so it is a clean stop.
+        # convert call argument". rclpy shuts the context down from its own signal thread, often
+        # a moment after the interrupt: give it a second before calling this a real error.
+        deadline = time.monotonic() + 1.0
+        while rclpy.ok() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if rclpy.ok():
             raise
     finally:
