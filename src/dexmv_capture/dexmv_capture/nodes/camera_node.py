@@ -8,6 +8,10 @@ QoS as realsense2_camera's defaults: images SYSTEM_DEFAULT (parameter image_qos:
 SENSOR_DATA or DEFAULT), camera_info DEFAULT (reliable, depth 10), /tf_static reliable
 transient-local depth 1.
 
+A recording can wait for its subscribers (`wait_for_subscribers`) and then `start_delay` seconds
+before its first frame, so that a recorder or a test sees it whole (ros2 bag play's --delay;
+DDS discovery of a new process can take a few seconds).
+
 Frame drops are counted (live: frame-number gaps; recordings in real time: frames that came too
 late and were skipped) and logged every `report_period` seconds and at the end. A live device
 that disconnects is waited for and restarted.
@@ -72,6 +76,11 @@ class CameraNode(Node):
         self.report_period = p("report_period", 5.0, "seconds between frame/drop count log lines")
         self.start_delay = p("start_delay", 0.0, "recording: seconds to wait before the first frame (lets "
                              "subscribers discover the node so they see the recording from its start)")
+        self.wait_for_subscribers = p("wait_for_subscribers", 0, "recording: before the first frame (and before "
+                                      "start_delay), wait until the colour and the depth image topics each have "
+                                      "this many matched subscribers, so that a recorder sees every frame")
+        if self.wait_for_subscribers < 0:
+            raise ValueError(f"parameter wait_for_subscribers: must be >= 0, got {self.wait_for_subscribers}")
         if qos_name not in IMAGE_QOS:
             raise ValueError(f"parameter image_qos: {qos_name!r} is not one of {sorted(IMAGE_QOS)}")
         base = f"/{namespace}/{self.camera_name}".replace("//", "/")
@@ -118,7 +127,20 @@ class CameraNode(Node):
         ns = self._stamp0 + round((timestamp_ms - self._first_ms) * 1e6)
         return rclpy.time.Time(nanoseconds=ns).to_msg()
 
+    def _wait_for_subscribers(self) -> None:
+        want = self.wait_for_subscribers
+        pubs = (self.pub_color, self.pub_depth)
+        if min(p.get_subscription_count() for p in pubs) < want:
+            self.get_logger().info(f"waiting for {want} subscriber(s) on {pubs[0].topic_name} and "
+                                   f"{pubs[1].topic_name}")
+            while not self._stop.is_set() and min(p.get_subscription_count() for p in pubs) < want:
+                self._stop.wait(0.02)
+        if not self._stop.is_set():
+            self.get_logger().info(f"{want} subscriber(s) matched: playing")
+
     def _loop(self) -> None:
+        if self.recording and self.wait_for_subscribers > 0:
+            self._wait_for_subscribers()
         if self.recording and self.start_delay > 0:
             self._stop.wait(self.start_delay)
         last_report = time.monotonic()
@@ -182,7 +204,11 @@ def main(args: list[str] | None = None) -> int:
         pass
     except RuntimeError:
         # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument"; the context is shut down by then, so it is a clean stop.
+        # convert call argument". rclpy shuts the context down from its own signal thread, often
+        # a moment after the interrupt: give it a second before calling this a real error.
+        deadline = time.monotonic() + 1.0
+        while rclpy.ok() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if rclpy.ok():
             raise
     finally:
