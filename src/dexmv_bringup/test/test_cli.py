@@ -61,9 +61,19 @@ def test_demo_runs_every_stage(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo finished" in out.stdout and "FAILED" not in out.stdout
     assert "world->camera1_link" in out.stdout and "camera1_link->camera1_color_optical_frame" in out.stdout
-    assert re.search(r"camera1 1[0-5]/15 colour \+ 1[0-5]/15 depth images 640x480", out.stdout), out.stdout
-    targets = int(re.search(r"(\d+) joint targets from retarget_node", out.stdout).group(1))
-    assert targets >= 10, out.stdout
+    # Every image a camera node published arrives (reliable QoS, the nodes wait for this subscriber and
+    # the stage waits for the last ones); a node under load may skip frames to keep real time.
+    for cam in ("camera1", "camera2"):
+        got = re.search(rf"{cam} (\d+)/(\d+) colour \+ (\d+)/(\d+) depth images 640x480 arrived of those "
+                        r"published \((\d+) of 15 frames skipped", out.stdout)
+        assert got, out.stdout
+        color, sent, depth, sent_depth, skipped = map(int, got.groups())
+        assert color == depth == sent == sent_depth and sent + skipped == 15 and sent >= 10, out.stdout
+    # One joint target per hand pose, none held: hand poses wait for camera1's /tf_static.
+    got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses \(0 held", out.stdout)
+    assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 10, out.stdout
+    diff = float(re.search(r"targets vs this batch run: max difference (\S+) over", out.stdout).group(1))
+    assert diff < 1e-9, out.stdout  # the node and the batch API solve the same frames identically
     assert "every node stopped cleanly on SIGINT" in out.stdout
     for name in ("recording/camera1.db3", "recording/camera2.db3", "recording/ground_truth.npz", "replay.gif",
                  "demonstration.npz"):

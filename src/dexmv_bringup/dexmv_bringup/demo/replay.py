@@ -66,11 +66,13 @@ def stage_replay(run: DemoRun) -> str:
     retargeted = Retargeter(RetargetConfig(fps=fps)).retarget(arrays["keypoints_world"])
     lines = [f"retargeted {len(retargeted.joints)} frames: task-vector error {retargeted.tsv_error_mm:.1f} mm, "
              f"{retargeted.solve_time_s.mean() * 1000:.2f} ms/frame"]
-    node_joints = run.products.get("graph_joint_targets")
-    if node_joints is not None and len(node_joints):
-        n = min(len(node_joints), len(retargeted.joints))
+    graph = run.products.get("graph_joint_targets")
+    frame, node_joints = graph if graph is not None else (np.zeros(0, int), None)  # by frame, from their stamps
+    same = (frame >= 0) & (frame < len(retargeted.joints))
+    if same.any():
         lines.append(f"retarget_node's targets vs this batch run: max difference "
-                     f"{np.abs(node_joints[:n] - retargeted.joints[:n]).max():.2e} over {n} frames")
+                     f"{np.abs(node_joints[same] - retargeted.joints[frame[same]]).max():.2e} over {same.sum()} "
+                     f"frames")
 
     sim = TaskSimulation(run.task)
     limits = sim.model.jnt_range[:N_HAND]
