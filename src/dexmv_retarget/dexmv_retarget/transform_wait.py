@@ -7,8 +7,8 @@ would make the first second of every recording a HELD hand; waiting up to `timeo
 transform keeps them. Frames stay in order (the retargeter warm-starts from the previous frame and
 filters over time), so a frame that can be placed still waits behind an older one that cannot.
 A frame is released when it can be placed, when it has waited `timeout_s`, or when more than
-`max_frames` are waiting; the caller then processes it (a frame still without a transform holds
-the last good solution, as before).
+`max_frames` are waiting, together with what placed it (its transform), so the caller need not
+look it up again; a frame released without one holds the last good solution, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class TransformWait(Generic[T]):
@@ -37,18 +38,17 @@ class TransformWait(Generic[T]):
     def push(self, item: T, now: float) -> None:
         self._waiting.append((now, item))
 
-    def release(self, placeable: Callable[[T], bool], now: float) -> list[T]:
-        """Frames to process now, oldest first: the head while it can be placed, has waited long enough,
-        or the queue is over `max_frames`."""
-        out: list[T] = []
+    def release(self, place: Callable[[T], R | None], now: float) -> list[tuple[T, R | None]]:
+        """Frames to process now, oldest first, each with place(frame) (None: it cannot be placed): the
+        head while it can be placed, has waited long enough, or the queue is over `max_frames`."""
+        out: list[tuple[T, R | None]] = []
         while self._waiting:
             arrived, item = self._waiting[0]
-            if placeable(item):
-                pass
-            elif now - arrived >= self.timeout_s or len(self._waiting) > self.max_frames:
+            placed = place(item)
+            if placed is None:
+                if now - arrived < self.timeout_s and len(self._waiting) <= self.max_frames:
+                    break
                 self.expired += 1
-            else:
-                break
             self._waiting.popleft()
-            out.append(item)
+            out.append((item, placed))
         return out

@@ -9,21 +9,22 @@ def test_frames_that_can_be_placed_pass_at_once():
     wait = TransformWait(1.0)
     for i in range(3):
         wait.push(i, now=float(i))
-        assert wait.release(lambda _: True, now=float(i)) == [i]
+        assert wait.release(lambda f: f * 10, now=float(i)) == [(i, i * 10)]
     assert len(wait) == 0 and wait.expired == 0
 
 
 def test_a_frame_without_transform_keeps_later_frames_behind_it_until_the_transform_arrives():
     wait = TransformWait(1.0)
-    known: set[str] = {"world"}
+    known: dict[str, str] = {"world": "identity"}
     frames = [("cam", 0), ("world", 1), ("cam", 2)]
     released = []
     for t, f in enumerate(frames):
         wait.push(f, now=0.1 * t)
-        released += wait.release(lambda fr: fr[0] in known, now=0.1 * t)
+        released += wait.release(lambda fr: known.get(fr[0]), now=0.1 * t)
     assert released == [] and len(wait) == 3  # ("world", 1) could be placed but must not overtake ("cam", 0)
-    known.add("cam")
-    assert wait.release(lambda fr: fr[0] in known, now=0.5) == frames
+    known["cam"] = "world<-cam"
+    assert wait.release(lambda fr: known.get(fr[0]), now=0.5) == [
+        (("cam", 0), "world<-cam"), (("world", 1), "identity"), (("cam", 2), "world<-cam")]
     assert wait.expired == 0
 
 
@@ -31,9 +32,9 @@ def test_the_wait_runs_out_then_the_frames_behind_follow():
     wait = TransformWait(0.5)
     wait.push("lost", now=0.0)
     wait.push("ok", now=0.2)
-    placeable = lambda f: f == "ok"  # noqa: E731
-    assert wait.release(placeable, now=0.49) == []
-    assert wait.release(placeable, now=0.5) == ["lost", "ok"]
+    place = lambda f: "T" if f == "ok" else None  # noqa: E731
+    assert wait.release(place, now=0.49) == []
+    assert wait.release(place, now=0.5) == [("lost", None), ("ok", "T")]
     assert wait.expired == 1
 
 
@@ -41,14 +42,14 @@ def test_too_many_waiting_frames_release_the_oldest():
     wait = TransformWait(10.0, max_frames=3)
     for i in range(5):
         wait.push(i, now=0.0)
-    assert wait.release(lambda _: False, now=0.0) == [0, 1]
+    assert wait.release(lambda _: None, now=0.0) == [(0, None), (1, None)]
     assert len(wait) == 3 and wait.expired == 2
 
 
 def test_no_wait_releases_every_frame_at_once():
     wait = TransformWait(0.0)
     wait.push("a", now=3.0)
-    assert wait.release(lambda _: False, now=3.0) == ["a"]
+    assert wait.release(lambda _: None, now=3.0) == [("a", None)]
     assert wait.expired == 1
 
 

@@ -155,23 +155,23 @@ class RetargetNode(Node):
                                       f"to {self.world_frame!r} ({len(self.pending)} waiting)",
                                       throttle_duration_sec=5.0)
 
-    def _placeable(self, msg: HandPose) -> bool:
+    def _to_world(self, msg: HandPose) -> np.ndarray | None:
+        """world <- the hand pose's frame, or None while no transform is known."""
         if self.fixed_transform is not None:
-            return True
+            return self.fixed_transform
         try:
-            self.buffer.lookup(self.world_frame, msg.header.frame_id or self.world_frame)
+            return self.buffer.lookup(self.world_frame, msg.header.frame_id or self.world_frame)
         except TransformLookupError:
-            return False
-        return True
+            return None
 
     def _release(self) -> None:
         if self.pending:
-            for msg in self.pending.release(self._placeable, time.monotonic()):
-                self._retarget(msg)
+            for msg, to_world in self.pending.release(self._to_world, time.monotonic()):
+                self._retarget(msg, to_world)
             if not self.pending:
                 self._wait_timer.cancel()
 
-    def _retarget(self, msg: HandPose) -> None:
+    def _retarget(self, msg: HandPose, to_world: np.ndarray | None) -> None:
         kp = np.array([[p.x, p.y, p.z] for p in msg.keypoints], dtype=float)
         conf = np.asarray(msg.keypoint_confidence, dtype=float)
         reason = None
@@ -181,16 +181,15 @@ class RetargetNode(Node):
             reason = f"side {msg.side!r}: the Adroit hand is a right hand (left_hand: {self.left_hand})"
         elif msg.confidence < self.min_hand_confidence:
             reason = f"hand confidence {msg.confidence:.2f} below min_hand_confidence {self.min_hand_confidence}"
-        frame = msg.header.frame_id or self.world_frame
-        if reason is None:
-            try:
-                to_world = self.fixed_transform if self.fixed_transform is not None else self.buffer.lookup(
-                    self.world_frame, frame)
-                kp = transform_points(kp, to_world)
-                if msg.side == "left":
-                    kp = mirror_hand(kp)
+        if reason is None and to_world is None:
+            try:  # only to say why: the wait ran out and the frame is still unknown
+                self.buffer.lookup(self.world_frame, msg.header.frame_id or self.world_frame)
             except TransformLookupError as err:
                 reason = str(err)
+        if reason is None:
+            kp = transform_points(kp, to_world)
+            if msg.side == "left":
+                kp = mirror_hand(kp)
         if reason is not None:
             kp, conf = np.full((NUM_KEYPOINTS, 3), np.nan), np.zeros(NUM_KEYPOINTS)
         result = self.retargeter.step(kp, conf)
