@@ -1,8 +1,10 @@
 """The retargeting benchmark: our solver and the SLSQP reference on the same frames, in one run.
 
 Speed is wall time per frame of the whole step (checks, scaling, stage 1 when needed, stage 2,
-filter) on one thread; accuracy is the mean task-space-vector error (scaled human vs robot, the
-ten vectors of the paper) of the joints actually output; the limit violation is the largest
+filter) on one thread; accuracy is DexMV's task-space-vector error (paper_metric.py: the ten
+wrist->tip and wrist->PIP vectors, one scale for the hand fitted on the WHOLE input, so the
+reference window and `dexmv retarget` on the same file use the same scale) of the joints actually
+output; the limit violation is the largest
 excursion of any output joint beyond its range. The reference runs the same pipeline with SLSQP
 in place of our projected Levenberg-Marquardt (same objective, warm starts, bounds), on the first
 `reference_frames` frames (it is ~100x slower), and our solver is timed again on exactly those
@@ -17,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dexmv_retarget.kinematics import AdroitKinematics
-from dexmv_retarget.retargeter import FrameStatus, RetargetConfig, Retargeter, vector_errors_mm
+from dexmv_retarget.retargeter import FrameStatus, RetargetConfig, Retargeter, segment_errors_mm
 
 
 @dataclass
@@ -29,13 +31,17 @@ class BenchInput:
     confidence: np.ndarray | None
     fps: float
     true_joints: np.ndarray | None = None  # round trip only
+    calibrate: bool = True  # measure the hand size on the whole input first, as `dexmv retarget` does
 
 
 def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, frames: int | None,
-             repeats: int) -> dict:
+             repeats: int, scale: float | None = None) -> dict:
+    """One measurement; `scale` (the hand's, from the whole input) scores a window like the whole."""
     kp = data.keypoints[:frames]
     conf = None if data.confidence is None else data.confidence[:frames]
     retargeter = Retargeter(config, kinematics=kin)
+    if data.calibrate:
+        retargeter.calibrate(data.keypoints, data.confidence)
     retargeter.retarget(kp[: min(len(kp), 5)], None if conf is None else conf[:5])  # warm caches, not timed
     wall, result = float("inf"), None
     for _ in range(repeats):  # the fastest run is the one least disturbed by other load on the machine
@@ -44,7 +50,15 @@ def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, fr
         elapsed = time.perf_counter() - start
         if elapsed < wall:
             wall, result = elapsed, run
-    output_error = vector_errors_mm(kin, result.joints, result)
+    from dexmv_retarget.hand_keypoints import check_confidence, valid_keypoints
+    from dexmv_retarget.paper_metric import score
+
+    output_error = segment_errors_mm(kin, result.joints, result)
+    scored = valid_keypoints(kp, check_confidence(conf, len(kp)), config.min_confidence)
+    scored &= (result.status != FrameStatus.REJECTED)[:, None]
+    given = config.scaling_factor if config.scaling_factor is not None else scale
+    paper = score(kin, kp, result.joints, scored, config.fingers_only, given)
+    paper_raw = score(kin, kp, result.raw, scored, config.fingers_only, paper.scale)
     per_frame = result.solve_time_s * 1000.0
     report = {
         "frames": len(kp),
@@ -52,9 +66,13 @@ def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, fr
         "ms_per_frame_p50": float(np.median(per_frame)),
         "ms_per_frame_p95": float(np.percentile(per_frame, 95)),
         "ms_per_frame_max": float(per_frame.max()),
-        "tsv_error_mm": float(np.nanmean(output_error)) if np.isfinite(output_error).any() else None,
-        "tsv_error_mm_unfiltered": result.tsv_error_mm if np.isfinite(result.tsv_error_mm) else None,
-        "tsv_error_mm_p95": float(np.nanpercentile(output_error, 95)) if np.isfinite(output_error).any() else None,
+        "tsv_error_mm": _finite(paper.tsv_error_mm),
+        "scale": paper.scale,
+        "tsv_error_mm_unfiltered": _finite(paper_raw.tsv_error_mm),
+        "tsv_error_mm_p95": (float(np.nanpercentile(paper.errors_mm, 95)) if np.isfinite(paper.errors_mm).any()
+                             else None),
+        "segment_error_mm": float(np.nanmean(output_error)) if np.isfinite(output_error).any() else None,
+        "rejected_frames": int((result.status == FrameStatus.REJECTED).sum()),
         "wrist_error_mm": float(np.nanmean(result.wrist_error_mm)) if np.isfinite(result.wrist_error_mm).any()
         else None,
         "max_limit_violation": kin.limit_violation(result.joints),
@@ -70,6 +88,10 @@ def _measure(config: RetargetConfig, kin: AdroitKinematics, data: BenchInput, fr
     return report
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def run_benchmark(data: BenchInput, config: RetargetConfig, reference_frames: int = 150, repeats: int = 3) -> dict:
     """Ours on every frame, then ours and SLSQP on the first `reference_frames` frames; ratios on those.
 
@@ -80,8 +102,8 @@ def run_benchmark(data: BenchInput, config: RetargetConfig, reference_frames: in
     config = replace(config, fps=data.fps)
     ours = _measure(config, kin, data, None, repeats)
     window = min(reference_frames, len(data.keypoints))
-    ours_window = _measure(config, kin, data, window, repeats)
-    reference = _measure(replace(config, method="slsqp"), kin, data, window, repeats)
+    ours_window = _measure(config, kin, data, window, repeats, ours["scale"])
+    reference = _measure(replace(config, method="slsqp"), kin, data, window, repeats, ours["scale"])
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None or b == 0 else a / b
@@ -112,11 +134,11 @@ def _combine(cases: list[dict]) -> dict:
     """Frame-weighted means of per-input measurements (worst case for violations and maxima)."""
     out = {"frames": int(sum(c["frames"] for c in cases))}
     for key in ("ms_per_frame", "ms_per_frame_p50", "ms_per_frame_p95", "tsv_error_mm", "tsv_error_mm_unfiltered",
-                "tsv_error_mm_p95", "wrist_error_mm", "iterations_mean"):
+                "tsv_error_mm_p95", "segment_error_mm", "wrist_error_mm", "iterations_mean"):
         out[key] = _weighted(cases, key)
     out["ms_per_frame_max"] = max(c["ms_per_frame_max"] for c in cases)
     out["max_limit_violation"] = max(c["max_limit_violation"] for c in cases)
-    for key in ("nan_joints", "held_frames", "partial_frames"):
+    for key in ("nan_joints", "held_frames", "partial_frames", "rejected_frames"):
         out[key] = int(sum(c[key] for c in cases))
     return out
 

@@ -1,4 +1,4 @@
-"""The 21-keypoint hand layout of DESIGN.md (MediaPipe / MANO / OpenPose order) and input checks.
+"""The project's 21-keypoint hand layout (MediaPipe / OpenPose order; MANO joints + tips) and input checks.
 
 Every stage (palm frame, initial guess, task-space vectors, the robot's own keypoints) indexes
 keypoints through these names, so the order is written down once.
@@ -44,6 +44,8 @@ def check_keypoints(keypoints: np.ndarray, source: str = "keypoints") -> np.ndar
     if np.isinf(arr).any():
         raise KeypointInputError(f"{source}: contains infinite values (use NaN for missing keypoints)")
     finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        raise KeypointInputError(f"{source}: every keypoint is NaN (missing): nothing to retarget")
     if finite.size and np.abs(finite).max() > 100.0:
         raise KeypointInputError(
             f"{source}: coordinates up to {np.abs(finite).max():.1f}; keypoints must be in metres (millimetres?)")
@@ -57,7 +59,10 @@ def check_confidence(confidence: np.ndarray | None, frames: int, source: str = "
     arr = np.asarray(confidence, dtype=np.float64)
     if arr.shape != (frames, NUM_KEYPOINTS):
         raise KeypointInputError(f"{source}: expected shape ({frames}, 21), got {arr.shape}")
-    return np.nan_to_num(arr, nan=0.0)
+    arr = np.nan_to_num(arr, nan=0.0)
+    if arr.min() < 0.0 or arr.max() > 1.0:
+        raise KeypointInputError(f"{source}: confidences must lie in [0, 1], got {arr.min():g} .. {arr.max():g}")
+    return arr
 
 
 def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:

@@ -23,6 +23,12 @@ def load_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     if not path.is_file():
         raise KeypointInputError(f"{path}: no such keypoint file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+        kind = "a text file" if magic and all(32 <= b < 127 or b in (9, 10, 13) for b in magic) else "another format"
+        raise KeypointInputError(f"{path}: not a NumPy .npy/.npz file (it looks like {kind}; "
+                                 "convert it with numpy.save)")
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:

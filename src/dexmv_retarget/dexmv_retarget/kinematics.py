@@ -23,7 +23,7 @@ import numpy as np
 
 from dexmv_sim.adroit import ADROIT_JOINTS, FINGERTIP_SITES, PALM_BODY, adroit_hand_model
 
-# The robot point for each of the 21 human keypoints, in DESIGN.md order.
+# The robot point for each of the 21 human keypoints, in hand_keypoints.py order.
 ROBOT_KEYPOINTS: tuple[tuple[str, str], ...] = (
     ("body", PALM_BODY),
     ("body", "thbase"), ("body", "thhub"), ("body", "thdistal"), ("site", FINGERTIP_SITES["thumb"]),

@@ -12,7 +12,7 @@ from dexmv_retarget.task_vectors import NUM_TASK_VECTORS, TASK, VECTOR_NAMES, ta
 
 
 def plot_trajectory(path: str | Path, kin: AdroitKinematics, result: TrajectoryResult, fps: float,
-                    title: str = "") -> Path:
+                    title: str = "", paper=None) -> Path:
     """Write a 4x3 grid: ten panels of a task vector's x/y/z (scaled human dashed, robot solid, mm),
     arm/wrist joints, finger joints; held frames shaded. Returns the path written."""
     import matplotlib
@@ -23,7 +23,7 @@ def plot_trajectory(path: str | Path, kin: AdroitKinematics, result: TrajectoryR
     t = np.arange(len(result.joints)) / fps
     robot = task_vectors(kin.keypoints(result.joints))[:, TASK] * 1000.0
     human = np.where(result.weights[:, TASK, None] > 0, result.targets[:, TASK] * 1000.0, np.nan)
-    held = result.status == FrameStatus.HELD
+    held = (result.status == FrameStatus.HELD) | (result.status == FrameStatus.REJECTED)
     fig, axes = plt.subplots(4, 3, figsize=(15, 13), sharex=True)
     colors = ("tab:red", "tab:green", "tab:blue")
     for i in range(NUM_TASK_VECTORS):
@@ -31,14 +31,24 @@ def plot_trajectory(path: str | Path, kin: AdroitKinematics, result: TrajectoryR
         for c in range(3):
             ax.plot(t, human[:, i, c], "--", color=colors[c], lw=1.0)
             ax.plot(t, robot[:, i, c], "-", color=colors[c], lw=1.0)
-        err = np.nanmean(result.vector_error_mm[:, i])
+        column = paper.errors_mm[:, i] if paper is not None else result.vector_error_mm[:, i]
+        err = np.nanmean(column) if np.isfinite(column).any() else float("nan")
         ax.set_title(f"{VECTOR_NAMES[i]}  (mean error {err:.1f} mm)", fontsize=9)
         ax.set_ylabel("mm")
     ax = axes.flat[NUM_TASK_VECTORS]
     ax.plot(t, result.joints[:, :8], lw=1.0)
     ax.set_title("arm (m, rad) and wrist (rad) joints", fontsize=9)
     ax = axes.flat[NUM_TASK_VECTORS + 1]
-    ax.plot(t, result.joints[:, 8:], lw=0.8)
+    from dexmv_sim.adroit import ADROIT_JOINTS
+
+    styles = ("-", "--", ":", "-.", (0, (1, 3)))
+    for finger, prefix, color in zip(("thumb", "index", "middle", "ring", "little"), ("TH", "FF", "MF", "RF", "LF"),
+                                     ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple"), strict=True):
+        columns = [j for j, name in enumerate(ADROIT_JOINTS) if name.startswith(prefix)]
+        for k, j in enumerate(columns):
+            ax.plot(t, result.joints[:, j], linestyle=styles[k % len(styles)], color=color, lw=0.9,
+                    label=finger if k == 0 else None)
+    ax.legend(fontsize=7, ncol=5, title="colour: finger; style: joint (J4/J3 ... J0)", title_fontsize=7)
     ax.set_title("finger joints (rad)", fontsize=9)
     for ax in axes.flat:
         if held.any():
@@ -46,8 +56,9 @@ def plot_trajectory(path: str | Path, kin: AdroitKinematics, result: TrajectoryR
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     axes.flat[0].legend(["human x", "robot x", "human y", "robot y", "human z", "robot z"], fontsize=7, ncol=3)
-    fig.suptitle(title or f"retargeting: mean task-vector error {result.tsv_error_mm:.2f} mm, "
-                 f"{int(held.sum())} held frames (shaded)")
+    headline = paper.tsv_error_mm if paper is not None else result.tsv_error_mm
+    fig.suptitle(title or f"retargeting: DexMV task-vector error {headline:.2f} mm (ten wrist->tip/PIP vectors, "
+                 f"one scale), {int(held.sum())} held or rejected frames (shaded)")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)

@@ -40,11 +40,15 @@ from dexmv_retarget.initial_guess import NUM_ARM_AND_WRIST, InitialGuess
 from dexmv_retarget.kinematics import AdroitKinematics
 from dexmv_retarget.lowpass import LowPassFilter
 from dexmv_retarget.palm_frame import fit_rotation
+from dexmv_retarget.plausibility import Workspace, check_hand
 from dexmv_retarget.reference import SLSQPSolver
 from dexmv_retarget.solver import FrameProblem, ProjectedLevenbergMarquardt, SolverSettings, TSVObjective
 from dexmv_retarget.task_vectors import (
     NUM_TASK_VECTORS,
     NUM_VECTORS,
+    PAPER,
+    SEGMENT,
+    SHAPE,
     TASK,
     VECTOR_FINGER,
     chain_lengths,
@@ -62,8 +66,8 @@ FINGER_JOINTS: dict[str, np.ndarray] = {
 
 # Wrist-to-MCP vectors (indices into task_vectors) of the index, middle and ring fingers, whose
 # metacarpals are rigid in the human palm and in Adroit's; the little finger's is not in either.
-_RIGID_PALM_VECTORS = (1, 2, 3)
-_LITTLE_PALM_VECTOR = 4
+_RIGID_PALM_VECTORS = (11, 12, 13)
+_LITTLE_PALM_VECTOR = 14
 
 
 class FrameStatus(enum.IntEnum):
@@ -72,6 +76,7 @@ class FrameStatus(enum.IntEnum):
     OK = 0  # every vector used
     PARTIAL = 1  # some keypoints missing: the fingers they belong to kept their joints
     HELD = 2  # palm keypoints missing: the whole hand kept the last good solution
+    REJECTED = 3  # not a plausible human hand in reach (plausibility.py): the last good solution is kept
 
 
 @dataclass(frozen=True)
@@ -82,16 +87,21 @@ class RetargetConfig:
     held_arm: tuple[float, ...] | None = None  # 8 values (ARTx..ARRz, WRJ1, WRJ0) held in fingers-only mode
     min_confidence: float = 0.3  # keypoints below this count as missing
     wrist_weight: float = 1.0  # weight of the palm-origin position target (world mode)
-    shape_weight: float = 0.3  # weight of the five MCP-to-PIP shape vectors (0: the paper's ten only)
+    segment_weight: float = 0.3  # weight of the ten per-finger-scaled segment vectors (0: the paper's ten only)
+    shape_weight: float = 0.3  # weight of the five MCP-to-PIP shape vectors
     solver: SolverSettings = field(default_factory=SolverSettings)
     fps: float = 30.0  # frame rate of the input, for the filter
     filter_cutoff_hz: float | None = None  # None: no low-pass filter
     filter_order: int = 2
     calibration_frames: int = 30  # frames of the running hand-size estimate
     human_lengths: tuple[float, ...] | None = None  # fixed hand size (chain lengths, m), e.g. from calibrate()
+    scaling_factor: float | None = None  # the paper vectors' one scale (dex-retargeting's); None: robot/human size
     angle_gain: tuple[float, ...] | None = None  # stage-1 linear map, 30 values (default 1)
     angle_offset: tuple[float, ...] | None = None  # stage-1 linear map, 30 values (default 0)
     method: str = "lm"  # "lm" (ours) or "slsqp" (the reference, slower)
+    check_plausibility: bool = True  # reject frames that are not a human hand in the robot's reach
+    workspace_margin: float = 0.10  # m around the palm's reachable box (world mode)
+    max_wrist_error: float = 0.05  # m: beyond this a solved frame is flagged "wrist_unreachable"
 
 
 @dataclass
@@ -110,6 +120,7 @@ class FrameResult:
     targets: np.ndarray  # (V, 3) scaled human vectors the robot was asked for (world)
     weights: np.ndarray  # (V,) weight each vector had (0: unused)
     wrist_error_mm: float = float("nan")  # |human wrist - robot palm origin|, world mode (NaN otherwise)
+    reasons: tuple[str, ...] = ()  # why the frame was rejected or flagged (plausibility.REASONS, wrist_unreachable)
 
     @property
     def tsv_error_mm(self) -> float:
@@ -132,6 +143,7 @@ class TrajectoryResult:
     targets: np.ndarray  # (T, V, 3)
     weights: np.ndarray  # (T, V)
     wrist_error_mm: np.ndarray  # (T,)
+    reasons: list[tuple[str, ...]] = field(default_factory=list)  # per frame (FrameResult.reasons)
 
     @property
     def tsv_error_mm(self) -> float:
@@ -160,6 +172,8 @@ class Retargeter:
         if not 0.0 <= config.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {config.min_confidence}")
         self.rest = self.kin.clip(np.zeros(n))
+        self.workspace = (None if config.fingers_only or not config.check_plausibility
+                          else Workspace.of_robot(self.kin, config.workspace_margin))
         if config.held_arm is not None:
             held = self._vector(config.held_arm, NUM_ARM_AND_WRIST, "held_arm")
             lo, hi = self.kin.lower[:NUM_ARM_AND_WRIST], self.kin.upper[:NUM_ARM_AND_WRIST]
@@ -170,10 +184,19 @@ class Retargeter:
         self._robot_palm_rot = self.kin.body_pose(self.rest, PALM_BODY)[1]
         self._robot_palm_vectors = task_vectors(self.kin.keypoints(self.rest))
         self._all_free = np.ones(n, dtype=bool)
-        self.vector_weights = np.where(np.arange(NUM_VECTORS) < NUM_TASK_VECTORS, 1.0, config.shape_weight)
+        self._all_vectors = np.ones(NUM_VECTORS, dtype=bool)
+        for name in ("segment_weight", "shape_weight", "wrist_weight"):
+            value = getattr(config, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        self.vector_weights = np.zeros(NUM_VECTORS)
+        self.vector_weights[PAPER] = 1.0
+        self.vector_weights[SEGMENT] = config.segment_weight
+        self.vector_weights[SHAPE] = config.shape_weight
         human = None if config.human_lengths is None else self._vector(config.human_lengths, NUM_VECTORS,
                                                                       "human_lengths")
-        self.scale = HandScale(chain_lengths(self.kin.keypoints(np.zeros(n))), config.calibration_frames, human)
+        self.scale = HandScale(chain_lengths(self.kin.keypoints(np.zeros(n))), config.calibration_frames, human,
+                               config.scaling_factor)
         self.filter = (LowPassFilter(config.filter_cutoff_hz, config.fps, n, config.filter_order)
                        if config.filter_cutoff_hz else None)
         self.reset()
@@ -184,6 +207,16 @@ class Retargeter:
         if arr.shape != (size,) or not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be {size} finite numbers, got {values}")
         return arr
+
+    def plausible_frames(self, keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """(T,) bool: frames whose bones and keypoint order are a human hand's (workspace not checked)."""
+        return np.array([check_hand(keypoints[t], valid[t]).ok for t in range(len(keypoints))], dtype=bool)
+
+    def recalibrate(self) -> None:
+        """Measure the hand size anew from the next frames (drops a fixed size from `calibrate` too);
+        the node calls it from its service, so a bad start does not last until a restart."""
+        self.scale = HandScale(self.scale.robot_lengths, self.config.calibration_frames,
+                               paper_scale=self.config.scaling_factor)
 
     def reset(self) -> None:
         """Forget the previous frames (warm start, smoothness, filter, running hand size)."""
@@ -198,6 +231,8 @@ class Retargeter:
         """Fix the hand size from a whole recording (median chain lengths); returns them (V,) in metres."""
         kp = check_keypoints(keypoints, source)
         valid = valid_keypoints(kp, check_confidence(confidence, kp.shape[0]), self.config.min_confidence)
+        if self.config.check_plausibility:  # a frame that is not a human hand says nothing about its size
+            valid &= self.plausible_frames(kp, valid)[:, None]
         lengths = human_lengths_from(kp, valid)
         measured = np.isfinite(lengths)
         if not measured.any():
@@ -206,7 +241,8 @@ class Retargeter:
         # A vector never seen (a finger always occluded) gets the median size ratio of the others.
         ratio = np.median(lengths[measured] / self.scale.robot_lengths[measured])
         lengths = np.where(measured, lengths, ratio * self.scale.robot_lengths)
-        self.scale = HandScale(self.scale.robot_lengths, self.config.calibration_frames, lengths)
+        self.scale = HandScale(self.scale.robot_lengths, self.config.calibration_frames, lengths,
+                               self.config.scaling_factor)
         return lengths
 
     # ------------------------------------------------------------------ streaming
@@ -224,12 +260,18 @@ class Retargeter:
         if not all_valid and not valid[list(PALM_KEYPOINTS)].all():
             return self._held(t0, invalid, f"palm keypoints {[k for k in PALM_KEYPOINTS if not valid[k]]} "
                                            "missing or below confidence: holding the last good solution")
+        if self.config.check_plausibility:
+            verdict = check_hand(kp, valid, self.workspace)
+            if not verdict.ok:
+                return self._held(t0, invalid, verdict.describe() + ": holding the last good solution",
+                                  FrameStatus.REJECTED, verdict.reasons)
         self.scale.update(kp, valid)
         free = self._all_free.copy()
         held_fingers: tuple[str, ...] = ()
         if all_valid:
             weights = self.vector_weights.copy()
             targets = self.scale.factors()[:, None] * task_vectors(kp)
+            vvalid = self._all_vectors
         else:
             vvalid = vector_validity(valid)
             weights = self.vector_weights * vvalid
@@ -242,7 +284,7 @@ class Retargeter:
         cold = self._warm is None
         if self.config.fingers_only:
             free[:NUM_ARM_AND_WRIST] = False
-            align = self._palm_alignment(targets, weights)
+            align = self._palm_alignment(targets, vvalid)
             targets = targets @ align.T
             palm_rot = align.T @ self._robot_palm_rot  # the human palm as the alignment sees it
             wrist_target = None
@@ -274,22 +316,28 @@ class Retargeter:
             if held_fingers:
                 message += f"; holding {', '.join(held_fingers)}"
         wrist = float("nan") if wrist_target is None else 1000.0 * result.wrist_error
+        reasons: tuple[str, ...] = ()
+        if wrist_target is not None and result.wrist_error > self.config.max_wrist_error:
+            reasons = ("wrist_unreachable",)
+            message += (f"; the palm is {wrist:.0f} mm from the wrist keypoint: out of the arm's reach "
+                        "(keypoints in another frame?)")
         return FrameResult(self._output(raw), raw, status, message, errors, time.perf_counter() - t0,
-                           result.iterations, invalid, held_fingers, targets, weights, wrist)
+                           result.iterations, invalid, held_fingers, targets, weights, wrist, reasons)
 
-    def _palm_alignment(self, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _palm_alignment(self, targets: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """Rotation taking the human's (scaled) wrist-to-MCP vectors of the rigid metacarpals onto the robot's."""
-        use = [i for i in _RIGID_PALM_VECTORS if weights[i] > 0]
+        use = [i for i in _RIGID_PALM_VECTORS if usable[i]]
         if len(use) < 2:
             use.append(_LITTLE_PALM_VECTOR)  # the palm keypoints (index and little MCP) are always valid here
         return fit_rotation(targets[use], self._robot_palm_vectors[use])
 
-    def _held(self, t0: float, invalid: tuple[int, ...], message: str) -> FrameResult:
+    def _held(self, t0: float, invalid: tuple[int, ...], message: str, status: FrameStatus = FrameStatus.HELD,
+              reasons: tuple[str, ...] = ()) -> FrameResult:
         self._warm = None
         raw = self._last_good.copy()
-        return FrameResult(self._output(raw), raw, FrameStatus.HELD, message, np.full(NUM_TASK_VECTORS, np.nan),
+        return FrameResult(self._output(raw), raw, status, message, np.full(NUM_TASK_VECTORS, np.nan),
                            time.perf_counter() - t0, 0, invalid, FINGERS, np.zeros((NUM_VECTORS, 3)),
-                           np.zeros(NUM_VECTORS))
+                           np.zeros(NUM_VECTORS), reasons=reasons)
 
     def _output(self, raw: np.ndarray) -> np.ndarray:
         if self.filter is None:
@@ -320,6 +368,7 @@ class Retargeter:
             targets=np.stack([r.targets for r in results]),
             weights=np.stack([r.weights for r in results]),
             wrist_error_mm=np.array([r.wrist_error_mm for r in results]),
+            reasons=[r.reasons for r in results],
         )
 
 
@@ -328,3 +377,11 @@ def vector_errors_mm(kin: AdroitKinematics, joints: np.ndarray, result: Trajecto
     robot = task_vectors(kin.keypoints(joints))[:, TASK]
     err = np.linalg.norm(result.targets[:, TASK] - robot, axis=-1) * 1000.0
     return np.where(result.weights[:, TASK] > 0, err, np.nan)
+
+
+def segment_errors_mm(kin: AdroitKinematics, joints: np.ndarray, result: TrajectoryResult) -> np.ndarray:
+    """(T, 10) errors of the per-finger-scaled segment vectors (wrist->MCP, MCP->tip): the figure
+    this project reported before it adopted the paper's definition, kept as `segment_error_mm`."""
+    robot = task_vectors(kin.keypoints(joints))[:, SEGMENT]
+    err = np.linalg.norm(result.targets[:, SEGMENT] - robot, axis=-1) * 1000.0
+    return np.where(result.weights[:, SEGMENT] > 0, err, np.nan)

@@ -1,14 +1,17 @@
-"""The ten task-space vectors of DexMV (Sec. 3.2): wrist to proximal joint and proximal joint to tip, per finger.
+"""The task-space vectors of DexMV's retargeting (Sec. 3.2) and the optimizer's extra terms.
 
 The same definitions apply to human keypoints and to the robot's keypoints (kinematics.py), so
-the optimizer, the metrics and the markers all compare like with like. The thumb's proximal joint
-is its MCP (keypoint 2): the wrist-to-CMC vector is nearly rigid in the palm and would carry no
-thumb motion.
+the optimizer, the metrics and the markers all compare like with like. Three groups, in order:
 
-Five further "shape" vectors (proximal joint to the next joint: MCP to PIP, thumb MCP to IP) are
-optional low-weight terms of the optimizer: the ten vectors fix where each fingertip is but not
-how a finger bends to get there (MCP, PIP and DIP flexion in one plane are one degree of freedom
-too many), and the human keypoints in between do say it. Metrics use the ten only.
+- PAPER (0-9): the paper's ten vectors, wrist to each fingertip and wrist to each PIP (thumb:
+  keypoint 2, its MCP). The headline error (`paper_metric.py`) scores these, with one scale for
+  the whole hand, and the optimizer targets them with that same single scale.
+- SEGMENT (10-19): wrist to proximal joint and proximal joint to tip per finger, each scaled by
+  its own robot/human chain ratio: they keep each finger's proportions when robot and human
+  fingers differ in relative length (the single scale cannot).
+- SHAPE (20-24): proximal joint to the next joint (MCP to PIP, thumb MCP to IP), low weight: the
+  vectors above fix where each fingertip is but not how a finger bends to get there (MCP, PIP and
+  DIP flexion in one plane are one degree of freedom too many), and the human keypoints do say it.
 """
 
 from __future__ import annotations
@@ -21,22 +24,30 @@ from dexmv_retarget.hand_keypoints import FINGER_KEYPOINTS, FINGERS, WRIST
 _WRIST_CHAINS = {"thumb": (WRIST, 1, 2), **{f: (WRIST, FINGER_KEYPOINTS[f][0]) for f in FINGERS[1:]}}
 _FINGER_CHAINS = {"thumb": (2, 3, 4), **{f: FINGER_KEYPOINTS[f] for f in FINGERS[1:]}}
 _SHAPE_CHAINS = {f: FINGER_KEYPOINTS[f][1:3] if f == "thumb" else FINGER_KEYPOINTS[f][:2] for f in FINGERS}
+_TIP_CHAINS = {f: (WRIST, *FINGER_KEYPOINTS[f]) for f in FINGERS}
+_PIP_CHAINS = {f: (WRIST, *FINGER_KEYPOINTS[f][:2]) for f in FINGERS}
 CHAINS: tuple[tuple[int, ...], ...] = (
-    tuple(_WRIST_CHAINS[f] for f in FINGERS)
+    tuple(_TIP_CHAINS[f] for f in FINGERS)
+    + tuple(_PIP_CHAINS[f] for f in FINGERS)
+    + tuple(_WRIST_CHAINS[f] for f in FINGERS)
     + tuple(_FINGER_CHAINS[f] for f in FINGERS)
     + tuple(_SHAPE_CHAINS[f] for f in FINGERS)
 )
-VECTOR_PAIRS = np.array([(c[0], c[-1]) for c in CHAINS])  # (15, 2)
-VECTOR_NAMES = (
-    tuple(f"wrist->{f}_mcp" for f in FINGERS)
-    + tuple(f"{f}_mcp->{f}_tip" for f in FINGERS)
-    + ("thumb_mcp->thumb_ip",) + tuple(f"{f}_mcp->{f}_pip" for f in FINGERS[1:])
+VECTOR_PAIRS = np.array([(c[0], c[-1]) for c in CHAINS])  # (25, 2)
+VECTOR_NAMES: tuple[str, ...] = (
+    *(f"wrist->{f}_tip" for f in FINGERS),
+    "wrist->thumb_mcp", *(f"wrist->{f}_pip" for f in FINGERS[1:]),
+    *(f"wrist->{f}_mcp" for f in FINGERS),
+    *(f"{f}_mcp->{f}_tip" for f in FINGERS),
+    "thumb_mcp->thumb_ip", *(f"{f}_mcp->{f}_pip" for f in FINGERS[1:]),
 )
 NUM_VECTORS = len(VECTOR_PAIRS)
-NUM_TASK_VECTORS = 10  # the paper's ten come first; the rest are shape vectors
-TASK = slice(0, NUM_TASK_VECTORS)
+NUM_TASK_VECTORS = 10  # the paper's ten come first
+TASK = PAPER = slice(0, NUM_TASK_VECTORS)
+SEGMENT = slice(10, 20)
+SHAPE = slice(20, 25)
 # Finger each vector belongs to (index into FINGERS).
-VECTOR_FINGER = np.tile(np.arange(5), 3)
+VECTOR_FINGER = np.tile(np.arange(5), 5)
 # Keypoints each vector needs: its two ends for the vector itself, its whole chain for its length.
 _SEGMENTS = [(c[k], c[k + 1]) for c in CHAINS for k in range(len(c) - 1)]
 _SEG_A = np.array([a for a, _ in _SEGMENTS])

@@ -9,7 +9,9 @@ numpy, no rclpy, so any package can reuse it and tests need no ROS graph.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -23,9 +25,16 @@ class TransformLookupError(LookupError):
 class StampedTransform:
     parent: str
     child: str
-    matrix: np.ndarray  # 4x4, parent <- child
+    translation: tuple[float, float, float]
+    quaternion_xyzw: tuple[float, float, float, float]  # normalised
     stamp: float  # seconds
     static: bool
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """4x4, parent <- child; built on first lookup only: a busy /tf (the sim's bodies at 100 Hz)
+        costs a tuple per transform, not a rotation conversion."""
+        return transform_matrix(self.translation, self.quaternion_xyzw)
 
 
 def transform_matrix(translation: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:
@@ -54,8 +63,15 @@ class TransformBuffer:
         previous = self._by_child.get(child)
         if previous is not None and not static and previous.stamp > stamp:
             return  # an older message arriving late
-        self._by_child[child] = StampedTransform(parent, child, transform_matrix(translation, quaternion_xyzw),
-                                                 float(stamp), static)
+        x, y, z, w = (float(v) for v in quaternion_xyzw)
+        norm = math.sqrt(x * x + y * y + z * z + w * w)
+        if not math.isfinite(norm) or norm < 1e-9:
+            raise ValueError(f"quaternion {[x, y, z, w]} is not a rotation")
+        tx, ty, tz = (float(v) for v in translation)
+        if not all(math.isfinite(v) for v in (tx, ty, tz)):
+            raise ValueError(f"translation {[tx, ty, tz]} is not finite")
+        self._by_child[child] = StampedTransform(parent, child, (tx, ty, tz),
+                                                 (x / norm, y / norm, z / norm, w / norm), float(stamp), static)
 
     def frames(self) -> list[str]:
         names = set(self._by_child)

@@ -92,19 +92,85 @@ def test_benchmark_reports_ours_and_the_reference(recording, tmp_path):
     assert out["round_trip"]["finger_joint_error_rad"] < 0.2
 
 
-def test_a_file_without_any_usable_frame(tmp_path):
+def test_a_file_without_any_usable_frame_is_an_error_for_both_commands(tmp_path):
     path = tmp_path / "lost.npy"
     np.save(path, np.full((6, 21, 3), np.nan))
-    res = dexmv("retarget", "--input", str(path), "--output", str(tmp_path / "j.npy"), "--no-progress")
-    assert res.returncode == 2 and "no frame with valid keypoints" in res.stderr
-    res = dexmv("retarget", "--input", str(path), "--output", str(tmp_path / "j.npy"), "--no-progress",
-                "--no-calibrate", "--json")
+    for args in (["retarget", "--input", str(path), "--output", str(tmp_path / "j.npy"), "--no-progress"],
+                 ["bench", "retarget", "--input", str(path), "--no-round-trip", "--repeats", "1"]):
+        res = dexmv(*args)
+        assert res.returncode == 2 and "every keypoint is NaN" in res.stderr, res.stderr
+    assert not (tmp_path / "j.npy").exists()
+
+
+def test_one_file_gets_one_number_from_retarget_and_bench(recording, tmp_path):
+    """The headline is the paper's error with one scale fitted on the whole file, in both commands."""
+    folder, *_ = recording
+    res = dexmv("retarget", "--input", str(folder / "world.npy"), "--output", str(tmp_path / "j.npy"), "--json",
+                "--no-progress")
+    assert res.returncode == 0, res.stderr
+    ours = json.loads(res.stdout)
+    res = dexmv("bench", "retarget", "--input", str(folder / "world.npy"), "--reference-frames", "3",
+                "--repeats", "1", "--no-round-trip", "--json", timeout=300)
+    assert res.returncode == 0, res.stderr
+    bench = json.loads(res.stdout)
+    assert ours["tsv_error_mm"] == pytest.approx(bench["tsv_error_mm"], rel=1e-9)
+    assert ours["scale"] == pytest.approx(bench["scale"], rel=1e-12)
+    assert ours["wrist_error_mm"] is not None and len(ours["tsv_error_mm_per_vector"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--plot", "{tmp}/plot.jpeg"], "must end in .png"),
+        (["--diagnostics", "{tmp}/a_file/diag.csv"], "cannot write there"),
+        (["--shape-weight", "-1"], "--shape-weight must be a finite number"),
+        (["--shape-weight", "nan"], "--shape-weight must be a finite number"),
+        (["--segment-weight", "-0.5"], "--segment-weight must be a finite number"),
+        (["--scaling-factor", "0"], "--scaling-factor must be a positive number"),
+        (["--min-confidence", "2"], "--min-confidence must lie in [0, 1]"),
+    ],
+)
+def test_bad_options_fail_before_any_work(recording, tmp_path, args, needle):
+    folder, *_ = recording
+    (tmp_path / "a_file").write_text("not a folder")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    res = dexmv("retarget", "--input", str(folder / "world.npy"), "--output", str(tmp_path / "j.npy"),
+                "--no-progress", *args)
+    assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "j.npy").exists()
+
+
+def test_bad_files_and_bench_options(tmp_path, recording):
+    folder, *_ = recording
+    text = tmp_path / "text.npy"
+    text.write_text("0.1 0.2 0.3\n")
+    res = dexmv("retarget", "--input", str(text), "--output", str(tmp_path / "j.npy"), "--no-progress")
+    assert res.returncode == 2 and "looks like a text file" in res.stderr and "pickle" not in res.stderr
+    kp = np.load(folder / "world.npy")
+    conf = np.full(kp.shape[:2], 1.5)
+    np.savez(tmp_path / "conf.npz", keypoints=kp, confidence=conf)
+    res = dexmv("retarget", "--input", str(tmp_path / "conf.npz"), "--output", str(tmp_path / "j.npy"),
+                "--no-progress")
+    assert res.returncode == 2 and "confidences must lie in [0, 1]" in res.stderr
+    res = dexmv("bench", "retarget", "--input", str(folder / "world.npy"), "--repeats", "0")
+    assert res.returncode == 2 and "--repeats must be at least 1" in res.stderr
+
+
+def test_nonsense_frames_are_rejected_and_counted(recording, tmp_path):
+    folder, *_ = recording
+    kp = np.load(folder / "world.npy")
+    kp[20:25] = 0.0  # all-zero keypoints
+    kp[30] = kp[30] + 50.0  # a hand 50 m away (a whole file beyond 100 m is refused as millimetres)
+    np.save(tmp_path / "nonsense.npy", kp)
+    res = dexmv("retarget", "--input", str(tmp_path / "nonsense.npy"), "--output", str(tmp_path / "j.npy"),
+                "--json", "--no-progress", "--diagnostics", str(tmp_path / "d.csv"))
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
-    assert summary["held_frames"] == 6 and summary["tsv_error_mm"] is None
-    assert np.isfinite(np.load(tmp_path / "j.npy")).all()
-    res = dexmv("bench", "retarget", "--input", str(path), "--no-round-trip", "--repeats", "1")
-    assert res.returncode == 0 and "n/a" in res.stdout, res.stderr
+    assert summary["rejected_frames"] == 6
+    assert summary["reasons"]["bone_length"] == 5 and summary["reasons"]["workspace"] == 1, summary["reasons"]
+    joints = np.load(tmp_path / "j.npy")
+    np.testing.assert_array_equal(joints[20:25], np.repeat(joints[19:20], 5, axis=0))
+    assert "REJECTED" in (tmp_path / "d.csv").read_text().splitlines()[21]
 
 
 def test_benchmark_default_input_is_the_synthetic_human_motion():

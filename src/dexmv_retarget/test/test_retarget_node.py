@@ -177,3 +177,37 @@ def test_bad_parameter_is_a_clear_error(run_node):
     node = run_node("dexmv_retarget", "retarget_node", params={"transform_wait": -1.0})
     assert node.proc.wait(timeout=30) == 1
     assert "parameter transform_wait: transform wait must be >= 0 s" in node.output()
+
+
+def test_rejected_frames_are_counted_per_reason_and_recalibrate_works(run_node, ros_node, spin_until, kin):
+    """Zeros and a hand 50 m away: REJECTED (WARN), each reason logged and counted on /diagnostics,
+    the last good joints held; ~/recalibrate answers over DDS and the node logs it."""
+    from std_srvs.srv import Trigger
+
+    node = run_node("dexmv_retarget", "retarget_node", params={"filter_cutoff_hz": 0.0})
+    assert node.wait_for_output("retarget_node ready"), node.output()
+    listener = _Listener(ros_node)
+    good = _hand_pose(kin.keypoints(_pose(kin, 1)), "world")
+    assert _send_until(ros_node, spin_until, listener, good, 2), node.output()
+    held = np.array(listener.joints[-1].position)
+    zeros = _hand_pose(np.zeros((21, 3)), "world")
+    far = _hand_pose(kin.keypoints(_pose(kin, 1)) + 50.0, "world")
+
+    def counted(key):
+        return any(kv.key == key and int(kv.value) >= 1 for s in listener.diagnostics for kv in s.values)
+
+    for msg, key in ((zeros, "count_bone_length"), (far, "count_workspace")):
+        assert spin_until(ros_node, lambda m=msg, k=key: counted(k) or listener.pub.publish(m), timeout=20), \
+            node.output()
+    assert any(s.level == DiagnosticStatus.WARN and "REJECTED" in [kv.value for kv in s.values]
+               for s in listener.diagnostics)
+    # held: the last two outputs (both rejected frames) are the same, the good pose's (refined by the
+    # good frames still in flight when `held` was read, hence not to the last bit)
+    np.testing.assert_array_equal(listener.joints[-1].position, listener.joints[-2].position)
+    np.testing.assert_allclose(listener.joints[-1].position, held, atol=0.01)
+    assert node.wait_for_output("bone_length") and node.wait_for_output("workspace"), node.output()
+    client = ros_node.create_client(Trigger, "/retarget_node/recalibrate")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(Trigger.Request())
+    assert spin_until(ros_node, future.done, timeout=10)
+    assert future.result().success and "measured anew" in future.result().message

@@ -159,12 +159,18 @@ def test_calibrate_tolerates_a_finger_never_seen(kin, motion):
     assert np.isfinite(lengths).all()
     res = rt.retarget(kp)
     assert (res.status == FrameStatus.PARTIAL).all() and np.isfinite(res.joints).all()
-    with pytest.raises(KeypointInputError, match="no frame with valid keypoints"):
+    with pytest.raises(KeypointInputError, match="every keypoint is NaN"):
         rt.calibrate(np.full((3, 21, 3), np.nan))
+    no_knuckles = kp[:3].copy()
+    no_knuckles[:, [0, 2, 5, 9, 13, 17]] = np.nan  # wrist and MCPs lost: no chain can be measured
+    with pytest.raises(KeypointInputError, match="no frame with valid keypoints"):
+        rt.calibrate(no_knuckles)
 
 
 def test_other_bone_proportions_still_give_the_robot_fingers(kin, motion):
-    """Every bone of the 'human' scaled by its own factor (0.8-1.1): the chain-length scaling undoes it."""
+    """Every bone of the 'human' scaled by its own factor (0.8-1.1): the per-finger segment vectors'
+    chain-length scaling undoes it (their error stays near zero, the joints follow the truth); the
+    paper's ten vectors, with one scale for the whole hand, cannot all match such a hand exactly."""
     from dexmv_retarget.hand_keypoints import FINGER_KEYPOINTS
 
     q, kp = motion
@@ -174,20 +180,28 @@ def test_other_bone_proportions_still_give_the_robot_fingers(kin, motion):
         previous = [0, *chain[:-1]]
         for parent, child in zip(previous, chain, strict=True):
             other[:, child] = other[:, parent] + rng.uniform(0.8, 1.1) * (kp[:, child] - kp[:, parent])
+    from dexmv_retarget.task_vectors import SEGMENT, task_vectors
+
     res = Retargeter(kinematics=kin).retarget(other)
-    assert res.tsv_error_mm < 1.0
-    assert np.abs(res.joints[:, FINGER_JOINTS] - q[:, FINGER_JOINTS]).mean() < 0.08
+    segment = np.linalg.norm(res.targets[:, SEGMENT] - task_vectors(kin.keypoints(res.raw))[:, SEGMENT], axis=-1)
+    assert 1000 * segment.mean() < 5.0
+    assert res.tsv_error_mm < 12.0
+    # 0.13 rad: the paper vectors (fingertip positions at one scale) pull the joints away from the
+    # robot's original ones for a hand whose bones are 0.8-1.1 of the robot's (0.07 when the
+    # optimizer used the per-finger scaling alone; the headline metric was then 2-4x larger)
+    assert np.abs(res.joints[:, FINGER_JOINTS] - q[:, FINGER_JOINTS]).mean() < 0.16
 
 
 @pytest.mark.parametrize("task", ["relocate-tomato_soup_can", "pour"])
 def test_natural_human_motion_from_the_synthetic_hand(kin, task):
     """dexmv_capture's human hand (anthropometric, not the robot's): fingers-only matches its vectors
-    to about a millimetre; world mode stays within limits and close where the arm can follow."""
+    to within the paper metric's few millimetres (one scale cannot absorb different finger
+    proportions); world mode stays within limits and close where the arm can follow."""
     from dexmv_capture.synthetic.hand_motion import task_motion
 
     motion = task_motion(task, seed=0, seconds=2.0, fps=30.0)
     fingers = Retargeter(RetargetConfig(fingers_only=True), kinematics=kin).retarget(motion.keypoints)
-    assert fingers.tsv_error_mm < 3.0, np.nanmean(fingers.vector_error_mm, axis=0)
+    assert fingers.tsv_error_mm < 9.0, np.nanmean(fingers.vector_error_mm, axis=0)
     world = Retargeter(kinematics=kin).retarget(motion.keypoints)
     assert kin.limit_violation(world.joints) == 0.0 and np.isfinite(world.joints).all()
     assert (world.status == FrameStatus.OK).all()

@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-round-trip", action="store_true", help="skip the robot-motion round trip")
     parser.add_argument("--only-round-trip", action="store_true",
                         help="only the robot-motion round trip (no human input needed)")
+    parser.add_argument("--scaling-factor", type=float, metavar="S",
+                        help="the hand's one scale for the headline error (default: fitted on the input)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
 
@@ -118,7 +120,15 @@ def _run(args: argparse.Namespace, threads: list[int]) -> int:
     from dexmv_retarget.robot_motion import robot_keypoints, smooth_joint_trajectory
 
     cutoff = args.filter_cutoff
-    config = RetargetConfig(fingers_only=args.fingers_only, fps=args.fps, filter_cutoff_hz=cutoff or None)
+    for option, value, low in (("--repeats", args.repeats, 1), ("--reference-frames", args.reference_frames, 1)):
+        if value < low:
+            print(f"error: {option} must be at least {low}, got {value}", file=sys.stderr)
+            return 2
+    if not (args.fps > 0 and args.seconds > 0) or (args.scaling_factor is not None and not args.scaling_factor > 0):
+        print("error: --fps, --seconds and --scaling-factor must be positive", file=sys.stderr)
+        return 2
+    config = RetargetConfig(fingers_only=args.fingers_only, fps=args.fps, filter_cutoff_hz=cutoff or None,
+                            scaling_factor=args.scaling_factor)
     try:
         report = {"benchmark": "retarget"}
         only_round_trip = args.only_round_trip

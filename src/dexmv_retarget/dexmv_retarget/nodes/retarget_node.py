@@ -1,11 +1,17 @@
 """Retarget node: /dexmv/hand_pose (dexmv_msgs/HandPose) in, /adroit/joint_targets (sensor_msgs/JointState) out.
 
-Every HandPose gives one JointState with the 30 Adroit joint names (DESIGN.md), stamped with the
+Every HandPose gives one JointState with the 30 Adroit joint names (dexmv_sim.adroit.ADROIT_JOINTS), stamped with the
 hand pose's stamp. The keypoints are taken to `world_frame` with the `frame_transform` parameter
 or, when that is empty, with the latest transforms from /tf_static and /tf (a small buffer:
 tf2_ros does not exist on these installs). Per frame it publishes a diagnostic_msgs status on
 /diagnostics (task-space-vector error, solve time, iterations, what was missing) and, if
 `publish_markers`, the scaled human and the robot vectors on /dexmv/markers (namespace "retarget").
+Frames that are no plausible human hand in reach (bone lengths, keypoint order, handedness,
+workspace: dexmv_retarget.plausibility) are REJECTED and hold the last good solution; each reason
+is logged (throttled per reason, so one reason cannot hide another) and counted on /diagnostics,
+as are hand poses lost before this node saw them (DDS "message lost" events and gaps in the stamps
+beyond 1.5 frames at `fps`). The service `~/recalibrate` (std_srvs/Trigger) starts a new hand-size
+estimate from the next frames, without a restart.
 A hand pose whose frame has no transform to `world_frame` yet waits for one up to `transform_wait`
 seconds, in arrival order (tf2's MessageFilter: a camera's /tf_static can reach this node after its
 first frames do). A frame whose palm keypoints are missing or below confidence, of low hand
@@ -27,18 +33,21 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA
+from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -59,7 +68,8 @@ TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAGNOSTIC_NAME = "dexmv_retarget: retarget_node"
 _LEVEL = {FrameStatus.OK: DiagnosticStatus.OK, FrameStatus.PARTIAL: DiagnosticStatus.WARN,
-          FrameStatus.HELD: DiagnosticStatus.WARN}
+          FrameStatus.HELD: DiagnosticStatus.WARN, FrameStatus.REJECTED: DiagnosticStatus.WARN}
+REASON_LOG_PERIOD_S = 2.0  # each reason is logged at most this often
 
 
 class ParameterError(ValueError):
@@ -122,7 +132,13 @@ class RetargetNode(Node):
         self._joints_pub = self.create_publisher(JointState, "/adroit/joint_targets", RELIABLE_10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_10)
         self._marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", MARKER_QOS)
-        self.create_subscription(HandPose, "/dexmv/hand_pose", self._on_hand_pose, HAND_POSE_QOS)
+        self.create_subscription(HandPose, "/dexmv/hand_pose", self._on_hand_pose, HAND_POSE_QOS,
+                                 event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))
+        self.create_service(Trigger, "~/recalibrate", self._on_recalibrate)
+        self.fps = float(fps)
+        self.counts: Counter[str] = Counter()  # per reason / status, since start
+        self._last_logged: dict[str, float] = {}
+        self._last_stamp: float | None = None
         # Runs only while frames wait: releases those whose wait ran out while nothing else arrived.
         self._wait_timer = self.create_timer(0.05, self._release)
         self._wait_timer.cancel()
@@ -144,7 +160,40 @@ class RetargetNode(Node):
                                           throttle_duration_sec=5.0)
         self._release()
 
+    def _on_lost(self, info) -> None:
+        self.counts["lost_by_dds"] += int(info.total_count_change)
+        self._log_reason("lost_by_dds", f"{info.total_count} hand poses lost before reaching this node (DDS)")
+
+    def _on_recalibrate(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.retargeter.recalibrate()
+        self.counts["recalibrations"] += 1
+        response.success = True
+        response.message = (f"hand size is measured anew over the next {self.retargeter.config.calibration_frames} "
+                            "plausible frames")
+        self.get_logger().info(response.message)
+        return response
+
+    def _log_reason(self, reason: str, message: str) -> None:
+        """Log each reason at most every REASON_LOG_PERIOD_S (rclpy's throttle is per call site)."""
+        now = time.monotonic()
+        if now - self._last_logged.get(reason, -1e9) >= REASON_LOG_PERIOD_S:
+            self._last_logged[reason] = now
+            self.get_logger().warning(f"{message} [{reason}: {self.counts[reason]} so far]")
+
+    def _count_gap(self, msg: HandPose) -> None:
+        """Hand poses missing between two stamps (beyond 1.5 frame periods), e.g. dropped from the queue."""
+        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        if self._last_stamp is not None and self.fps > 0:
+            gap = stamp - self._last_stamp
+            if gap > 1.5 / self.fps:
+                missing = round(gap * self.fps) - 1
+                self.counts["missing_by_stamp"] += missing
+                self._log_reason("missing_by_stamp", f"{missing} hand poses missing before stamp {stamp:.3f} "
+                                 f"(gap {gap:.3f} s at {self.fps} Hz)")
+        self._last_stamp = stamp if self._last_stamp is None else max(stamp, self._last_stamp)
+
     def _on_hand_pose(self, msg: HandPose) -> None:
+        self._count_gap(msg)
         self.pending.push(msg, time.monotonic())
         self._release()
         if self.pending:
@@ -195,6 +244,11 @@ class RetargetNode(Node):
         result = self.retargeter.step(kp, conf)
         if reason is not None:
             result.message = f"{reason}: holding the last good solution"
+            result.reasons = ("input",)
+        keys = result.reasons or (() if result.status == FrameStatus.OK else (result.status.name.lower(),))
+        for key in keys:
+            self.counts[key] += 1
+            self._log_reason(key, result.message)
         self._publish(msg, result, kp)
 
     # ------------------------------------------------------------------ output
@@ -217,7 +271,10 @@ class RetargetNode(Node):
             "held_fingers": " ".join(result.held_fingers),
             "input_frame": msg.header.frame_id,
             "side": msg.side + (" (mirrored)" if msg.side == "left" and self.left_hand == "mirror" else ""),
+            "reasons": " ".join(result.reasons),
+            "hand_scale": f"{self.retargeter.scale.paper_scale:.4f}",
         }
+        values.update({f"count_{key}": str(n) for key, n in sorted(self.counts.items())})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         diag = DiagnosticArray()
         diag.header.stamp = self.get_clock().now().to_msg()

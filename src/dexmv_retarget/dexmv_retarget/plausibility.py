@@ -1,0 +1,137 @@
+"""Is this a human hand where a robot can follow it? Checks that reject nonsense before it moves the robot.
+
+NaN checks are not enough: all-zero keypoints, a hand 100 m away, keypoints in millimetres,
+another skeleton's joint order, a mirrored (left) hand, or camera-frame points fed as world points
+are all finite, and an optimizer happily fits them. Each check here names a reason; a frame that
+fails any is REJECTED by the retargeter (the robot holds its last good solution) and the reason is
+reported (the node logs each reason, throttled per reason, and counts them on /diagnostics).
+
+- bone_length: every bone between two valid keypoints within generous human ranges (adult and
+  child hands; a bone 3x too long or of zero length is not a hand). Catches zeros, huge values,
+  unit mistakes, bursts of wrongly scaled frames and most wrong joint orders.
+- keypoint_order: adjacent knuckles (index-middle-ring-little MCP) close together across the palm,
+  and the fingers' MCPs closer to the wrist than their tips can be for a straight finger plus
+  margin. Catches other skeletons' orders (e.g. MANO's raw joint order: index, middle, little,
+  ring, thumb) that bone lengths alone may pass.
+- handedness: the fingers bend toward the back of the hand, which a right hand cannot do but a
+  mirrored or left hand does (Adroit is a right hand: use the left-hand option to mirror it).
+  Only decided when the fingers are clearly bent; a flat hand passes.
+- workspace (world mode only): the wrist within the box the robot's palm can reach (from the arm's
+  joint limits, plus a margin). Catches camera-frame input retargeted as world input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from dexmv_retarget.hand_keypoints import FINGER_KEYPOINTS, FINGERS, WRIST
+from dexmv_retarget.palm_frame import palm_rotation
+
+# (parent, child, min m, max m): generous human ranges (child to large adult, with 30-50 % slack).
+_METACARPAL = (0.035, 0.13)
+_PROXIMAL = (0.015, 0.075)
+_MIDDLE = (0.010, 0.055)
+_DISTAL = (0.008, 0.045)
+BONES: tuple[tuple[int, int, float, float], ...] = (
+    (WRIST, 1, 0.010, 0.09), (1, 2, 0.020, 0.075), (2, 3, 0.015, 0.055), (3, 4, 0.010, 0.050),
+    *[(a, b, lo, hi) for f in FINGERS[1:]
+      for (a, b), (lo, hi) in zip(((WRIST, FINGER_KEYPOINTS[f][0]), FINGER_KEYPOINTS[f][0:2],
+                                   FINGER_KEYPOINTS[f][1:3], FINGER_KEYPOINTS[f][2:4]),
+                                  (_METACARPAL, _PROXIMAL, _MIDDLE, _DISTAL), strict=True)],
+)
+_BONE_A = np.array([b[0] for b in BONES])
+_BONE_B = np.array([b[1] for b in BONES])
+_BONE_LO = np.array([b[2] for b in BONES])
+_BONE_HI = np.array([b[3] for b in BONES])
+_MCPS = tuple(FINGER_KEYPOINTS[f][0] for f in FINGERS[1:])
+MAX_KNUCKLE_GAP = 0.045  # m between adjacent MCPs (about 2 cm on a real hand)
+# Handedness: mean height of the bent finger joints above the palm plane (m, + = back of the hand).
+_BENT_JOINTS = tuple(k for f in FINGERS[1:] for k in FINGER_KEYPOINTS[f][1:])
+MIRRORED_HEIGHT = 0.015
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Axis-aligned box (world, m) the wrist must lie in; see `Workspace.of_robot`."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @staticmethod
+    def of_robot(kinematics, margin: float = 0.10, samples: int = 4000) -> Workspace:
+        """The box of palm-origin positions over arm and wrist configurations within the joint limits
+        (every corner of the slide ranges, plus `samples` seeded random configurations), grown by
+        `margin`: where the robot can put its palm, computed from the model, not typed in."""
+        from itertools import product
+
+        n = len(kinematics.lower)
+        lo, hi = kinematics.lower[:8], kinematics.upper[:8]
+        rng = np.random.default_rng(0)
+        q = np.zeros((samples + 2**8, n))
+        q[:samples, :8] = lo + rng.random((samples, 8)) * (hi - lo)
+        q[samples:, :8] = np.array(list(product(*zip(lo, hi, strict=True))))
+        wrists = kinematics.keypoints(q)[:, WRIST]
+        lower = wrists.min(axis=0) - margin
+        lower[2] = max(lower[2], -0.02)  # world is the table frame: a wrist under the table is no hand
+        return Workspace(lower, wrists.max(axis=0) + margin)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Empty `reasons` = plausible. Reasons are short keys (for counting) with a human message each."""
+
+    reasons: tuple[str, ...]
+    messages: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    def describe(self) -> str:
+        return "; ".join(self.messages)
+
+
+REASONS = ("bone_length", "keypoint_order", "handedness", "workspace")
+
+
+def check_hand(keypoints: np.ndarray, valid: np.ndarray, workspace: Workspace | None = None) -> Verdict:
+    """Check one frame: (21, 3) keypoints, (21,) validity. `workspace` None skips the wrist check."""
+    reasons: list[str] = []
+    messages: list[str] = []
+    lengths = np.linalg.norm(keypoints[_BONE_B] - keypoints[_BONE_A], axis=1)
+    wrong = valid[_BONE_A] & valid[_BONE_B] & ~((lengths >= _BONE_LO) & (lengths <= _BONE_HI))
+    if wrong.any():
+        bad = [f"{_BONE_A[i]}-{_BONE_B[i]} {1000 * lengths[i]:.0f} mm (human {1000 * _BONE_LO[i]:.0f}-"
+               f"{1000 * _BONE_HI[i]:.0f})" for i in np.flatnonzero(wrong)]
+        reasons.append("bone_length")
+        messages.append(f"bone lengths not a human hand's: {', '.join(bad[:3])}"
+                        + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                        + " (metres expected; all zeros or a wrong scale?)")
+        return Verdict(tuple(reasons), tuple(messages))  # the other checks assume a hand-sized hand
+    gaps = [float(np.linalg.norm(keypoints[b] - keypoints[a])) for a, b in pairwise(_MCPS)
+            if valid[a] and valid[b]]
+    if gaps and max(gaps) > MAX_KNUCKLE_GAP:
+        reasons.append("keypoint_order")
+        messages.append(f"adjacent knuckles {1000 * max(gaps):.0f} mm apart: keypoints not in the expected "
+                        "order (0 wrist, 1-4 thumb, 5-8 index, 9-12 middle, 13-16 ring, 17-20 little)")
+    if valid[[WRIST, _MCPS[0], _MCPS[-1]]].all():
+        rot = palm_rotation(keypoints)
+        if np.isfinite(rot).all():
+            joints = [k for k in _BENT_JOINTS if valid[k]]
+            if joints:
+                heights = (keypoints[joints] - keypoints[WRIST]) @ rot[:, 1]  # palm y: out of the back
+                if float(np.mean(heights)) > MIRRORED_HEIGHT:
+                    reasons.append("handedness")
+                    messages.append(f"fingers bend {1000 * float(np.mean(heights)):.0f} mm toward the back of "
+                                    "the hand: a left or mirrored hand? (mirror it: --left-hand / left_hand)")
+    if workspace is not None and valid[WRIST]:
+        wrist = keypoints[WRIST]
+        if np.any(wrist < workspace.lower) or np.any(wrist > workspace.upper):
+            reasons.append("workspace")
+            messages.append(f"wrist at {np.round(wrist, 3).tolist()} m is outside the robot's reach "
+                            f"{np.round(workspace.lower, 2).tolist()} .. {np.round(workspace.upper, 2).tolist()} "
+                            "(keypoints in the camera frame? give the frame's transform)")
+    return Verdict(tuple(reasons), tuple(messages))
