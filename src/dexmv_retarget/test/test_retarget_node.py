@@ -1,5 +1,7 @@
 """The retarget node as its own process over Fast DDS: HandPose in, JointState, diagnostics, markers out."""
 
+import time
+
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -211,3 +213,23 @@ def test_rejected_frames_are_counted_per_reason_and_recalibrate_works(run_node, 
     future = client.call_async(Trigger.Request())
     assert spin_until(ros_node, future.done, timeout=10)
     assert future.result().success and "measured anew" in future.result().message
+
+
+def test_a_new_sim_episode_recalibrates_the_hand_size(run_node, ros_node, spin_until):
+    """sim_node announces episodes on /dexmv/sim/episode (reliable, transient local): the node
+    measures the hand size anew on each new episode (the first message only sets the baseline)."""
+    import json
+
+    from std_msgs.msg import String
+
+    node = run_node("dexmv_retarget", "retarget_node", params={"filter_cutoff_hz": 0.0})
+    assert node.wait_for_output("retarget_node ready"), node.output()
+    pub = ros_node.create_publisher(String, "/dexmv/sim/episode", STATIC)
+    pub.publish(String(data=json.dumps({"episode": 1, "task": "relocate-mug", "seed": 0, "start_time": 0.0})))
+    assert spin_until(ros_node, lambda: pub.get_subscription_count() > 0, timeout=10)
+    time.sleep(1.0)  # the late joiner's copy of episode 1 (transient local) has arrived
+    for episode in (2, 3):
+        pub.publish(String(data=json.dumps({"episode": episode, "task": "relocate-mug", "seed": episode,
+                                            "start_time": 2.0 * episode})))
+        assert node.wait_for_output(f"sim episode {episode}: hand size measured anew"), node.output()
+    assert "sim episode 1" not in node.output()

@@ -11,7 +11,8 @@ workspace: dexmv_retarget.plausibility) are REJECTED and hold the last good solu
 is logged (throttled per reason, so one reason cannot hide another) and counted on /diagnostics,
 as are hand poses lost before this node saw them (DDS "message lost" events and gaps in the stamps
 beyond 1.5 frames at `fps`). The service `~/recalibrate` (std_srvs/Trigger) starts a new hand-size
-estimate from the next frames, without a restart.
+estimate from the next frames, without a restart, and so does each new sim episode announced on
+/dexmv/sim/episode (parameter `recalibrate_on_episode`).
 A hand pose whose frame has no transform to `world_frame` yet waits for one up to `transform_wait`
 seconds, in arrival order (tf2's MessageFilter: a camera's /tf_static can reach this node after its
 first frames do). A frame whose palm keypoints are missing or below confidence, of low hand
@@ -26,11 +27,12 @@ transient local, /tf reliable, both depth 100 (tf2's listener profiles).
 
 Parameters (all declared with descriptions; `ros2 param describe` shows them):
   world_frame, frame_transform, fingers_only, held_arm, min_confidence, min_hand_confidence,
-  fps, filter_cutoff_hz, calibration_frames, publish_markers, left_hand, transform_wait.
+  fps, filter_cutoff_hz, calibration_frames, publish_markers, left_hand, transform_wait, recalibrate_on_episode.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
@@ -46,7 +48,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from std_msgs.msg import ColorRGBA
+from std_msgs.msg import ColorRGBA, String
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
@@ -69,6 +71,8 @@ TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
 DIAGNOSTIC_NAME = "dexmv_retarget: retarget_node"
 _LEVEL = {FrameStatus.OK: DiagnosticStatus.OK, FrameStatus.PARTIAL: DiagnosticStatus.WARN,
           FrameStatus.HELD: DiagnosticStatus.WARN, FrameStatus.REJECTED: DiagnosticStatus.WARN}
+EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)  # as sim_node publishes it
 REASON_LOG_PERIOD_S = 2.0  # each reason is logged at most this often
 
 
@@ -100,6 +104,9 @@ class RetargetNode(Node):
         self.publish_markers = declare("publish_markers", True, "publish human and robot vectors on /dexmv/markers")
         self.left_hand = declare("left_hand", "mirror", "left hands (HandPose.side 'left'): 'mirror' retargets "
                                                         "the mirror image, 'hold' holds the last good solution")
+        self.recalibrate_on_episode = declare(
+            "recalibrate_on_episode", True, "measure the hand size anew when the sim starts an episode "
+            "(/dexmv/sim/episode), as the ~/recalibrate service does")
         transform_wait = declare("transform_wait", 1.0, "seconds a hand pose whose frame has no transform to "
                                  "world_frame yet waits for one, frames kept in order; 0 holds it at once")
         if self.left_hand not in ("mirror", "hold"):
@@ -135,6 +142,8 @@ class RetargetNode(Node):
         self.create_subscription(HandPose, "/dexmv/hand_pose", self._on_hand_pose, HAND_POSE_QOS,
                                  event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))
         self.create_service(Trigger, "~/recalibrate", self._on_recalibrate)
+        self._episode: str | None = None
+        self.create_subscription(String, "/dexmv/sim/episode", self._on_episode, EPISODE_QOS)
         self.fps = float(fps)
         self.counts: Counter[str] = Counter()  # per reason / status, since start
         self._last_logged: dict[str, float] = {}
@@ -163,6 +172,19 @@ class RetargetNode(Node):
     def _on_lost(self, info) -> None:
         self.counts["lost_by_dds"] += int(info.total_count_change)
         self._log_reason("lost_by_dds", f"{info.total_count} hand poses lost before reaching this node (DDS)")
+
+    def _on_episode(self, msg: String) -> None:
+        """A new sim episode (ResetEpisode): a new demonstration, perhaps a new person: new hand size."""
+        try:
+            episode = str(json.loads(msg.data).get("episode"))
+        except (ValueError, AttributeError):
+            self._log_reason("bad_episode_message", f"/dexmv/sim/episode: not a JSON object: {msg.data[:80]!r}")
+            return
+        if self.recalibrate_on_episode and self._episode is not None and episode != self._episode:
+            self.retargeter.recalibrate()
+            self.counts["recalibrations"] += 1
+            self.get_logger().info(f"sim episode {episode}: hand size measured anew from the next frames")
+        self._episode = episode
 
     def _on_recalibrate(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.retargeter.recalibrate()
