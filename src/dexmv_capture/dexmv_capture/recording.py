@@ -306,6 +306,8 @@ class RecordingReader:
                 sensor.close()
             raise RecordingError(f"{self.path}: needs color and depth streams, has {sorted(profiles)}")
         ext = profiles["depth"].get_extrinsics_to(profiles["color"])
+        # depth optical -> colour optical (row-major rotation, metres): where camera_node puts <name>_color_frame
+        self.depth_to_color = (tuple(float(v) for v in ext.rotation), tuple(float(v) for v in ext.translation))
         self._registered = (np.allclose(ext.rotation, np.eye(3).ravel()) and np.allclose(ext.translation, 0.0)
                             and profiles["depth"].get_intrinsics().fx == profiles["color"].get_intrinsics().fx
                             and profiles["depth"].width() == profiles["color"].width())
