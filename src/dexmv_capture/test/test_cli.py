@@ -173,12 +173,12 @@ def test_calibrate_checks_its_arguments_before_any_work(tmp_path, damaged_record
 
 def test_synth_board_recordings_calibrate_back_to_the_rig(tmp_path):
     cal = tmp_path / "cal"
-    proc = dexmv("synth", "--board", "--board-frames", "2", "--board-center", "0.02", "-0.04", "--out", str(cal))
+    proc = dexmv("synth", "--board", "--board-frames", "3", "--out", str(cal))
     assert proc.returncode == 0, proc.stderr
     assert "try: dexmv calibrate camera1=" in proc.stdout
     out = tmp_path / "measured.yaml"
     proc = dexmv("calibrate", f"camera1={cal / 'camera1.db3'}", f"camera2={cal / 'camera2.db3'}", "--out", str(out),
-                 "--board-center", "0.02", "-0.04", "--frames", "2")
+                 "--frames", "3")
     assert proc.returncode == 0, proc.stderr
     truth = {c.camera_name: c for c in load_extrinsics(cal / "extrinsics.yaml")}
     for cam in load_extrinsics(out):

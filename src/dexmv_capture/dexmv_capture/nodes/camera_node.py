@@ -177,7 +177,8 @@ class CameraNode(Node):
             tf.header.frame_id, tf.child_frame_id = parent, child
             t, q = tf.transform.translation, tf.transform.rotation
             t.x, t.y, t.z = (float(v) for v in pose[:3, 3])
-            q.x, q.y, q.z, q.w = (float(v) for v in Rotation.from_matrix(pose[:3, :3]).as_quat())
+            quat = Rotation.from_matrix(pose[:3, :3]).as_quat()
+            q.x, q.y, q.z, q.w = (float(v) for v in (quat if quat[3] >= 0 else -quat))  # w >= 0, as realsense-ros
             transforms.append(tf)
         self.pub_tf.publish(TFMessage(transforms=transforms))
 
