@@ -3,10 +3,10 @@
 Recordings play in real time or as fast as the caller reads. In real time each frame is handed
 out when the clock reaches its stamp (time_base.RecordingTimeBase: one mapping for every camera
 node, so two nodes playing a recording pair publish the same instant together); frames that come
-too late are skipped and counted as dropped, as a live camera drops them, except at a late start:
-frames already due when playback begins (the node came up after `start_time`) go out at once,
-stamps unchanged, so no node of a pair loses the recording's start. With the recorded
-timestamps as stamps (use_recording_time) playback is paced from its first frame instead.
+too late are skipped and counted as dropped, as a live camera drops them. A node that begins
+playback after `start_time` (slow start-up) plays that much behind, at the recorded rate, stamps
+unchanged: no frame of the pair is lost and its latency shows the delay. With the recorded
+timestamps as stamps (use_recording_time) playback is paced from its first frame.
 Live devices count drops from gaps in the frame numbers and, when the device disconnects, report
 it so the caller can wait for it to come back (`LiveCamera.reconnect`).
 """
@@ -33,7 +33,6 @@ class SourceStats:
 
     frames: int = 0
     dropped: int = 0
-    caught_up: int = 0  # recordings: frames already due when playback began, published at once (not in latency)
     latency_count: int = 0
     latency_sum_ns: int = 0
     latency_max_ns: int = 0
@@ -45,7 +44,7 @@ class SourceStats:
 
     def latency_text(self) -> str:
         if not self.latency_count:
-            return "latency (publish - stamp) n/a (no frame on time)"
+            return "latency (publish - stamp) n/a"
         mean = self.latency_sum_ns / self.latency_count / 1e6
         return f"latency (publish - stamp) mean {mean:.1f} ms, max {self.latency_max_ns / 1e6:.1f} ms"
 
@@ -72,8 +71,6 @@ class RecordingSource:
         self.stamp_ns = 0
         self.late_start_s = 0.0  # how far the clock was past the first frame's stamp when playback began
         self._pace_offset_ns: int | None = None  # wall-aligned stamps: 0; recorded time: now - first stamp
-        self._catching_up = True  # until the first frame that is on time
-        self.late = False  # the frame just read was published behind its time (catching up after a late start)
         self._period_ns = round(1e9 / max(self.info.stream("color").fps, 1))
 
     def read(self) -> Frame | None:
@@ -87,23 +84,19 @@ class RecordingSource:
                 base.anchor(frame.timestamp_ms, now)
             stamp = base.stamp_ns(frame.timestamp_ms)
             if self._pace_offset_ns is None:
-                self._pace_offset_ns = now - stamp if base.use_recording_time else 0
-                self.late_start_s = max(0.0, (now - stamp - self._pace_offset_ns) / 1e9)
-            self.late = False
+                # on time: 0, each frame goes out when the clock reaches its stamp; a late start (the node came
+                # up after start_time, or recorded timestamps in the past) plays that much behind, frame by
+                # frame at the recorded rate: nothing is lost and no burst overruns the subscribers' queues
+                self._pace_offset_ns = max(0, now - stamp)
+                if not base.use_recording_time:
+                    self.late_start_s = self._pace_offset_ns / 1e9
             if self.real_time:
                 due = stamp + self._pace_offset_ns
-                behind = now > due + 1.5 * self._period_ns
-                if behind and self._catching_up:
-                    # playback began after start_time: the frames already due go out at once, none is lost
-                    self.late = True
-                    self.stats.caught_up += 1
-                elif behind:
+                if now > due + 1.5 * self._period_ns:
                     self.stats.dropped += 1  # we fell behind by more than a frame: skip it, like a camera would
                     continue
-                else:
-                    self._catching_up = False
-                    if due > now:
-                        self.sleep((due - now) / 1e9)
+                if due > now:
+                    self.sleep((due - now) / 1e9)
             self.stamp_ns = stamp
             self.stats.frames += 1
             return frame

@@ -75,7 +75,7 @@ def test_one_recorded_instant_has_one_stamp_in_both_cameras(pair, run_node, ros_
     period_ns = round(1e9 / FPS)
     stamps = {cam: {k: s for k, s, _ in msgs} for cam, msgs in got.items()}
     common = sorted(set(stamps["camera1"]) & set(stamps["camera2"]))
-    # every frame, also when a node came up after start_time (it publishes the frames already due at once)
+    # every frame, also when a node came up after start_time (it then plays behind, stamps unchanged)
     assert common == list(range(result.frames)), {c: sorted(s) for c, s in stamps.items()}
     for k in common:
         # the same recorded instant: the same stamp in both cameras (well within 1 ms), start_time + k periods

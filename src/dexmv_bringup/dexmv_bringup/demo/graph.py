@@ -37,7 +37,7 @@ DRAIN_S = 10.0
 SETTLE_S = 1.0  # after the last target arrived: time for the sim to follow it
 # Both camera nodes get one start_time (the recording's first frame plays then), so the same
 # recorded instant carries the same stamp in both: this far ahead covers their start-up and
-# discovery on an idle machine; a node that comes up later publishes the frames already due at once.
+# discovery on an idle machine; a node that comes up later plays that much behind (stamps unchanged).
 START_LEAD_S = 4.0
 STATIC_FRAMES = ("camera1_link", "camera2_link", "camera1_color_optical_frame", "camera2_color_optical_frame")
 PUBLISHED = re.compile(r"end of recording: published (\d+) frames, dropped (\d+)")

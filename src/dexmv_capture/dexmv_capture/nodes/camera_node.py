@@ -17,9 +17,9 @@ Stamps come from one time base for every camera (dexmv_capture.time_base): live 
 librealsense's global timestamps, as realsense-ros stamps them; a recording maps its recorded
 timestamps through `start_time` and `time_origin_ms` (give both nodes of a recording pair the
 same values) or uses them as they are (`use_recording_time`). In real time a frame is published
-when the clock reaches its stamp (a node that comes up after `start_time` first publishes the
-frames already due at once); the publication latency (publish time - stamp) of frames on time is
-measured and logged with the frame counts.
+when the clock reaches its stamp (a node that comes up after `start_time` plays that much behind,
+stamps unchanged); the publication latency (publish time - stamp) is measured and logged with the
+frame counts.
 
 A recording can wait for its subscribers (`wait_for_subscribers`) and then `start_delay` seconds
 before its first frame, so that a recorder or a test sees it whole. At its end the node logs
@@ -233,14 +233,13 @@ class CameraNode(Node):
             if not warned and self.recording and self.source.late_start_s > 0.05:
                 warned = True
                 self.get_logger().warning(f"playback began {self.source.late_start_s:.2f} s after the first "
-                                          "frame's stamp (start_time): the frames already due go out at once; give "
-                                          "a later start_time for real-time delivery from the first frame")
+                                          "frame's stamp (start_time): playing that much behind, stamps unchanged; "
+                                          "give a later start_time for delivery on time")
             if frame is None:
                 s = self.source.stats
                 if not self._stop.is_set():
                     self.get_logger().info(f"end of recording: published {s.frames} frames, dropped {s.dropped}; "
-                                           f"{s.latency_text()}" + (f" ({s.caught_up} frames caught up after a "
-                                                                    "late start not counted)" if s.caught_up else ""))
+                                           f"{s.latency_text()}")
                 break
             if self._stop.is_set():
                 break
@@ -262,8 +261,7 @@ class CameraNode(Node):
         self.pub_color_info.publish(self.info_msg)
         self.pub_depth.publish(depth)
         self.pub_depth_info.publish(self.info_msg)
-        if not getattr(self.source, "late", False):
-            self.source.stats.add_latency(self._now_ns() - stamp_ns)
+        self.source.stats.add_latency(self._now_ns() - stamp_ns)
 
     def shutdown(self) -> None:
         if self.finished.is_set() and self.context.ok():
