@@ -52,3 +52,12 @@ def test_the_link_sits_at_the_depth_sensor_as_in_realsense_ros():
     assert np.linalg.norm(est.translation - truth.translation) < 0.003
     naive = camera_extrinsics("camera1", [view], board_pose)  # colour at the link: 15 mm off
     assert np.linalg.norm(naive.translation - truth.translation) > 0.01
+
+
+def test_calibrate_holds_only_the_frames_it_uses(damaged_recordings):
+    """`dexmv calibrate --frames N` keeps N frames spread over the recording, not the whole file."""
+    from dexmv_capture.cli.calibrate import _picked_frames
+
+    intr, depth_to_color, frames = _picked_frames(str(damaged_recordings["intact"]), 4)
+    assert [f.frame_number for f in frames] == [0, 20, 39, 59] and intr.width == 160
+    assert depth_to_color[1] == (0.0, 0.0, 0.0)
