@@ -60,7 +60,9 @@ def test_demo_runs_every_stage(tmp_path):
     out = dexmv("demo", "--seconds", "1.5", "--fps", "10", "--out", str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo finished" in out.stdout and "FAILED" not in out.stdout
-    assert "world->camera1_link" in out.stdout and "camera1_link->camera1_color_optical_frame" in out.stdout
+    # realsense2_camera's frame tree: link -> color_frame -> color_optical_frame
+    assert "world->camera1_link" in out.stdout and "camera1_link->camera1_color_frame" in out.stdout
+    assert "camera1_color_frame->camera1_color_optical_frame" in out.stdout
     # Every image a camera node published arrives (reliable QoS, the nodes wait for this subscriber and
     # the stage waits for the last ones); a node under load may skip frames to keep real time.
     for cam in ("camera1", "camera2"):

@@ -114,16 +114,22 @@ def average_poses(poses: list[np.ndarray]) -> np.ndarray:
 
 
 def camera_extrinsics(camera_name: str, views: list[BoardView], board_pose: np.ndarray,
-                      frame_id: str = "world") -> CameraExtrinsics:
-    """world <- camera{i}_link from the camera's board views (colour sensor at the link origin)."""
+                      frame_id: str = "world", link_from_optical: np.ndarray | None = None) -> CameraExtrinsics:
+    """world <- camera{i}_link from the camera's board views.
+
+    link_from_optical: 4x4 link <- colour optical frame (rig.link_from_color_optical of the
+    recording's depth-to-colour extrinsics: the link sits at the depth sensor as in realsense-ros);
+    default: the colour sensor at the link origin."""
     if not views:
         raise CalibrationError(f"{camera_name}: the board was not found in any frame")
+    if link_from_optical is None:
+        link_from_optical = np.eye(4)
+        link_from_optical[:3, :3] = LINK_FROM_OPTICAL
     optical_from_board = average_poses([v.optical_from_board for v in views])
-    world_optical = board_pose @ np.linalg.inv(optical_from_board)
-    rot = world_optical[:3, :3] @ LINK_FROM_OPTICAL.T
+    world_link = board_pose @ np.linalg.inv(optical_from_board) @ np.linalg.inv(link_from_optical)
     rms = float(np.mean([v.rms_px for v in views]))
-    return CameraExtrinsics(camera_name, frame_id, f"{camera_name}_link", world_optical[:3, 3].copy(),
-                            Rotation.from_matrix(rot).as_quat(),
+    return CameraExtrinsics(camera_name, frame_id, f"{camera_name}_link", world_link[:3, 3].copy(),
+                            Rotation.from_matrix(world_link[:3, :3]).as_quat(),
                             {"rms_reprojection_px": round(rms, 4), "views": len(views),
                              "corners": int(np.mean([len(v.corner_ids) for v in views]))})
 

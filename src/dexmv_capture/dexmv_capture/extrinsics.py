@@ -6,6 +6,7 @@ its errors name the file and the entry: a typo here silently moves a camera othe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,17 @@ from scipy.spatial.transform import Rotation
 
 class ExtrinsicsError(ValueError):
     """A malformed extrinsics file; the message names the file and the entry."""
+
+
+_CAMERA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def check_camera_name(name: str, where: str = "camera name") -> str:
+    """A camera name becomes a node name, topic prefix, frame prefix and file name: a ROS name token only
+    (letter, then letters, digits, underscores), so `../x` or `a/b` can never escape a folder or a namespace."""
+    if not isinstance(name, str) or not _CAMERA_NAME.fullmatch(name):
+        raise ExtrinsicsError(f"{where} {name!r}: use a letter, then letters, digits or underscores (e.g. camera1)")
+    return name
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,7 @@ def load_extrinsics(path: str | Path) -> list[CameraExtrinsics]:
     parent = str(doc.get("frame_id", "world"))
     cameras = []
     for name, entry in doc["cameras"].items():
+        check_camera_name(name, f"{path}: cameras entry")
         if not isinstance(entry, dict):
             raise ExtrinsicsError(f"{path}: cameras.{name} must be a mapping")
         translation = _vector(path, name, "translation", entry.get("translation"), 3)

@@ -6,13 +6,19 @@ extensions) and any librealsense tool plays it. Reading uses librealsense's play
 (`context().load_device(path)`, `set_real_time(False)`, consumer-paced: RecordingReader), which also
 reads legacy ROS 1 `.bag` recordings; depth is aligned to colour with `rs.align`.
 
-Errors name the file: a missing, corrupt or truncated recording raises RecordingError at once.
+Errors name the file: a missing, corrupt or truncated recording raises RecordingError at once
+when librealsense cannot open it. A file that opens but is damaged further in (librealsense's
+playback then just stops early) is caught at its end: the reader compares the frames it received
+per stream with the frames the file's index holds (the rosbag2 sqlite `messages` table of a
+`.db3`) and raises RecordingIncomplete naming both counts; a recording without a single frame pair
+is an error too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -31,6 +37,32 @@ _END_TIMEOUT_MS = 300  # a playback that yields nothing for this long (not real 
 
 class RecordingError(RuntimeError):
     """A recording that cannot be written or read; the message names the file."""
+
+
+class RecordingIncomplete(RecordingError):
+    """The recording ended before every recorded frame was read (corrupt or truncated), or held none."""
+
+
+def recorded_frame_counts(path: str | Path) -> dict[str, int]:
+    """Frames per stream ('color', 'depth') that a librealsense `.db3` holds, from its sqlite index.
+
+    librealsense writes each stream's images on `/device_<d>/sensor_<s>/<Stream>_<i>/image/data[...]`.
+    Raises RecordingError when the index cannot be read (a garbled file) and for other formats."""
+    path = Path(path)
+    if path.suffix != ".db3":
+        raise RecordingError(f"{path}: frame counts are read from .db3 files only")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT t.name, COUNT(m.id) FROM topics t LEFT JOIN messages m ON m.topic_id = t.id "
+                              "WHERE t.name LIKE '%/image/data%' GROUP BY t.id").fetchall()
+    except sqlite3.Error as err:
+        raise RecordingError(f"{path}: its index cannot be read ({err}): the file is corrupt") from None
+    counts = {"color": 0, "depth": 0}
+    for name, count in rows:
+        stream = name.split("/image/data")[0].rsplit("/", 1)[-1].split("_")[0].lower()
+        if stream in counts:
+            counts[stream] += int(count)
+    return counts
 
 
 def _rs():
@@ -164,6 +196,7 @@ class Frame:
     depth: np.ndarray  # (H, W) uint16, depth units (see RecordingInfo.depth_units)
     timestamp_ms: float  # device timestamp of the colour frame
     frame_number: int
+    timestamp_domain: str = "hardware_clock"  # librealsense's: hardware_clock, system_time or global_time
 
 
 @dataclass(frozen=True)
@@ -220,8 +253,21 @@ class RecordingReader:
     _QUEUE = 4  # frames in flight between playback and reader: small, librealsense's frame pool is finite
     _PENDING = 4  # frames of one stream waiting for a partner before the oldest is given up
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, strict: bool = True) -> None:
+        """strict: at the end, raise RecordingIncomplete if frames were lost or none was read;
+        otherwise the same message is left in `problem` and read() just ends."""
         self.path = check_recording_path(path)
+        self.strict = strict
+        self.frames_read = 0  # colour/depth pairs returned
+        self.received = {"color": 0, "depth": 0}  # frames per stream that playback delivered
+        self.problem: str | None = None
+        self._index_error: str | None = None
+        self.recorded: dict[str, int] | None = None  # frames per stream in the file's index (.db3)
+        if self.path.suffix == ".db3":
+            try:
+                self.recorded = recorded_frame_counts(self.path)
+            except RecordingError as err:
+                self._index_error = str(err)
         rs = self._rs = _rs()
         self._stopped = True
         self._closing = threading.Event()
@@ -260,6 +306,8 @@ class RecordingReader:
                 sensor.close()
             raise RecordingError(f"{self.path}: needs color and depth streams, has {sorted(profiles)}")
         ext = profiles["depth"].get_extrinsics_to(profiles["color"])
+        # depth optical -> colour optical (row-major rotation, metres): where camera_node puts <name>_color_frame
+        self.depth_to_color = (tuple(float(v) for v in ext.rotation), tuple(float(v) for v in ext.translation))
         self._registered = (np.allclose(ext.rotation, np.eye(3).ravel()) and np.allclose(ext.translation, 0.0)
                             and profiles["depth"].get_intrinsics().fx == profiles["color"].get_intrinsics().fx
                             and profiles["depth"].width() == profiles["color"].width())
@@ -300,16 +348,42 @@ class RecordingReader:
                 return
             yield frame
 
+    @property
+    def expected_frames(self) -> int | None:
+        """Frame pairs the file's index promises (the smaller stream), or None where unknown (.bag)."""
+        return None if self.recorded is None else min(self.recorded.values())
+
+    def _finish(self) -> None:
+        """End of playback: what could not be read becomes `problem` (and, strict, an error)."""
+        got, rec = self.received, self.recorded
+        problem = None
+        if self._index_error:
+            problem = f"{self._index_error}; read {self.frames_read} frame pairs before playback stopped"
+        elif rec is not None and (got["color"] < rec["color"] or got["depth"] < rec["depth"]):
+            problem = (f"{self.path}: corrupt or truncated: read {got['color']} of {rec['color']} colour and "
+                       f"{got['depth']} of {rec['depth']} depth frames ({self.frames_read} pairs) before playback "
+                       "stopped")
+        elif self.frames_read == 0:
+            held = "" if rec is None else f" (the file holds {rec['color']} colour and {rec['depth']} depth frames)"
+            problem = f"{self.path}: no frames could be read{held}"
+        self.problem = problem
+        if problem and self.strict:
+            raise RecordingIncomplete(problem)
+
     def read(self) -> Frame | None:
-        """The next frame, or None at the end of the recording."""
+        """The next frame, or None at the end of the recording (strict: RecordingIncomplete if frames were lost)."""
         while True:
             try:
                 frame = self._queue.get(timeout=_END_TIMEOUT_MS / 1000.0)
             except queue.Empty:
                 if self._playback.current_status() == self._rs.playback_status.stopped:
+                    if self.problem is None:
+                        self._finish()
                     return None
                 continue
-            pair = self._match("depth" if frame.is_depth_frame() else "color", frame)
+            kind = "depth" if frame.is_depth_frame() else "color"
+            self.received[kind] += 1
+            pair = self._match(kind, frame)
             if pair is None:
                 continue
             color, depth = pair
@@ -323,6 +397,7 @@ class RecordingReader:
                 self._joiner.invoke(color)
                 aligned = self._align.process(self._joined.wait_for_frame().as_frameset())
                 color, depth = aligned.get_color_frame(), aligned.get_depth_frame()
+            self.frames_read += 1
             return self._frame(color, depth)
 
     def _match(self, kind: str, frame):
@@ -343,7 +418,8 @@ class RecordingReader:
     @staticmethod
     def _frame(color, depth) -> Frame:
         return Frame(np.asanyarray(color.get_data()).copy(), np.asanyarray(depth.get_data()).copy(),
-                     float(color.get_timestamp()), int(color.get_frame_number()))
+                     float(color.get_timestamp()), int(color.get_frame_number()),
+                     str(color.get_frame_timestamp_domain()).split(".")[-1])
 
     def close(self) -> None:
         """Stop playback and give every frame still held back to librealsense.

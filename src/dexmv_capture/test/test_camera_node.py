@@ -60,7 +60,12 @@ def test_recording_plays_through_the_node(recording, run_node, ros_node, spin_un
         err = np.abs(depth[valid] - truth[valid])
         assert np.mean(err <= 4 * depth_sigma(truth[valid]) + 0.0006) > 0.99
     frames = {t.child_frame_id: t.header.frame_id for m in got["tf"] for t in m.transforms}
-    assert frames.get("camera1_color_optical_frame") == "camera1_link"
+    # realsense2_camera's tree; our synthetic colour sensor sits at the link (depth) origin
+    assert frames == {"camera1_depth_frame": "camera1_link", "camera1_depth_optical_frame": "camera1_depth_frame",
+                      "camera1_color_frame": "camera1_link", "camera1_color_optical_frame": "camera1_color_frame"}
+    optical = next(t for m in got["tf"] for t in m.transforms if t.child_frame_id == "camera1_color_optical_frame")
+    q = optical.transform.rotation
+    assert np.allclose([q.x, q.y, q.z, q.w], [-0.5, 0.5, -0.5, 0.5])  # as realsense-ros publishes it
     assert node.interrupt() == 0 and "Traceback" not in node.output()
 
 

@@ -138,3 +138,73 @@ def test_bench_capture_reports_rates_per_task_and_camera(tmp_path):
     assert "min_tracking_confidence=0.5" in data["settings"]["mediapipe_mode"]
     bad = dexmv("bench", "capture", "--tasks", "relocate-piano")
     assert bad.returncode == 2 and "unknown task(s) relocate-piano" in bad.stderr
+
+
+def test_recording_info_refuses_damaged_recordings(damaged_recordings, tmp_path):
+    garbled = damaged_recordings["garbled"]
+    proc = dexmv("recording", "info", str(garbled))
+    assert proc.returncode == 2 and f"{garbled}: corrupt or truncated: read " in proc.stderr
+    assert "of 60 colour" in proc.stderr and "Traceback" not in proc.stderr
+    no_color, sheet = damaged_recordings["no_color"], tmp_path / "sheet.png"
+    proc = dexmv("recording", "info", str(no_color), "--sheet", str(sheet))
+    assert proc.returncode == 2 and f"{no_color}: no frames could be read" in proc.stderr
+    assert not sheet.exists()
+
+
+def test_calibrate_checks_its_arguments_before_any_work(tmp_path, damaged_recordings):
+    rec = damaged_recordings["intact"]
+    out = str(tmp_path / "x.yaml")
+    for args, says in (
+        (["--squares", "0", "0"], "--squares: a ChArUco board has at least 2 squares each way"),
+        (["--frames", "0"], "--frames must be at least 1, got 0"),
+        (["--square", "-0.05"], "--square and --marker must be positive"),
+    ):
+        proc = dexmv("calibrate", f"camera1={rec}", "--out", out, *args)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    missing = tmp_path / "no" / "such" / "x.yaml"
+    proc = dexmv("calibrate", f"camera1={rec}", "--out", str(missing))
+    assert proc.returncode == 2 and f"--out {missing}: folder {missing.parent} does not exist" in proc.stderr
+    proc = dexmv("calibrate", f"camera1={rec}", f"camera1={rec}", "--out", out)
+    assert proc.returncode == 2 and "camera 'camera1' is given twice" in proc.stderr
+    proc = dexmv("calibrate", f"../up={rec}", "--out", out)
+    assert proc.returncode == 2 and "camera name '../up': use a letter" in proc.stderr
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_synth_board_recordings_calibrate_back_to_the_rig(tmp_path):
+    cal = tmp_path / "cal"
+    proc = dexmv("synth", "--board", "--board-frames", "3", "--out", str(cal))
+    assert proc.returncode == 0, proc.stderr
+    assert "try: dexmv calibrate camera1=" in proc.stdout
+    out = tmp_path / "measured.yaml"
+    proc = dexmv("calibrate", f"camera1={cal / 'camera1.db3'}", f"camera2={cal / 'camera2.db3'}", "--out", str(out),
+                 "--frames", "3")
+    assert proc.returncode == 0, proc.stderr
+    truth = {c.camera_name: c for c in load_extrinsics(cal / "extrinsics.yaml")}
+    for cam in load_extrinsics(out):
+        assert np.linalg.norm(cam.translation - truth[cam.camera_name].translation) < 0.003
+        angle = (Rotation.from_quat(cam.rotation) * Rotation.from_quat(truth[cam.camera_name].rotation).inv())
+        assert np.degrees(angle.magnitude()) < 0.5
+
+
+def test_synth_checks_names_task_and_output_before_writing(tmp_path):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text("cameras:\n  ../escaped:\n    translation: [0, 0, 1]\n    rotation: [0, 0, 0, 1]\n")
+    out = tmp_path / "inside" / "out"
+    proc = dexmv("synth", "--task", "pour", "--seconds", "0.2", "--fps", "5", "--extrinsics", str(rig),
+                 "--out", str(out), "--no-pace")
+    assert proc.returncode == 2 and "cameras entry '../escaped': use a letter" in proc.stderr, proc.stderr
+    assert not (tmp_path / "inside").exists() and not list(tmp_path.glob("**/escaped*"))
+    proc = dexmv("synth", "--task", "juggle", "--out", str(out))
+    assert proc.returncode == 2 and not out.exists() and "rendering" not in proc.stderr  # no bar before the check
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    proc = dexmv("synth", "--task", "pour", "--out", str(a_file))
+    assert proc.returncode == 2 and f"--out {a_file}: exists and is not a folder" in proc.stderr
+    assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_doctor_checks_the_camera_and_vision_libraries():
+    proc = dexmv("doctor", "--no-dds", "--no-render", timeout=180)
+    lines = {line.split()[1]: line.split()[0] for line in proc.stdout.splitlines() if len(line.split()) > 1}
+    assert {lines.get("pyrealsense2"), lines.get("opencv"), lines.get("mediapipe")} == {"ok"}, proc.stdout

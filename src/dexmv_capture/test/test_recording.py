@@ -3,9 +3,10 @@
 import time
 
 import numpy as np
+import pytest
 
 from dexmv_capture.d435 import Intrinsics
-from dexmv_capture.recording import RecordingReader, RecordingWriter
+from dexmv_capture.recording import RecordingIncomplete, RecordingReader, RecordingWriter
 
 SMALL = Intrinsics(160, 120, 150.0, 150.0, 80.0, 60.0)
 
@@ -48,3 +49,27 @@ def test_unregistered_depth_is_aligned_and_the_first_frame_kept(tmp_path):
         # a 15 mm shift at 0.6 m moves the wall by ~4 px: most of the image still sees it, at its depth
         assert valid.mean() > 0.9 and np.all(np.abs(frame.depth[valid].astype(int) - (600 + k)) <= 1)
         assert not valid[:, -2:].all() or not valid[:, :2].all()  # the shifted edge has no depth
+
+
+def test_a_garbled_recording_says_how_many_frames_it_could_not_read(damaged_recordings):
+    path, total = damaged_recordings["garbled"], damaged_recordings["frames"]
+    frames = []
+    with pytest.raises(RecordingIncomplete) as caught, RecordingReader(path) as reader:
+        for frame in reader:
+            frames.append(frame)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: corrupt or truncated: read ") and f"of {total} colour" in message
+    assert 0 < len(frames) < total and reader.recorded == {"color": total, "depth": total}
+    # not strict: the frames that could be read, and the same finding in `problem`
+    with RecordingReader(path, strict=False) as reader:
+        assert sum(1 for _ in reader) == len(frames)
+        assert reader.problem == message
+
+
+def test_a_recording_without_colour_frames_is_an_error(damaged_recordings):
+    path = damaged_recordings["no_color"]
+    with pytest.raises(RecordingIncomplete, match=r"no frames could be read \(the file holds 0 colour and 60 depth"), \
+            RecordingReader(path) as reader:
+        list(reader)
+    with RecordingReader(damaged_recordings["intact"]) as reader:
+        assert sum(1 for _ in reader) == 60 and reader.problem is None and reader.expected_frames == 60

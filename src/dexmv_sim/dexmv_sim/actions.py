@@ -21,7 +21,14 @@ N_ACTIONS = len(ADROIT_ACTUATORS)
 
 
 class ActionError(ValueError):
-    """An action or joint target that cannot be applied (wrong size, not finite, unknown joint)."""
+    """An action or joint target that cannot be applied (wrong size, not finite, unknown joint).
+
+    `reason` is a short stable key ("length_mismatch", "unknown_joint", "not_finite", "shape",
+    "nan") that a node counts rejections by; the message names the offending field."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ActionMap:
@@ -44,14 +51,14 @@ class ActionMap:
         included) are clipped to it, NaN raises ActionError."""
         action = np.asarray(action)
         if action.shape[-1:] != (N_ACTIONS,):
-            raise ActionError(f"an action has {N_ACTIONS} values, got shape {action.shape}")
+            raise ActionError(f"an action has {N_ACTIONS} values, got shape {action.shape}", "shape")
         # one preallocated buffer for the common single action: this runs every control step
         clipped = self._buffer if action.ndim == 1 else np.empty(action.shape)
         clipped[...] = action
         np.minimum(clipped, 1.0, out=clipped)
         np.maximum(clipped, -1.0, out=clipped)  # NaN survives both, and the sum below
         if math.isnan(clipped.sum()):
-            raise ActionError(f"action contains NaN: {action}")
+            raise ActionError(f"action contains NaN: {action}", "nan")
         if out is None:
             out = np.empty(action.shape)
         np.multiply(clipped, self.half, out=out)
@@ -62,7 +69,7 @@ class ActionMap:
         """Normalized actions of joint targets (..., 30); targets beyond the ctrlrange map beyond [-1, 1]."""
         targets = np.asarray(targets, dtype=np.float64)
         if targets.shape[-1:] != (N_ACTIONS,):
-            raise ActionError(f"joint targets have {N_ACTIONS} values, got shape {targets.shape}")
+            raise ActionError(f"joint targets have {N_ACTIONS} values, got shape {targets.shape}", "shape")
         return (targets - self.mid) / self.half
 
     def named_targets(self, names: Sequence[str], positions: Sequence[float], current: np.ndarray) -> np.ndarray:
@@ -71,14 +78,15 @@ class ActionMap:
         Positions outside a joint's ctrlrange are clipped to it (what the servo can be asked for).
         """
         if len(names) != len(positions):
-            raise ActionError(f"{len(names)} joint names but {len(positions)} positions")
+            raise ActionError(f"name has {len(names)} entries but position has {len(positions)}", "length_mismatch")
         targets = np.array(current, dtype=np.float64, copy=True)
-        for name, value in zip(names, positions, strict=True):
+        for k, (name, value) in enumerate(zip(names, positions, strict=True)):
             i = self.index.get(name)
             if i is None:
-                raise ActionError(f"unknown joint '{name}': the Adroit joints are {', '.join(ADROIT_JOINTS)}")
+                raise ActionError(f"name[{k}] '{name}' is not an Adroit joint (they are {', '.join(ADROIT_JOINTS)})",
+                                  "unknown_joint")
             if not np.isfinite(value):
-                raise ActionError(f"joint '{name}' target is not finite: {value}")
+                raise ActionError(f"position[{k}] (joint '{name}') is not finite: {value}", "not_finite")
             targets[i] = value
         return np.clip(targets, self.low, self.high)
 

@@ -19,7 +19,10 @@ Contact parameters (chosen, not defaults):
 - solref (0.01, 1): a 10 ms contact time constant, five physics steps of 2 ms (MuJoCo wants at
   least two), stiffer than the default 20 ms so squeezing fingers sink less into the object;
 - margin 0: contacts only on touch. The hand's own geoms keep their Adroit parameters; MuJoCo
-  combines a pair's friction by the maximum.
+  combines a pair's friction by the maximum, so a hand-object contact ends up with the hand's
+  torsional friction of 0.5 m (and rolling 0.01), not the 0.005 m above: known and not yet changed,
+  because the tuned scripted grasps (the large clamp's above all) rely on it; giving objects
+  priority over the hand (tried) drops the clamp in every seed until the grasps are re-tuned.
 
 Real YCB meshes replace the primitives when `mesh_dir` is given (see `find_ycb_mesh`): the visual
 mesh (textured when its texture is next to it) plus convex collision pieces when present, else the

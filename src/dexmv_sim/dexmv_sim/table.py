@@ -22,6 +22,12 @@ FLOOR_RGBA = (0.42, 0.44, 0.47, 1.0)
 # The table top's contact: sliding friction 1 (wood against cardboard/plastic is 0.4-0.7; 1 is
 # DexMV's value and keeps objects from skating when pushed), condim 3, default soft contact.
 TABLE_FRICTION = (1.0, 0.005, 0.0001)
+# A 5 ms contact time constant (2.5 physics steps; MuJoCo wants at least 2), four times stiffer than
+# MuJoCo's default 20 ms: with the default, fingertips and objects pushed by a flailing hand sank up
+# to 8.6 mm into the top (10 random-action episodes, relocate-mustard_bottle; the issue saw 20 mm);
+# with 5 ms at most 1.2 mm in the same episodes.
+TABLE_SOLREF = (0.005, 1.0)
+TABLE_PRIORITY = 2  # above objects and the hand (0): every table contact uses the table's parameters
 
 
 def add_table(spec: mujoco.MjSpec, *, half_size: Sequence[float] = TABLE_HALF_SIZE, name: str = "table",
@@ -31,10 +37,11 @@ def add_table(spec: mujoco.MjSpec, *, half_size: Sequence[float] = TABLE_HALF_SI
     body = spec.worldbody.add_body(name=name)
     top = body.add_geom(name=f"{name}/top", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[hx, hy, 0.05],
                         rgba=list(TABLE_RGBA), group=3)
-    # priority 1: contacts with the table use the table's condim 3 (objects ask for 4, for grasps):
+    # priority: contacts with the table use the table's condim 3 (objects ask for 4, for grasps):
     # torsional friction against the table buys nothing and costs two constraint rows per contact
-    top.contype, top.conaffinity, top.condim, top.priority = 1, 1, 3, 1
+    top.contype, top.conaffinity, top.condim, top.priority = 1, 1, 3, TABLE_PRIORITY
     top.friction = list(TABLE_FRICTION)
+    top.solref = list(TABLE_SOLREF)
     visuals = [
         (mujoco.mjtGeom.mjGEOM_BOX, [hx, hy, TABLE_THICKNESS / 2], [0, 0, -TABLE_THICKNESS / 2], TABLE_RGBA),
     ]

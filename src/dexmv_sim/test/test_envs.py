@@ -105,8 +105,15 @@ def test_action_map_is_the_joint_target_map():
     np.testing.assert_allclose(actions.to_targets(actions.to_actions(q)), q)
     named = actions.named_targets(["FFJ2", "ARTx"], [0.5, 9.0], np.zeros(30))
     assert named[ADROIT_JOINTS.index("FFJ2")] == 0.5 and named[0] == hi[0]  # clipped to the ctrlrange
-    with pytest.raises(ActionError, match="unknown joint 'index_mcp'"):
-        actions.named_targets(["index_mcp"], [0.1], np.zeros(30))
+    with pytest.raises(ActionError, match=r"name\[1\] 'index_mcp' is not an Adroit joint") as err:
+        actions.named_targets(["FFJ2", "index_mcp"], [0.1, 0.1], np.zeros(30))
+    assert err.value.reason == "unknown_joint"
+    with pytest.raises(ActionError, match=r"position\[0\] \(joint 'FFJ2'\) is not finite") as err:
+        actions.named_targets(["FFJ2"], [float("nan")], np.zeros(30))
+    assert err.value.reason == "not_finite"
+    with pytest.raises(ActionError, match="name has 2 entries but position has 1") as err:
+        actions.named_targets(["FFJ2", "ARTx"], [0.1], np.zeros(30))
+    assert err.value.reason == "length_mismatch"
 
 
 def test_servos_hold_a_joint_target():

@@ -2,12 +2,17 @@
 object poses, TF and markers, resets through its service, /clock when faster than real time, and
 shuts down cleanly on SIGINT."""
 
+import itertools
+import json
+import math
 import time
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -78,8 +83,37 @@ def test_sim_node_over_dds(ros_node, spin_until, run_node):
     future = client.call_async(ResetEpisode.Request(task="stack-blocks", seed=0))
     assert spin_until(ros_node, future.done, timeout=20)
     assert not future.result().success and "unknown task" in future.result().message
+    # a bad seed changes nothing: the mug episode keeps running
+    future = client.call_async(ResetEpisode.Request(task="relocate-sugar_box", seed=-1))
+    assert spin_until(ros_node, future.done, timeout=20)
+    reply = future.result()
+    assert not reply.success and reply.task == "relocate-mug" and "seed" in reply.message, reply.message
+    count = poses.count
+    spin_until(ros_node, lambda: poses.count > count + 3, timeout=5)
+    assert poses.msg.objects[0].object_id == "025_mug"
+
+    # rejected targets: counted per reason on /diagnostics, each reason logged
+    diagnostics = Latest()
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics, 10)
+    bad = [JointState(name=["index_mcp"], position=[0.1]), JointState(name=["FFJ2"], position=[math.nan]),
+           JointState(name=["FFJ2", "ARTx"], position=[0.1])]
+
+    def counted() -> bool:
+        for msg in bad:
+            pub.publish(msg)
+        if diagnostics.msg is None:
+            return False
+        values = {v.key: v.value for v in diagnostics.msg.status[0].values}
+        return all(int(values.get(f"rejected/{r}", 0)) > 0 for r in ("unknown_joint", "not_finite", "length_mismatch"))
+
+    assert spin_until(ros_node, counted, timeout=20), diagnostics.msg
+    values = {v.key: v.value for v in diagnostics.msg.status[0].values}
+    assert float(values["achieved_rate_hz"]) > 0 and values["task"] == "relocate-mug"
     assert proc.interrupt() == 0, proc.output()
-    assert "Traceback" not in proc.output()
+    out = proc.output()
+    assert "Traceback" not in out
+    for reason in ("unknown_joint", "not_finite", "length_mismatch"):
+        assert f"ignored ({reason}" in out, out
 
 
 def test_sim_node_faster_than_real_time_publishes_clock(ros_node, spin_until, run_node):
@@ -93,4 +127,21 @@ def test_sim_node_faster_than_real_time_publishes_clock(ros_node, spin_until, ru
     spin_until(ros_node, lambda: False, timeout=2.0)
     advanced = clock.msg.clock.sec + clock.msg.clock.nanosec * 1e-9 - first
     assert advanced > 1.5 * (time.monotonic() - wall), f"sim time advanced {advanced:.2f} s"
+    # /clock stays monotonic across a reset; the episode topic marks where the new episode starts
+    stamps, episodes = [], Latest()
+    ros_node.create_subscription(Clock, "/clock", lambda m: stamps.append(m.clock.sec + m.clock.nanosec * 1e-9), 100)
+    ros_node.create_subscription(String, "/dexmv/sim/episode", episodes, LATCHED)
+    client = ros_node.create_client(ResetEpisode, "/dexmv/sim/reset_episode")
+    assert client.wait_for_service(timeout_sec=10)
+    spin_until(ros_node, lambda: len(stamps) > 5, timeout=5)
+    before = stamps[-1]
+    future = client.call_async(ResetEpisode.Request(task="", seed=2))
+    assert spin_until(ros_node, future.done, timeout=20) and future.result().success
+    spin_until(ros_node, lambda: episodes.msg is not None and json.loads(episodes.msg.data)["episode"] == 1,
+               timeout=10)
+    episode = json.loads(episodes.msg.data)
+    assert episode["seed"] == 2 and episode["start_time"] >= before
+    count = len(stamps)
+    spin_until(ros_node, lambda: len(stamps) > count + 20, timeout=5)
+    assert all(b >= a for a, b in itertools.pairwise(stamps)), "/clock went back"
     assert proc.interrupt() == 0, proc.output()

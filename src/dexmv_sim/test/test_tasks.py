@@ -33,6 +33,23 @@ def test_relocate_success_at_the_target_not_far_from_it(name):
     assert not task.evaluate().success
 
 
+def test_relocate_success_needs_the_object_lifted_off_the_table():
+    """A target drawn just above the resting object (z 0.15 m, 0.055 m above the bottle's centre)
+    is within 0.1 m of it: standing still, or being pushed under the target, is not relocation."""
+    sim = _sim("relocate-mustard_bottle", object_pos=(0.05, 0.0), target=(0.05, 0.0, 0.15))
+    task = sim.task
+    for _ in range(20):  # settle on the table
+        sim.step_targets(sim.targets)
+    assert np.linalg.norm(task.object_pos - task.target_pos) < 0.1
+    assert task.object_on_table() and task.evaluate() == (False, 0.0)
+    task.object_qpos[:3] = (0.05, 0.0, task.rest_z + 0.01)  # barely raised: still not relocated
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not task.evaluate().success
+    task.object_qpos[:3] = (0.05, 0.0, 0.15)  # lifted to the target, nothing touching it
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not task.object_on_table() and task.evaluate() == (True, 1.0)
+
+
 def test_relocate_reward_grows_as_the_object_nears_the_target():
     sim = _sim("relocate-tomato_soup_can", target=(0.0, 0.0, 0.2))
     far = sim.task.reward()

@@ -1,4 +1,5 @@
-"""Check that this shell can run the stack: ROS 2 middleware, interfaces, packages, physics, rendering.
+"""Check that this shell can run the stack: ROS 2 middleware, interfaces, packages, physics, cameras
+(pyrealsense2), calibration (OpenCV with aruco), hand detection (MediaPipe), rendering.
 
 Each check prints one line; the command exits 1 when any check fails, so scripts and CI can
 call it before doing real work. The DDS check sends one message through the middleware inside
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-HELP = "check the environment: middleware, interfaces, packages, MuJoCo, rendering"
+HELP = "check the environment: middleware, interfaces, packages, MuJoCo, RealSense, OpenCV, MediaPipe, rendering"
 
 DEXMV_PACKAGES = (
     "dexmv_capture", "dexmv_perception", "dexmv_retarget", "dexmv_sim", "dexmv_learning", "dexmv_bringup",
@@ -116,6 +117,31 @@ def _torch() -> str:
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def _pyrealsense2() -> str:
+    """Imports only where Debian's libusb-1.0-0 is installed; a software device proves it works."""
+    import pyrealsense2 as rs
+
+    rs.software_device()
+    return f"pyrealsense2 {getattr(rs, '__version__', '?')}"
+
+
+def _opencv() -> str:
+    import cv2
+
+    if not hasattr(cv2, "aruco"):
+        raise RuntimeError(f"OpenCV {cv2.__version__} has no aruco module (ChArUco calibration needs "
+                           "opencv-contrib-python)")
+    return f"OpenCV {cv2.__version__} with aruco"
+
+
+def _mediapipe() -> str:
+    import mediapipe
+
+    if not hasattr(mediapipe, "solutions") or not hasattr(mediapipe.solutions, "hands"):
+        raise RuntimeError(f"mediapipe {mediapipe.__version__} has no bundled Hands solution (pin 0.10.21)")
+    return f"mediapipe {mediapipe.__version__} (Hands bundled)"
+
+
 def checks(with_dds: bool, with_render: bool) -> list[Check]:
     items = [
         Check("python", _python),
@@ -125,6 +151,9 @@ def checks(with_dds: bool, with_render: bool) -> list[Check]:
         Check("packages", _packages),
         Check("mujoco", _mujoco),
         Check("torch", _torch),
+        Check("pyrealsense2", _pyrealsense2),
+        Check("opencv", _opencv),
+        Check("mediapipe", _mediapipe),
     ]
     if with_dds:
         items.append(Check("dds", _dds_loopback))
@@ -146,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as err:  # a check reports any failure as one line, never a traceback
             detail, status = f"{type(err).__name__}: {err}", "FAIL"
             failures += check.required
-        print(f"{status:>4}  {check.name:<11} {detail}", flush=True)
+        print(f"{status:>4}  {check.name:<12} {detail}", flush=True)
     if failures:
         print(f"{failures} check(s) failed: run `make setup` and `source install/setup.bash`.", file=sys.stderr)
     return 1 if failures else 0

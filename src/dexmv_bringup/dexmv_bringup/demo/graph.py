@@ -35,6 +35,10 @@ TRANSFORM_WAIT_S = 5.0
 # and a fragment lost near the end is only resent at the writer's next heartbeat (3 s in Fast DDS).
 DRAIN_S = 10.0
 SETTLE_S = 1.0  # after the last target arrived: time for the sim to follow it
+# Both camera nodes get one start_time (the recording's first frame plays then), so the same
+# recorded instant carries the same stamp in both: this far ahead covers their start-up and
+# discovery on an idle machine; a node that comes up later plays that much behind (stamps unchanged).
+START_LEAD_S = 4.0
 STATIC_FRAMES = ("camera1_link", "camera2_link", "camera1_color_optical_frame", "camera2_color_optical_frame")
 PUBLISHED = re.compile(r"end of recording: published (\d+) frames, dropped (\d+)")
 
@@ -173,11 +177,13 @@ def stage_graph(run: DemoRun) -> str:
 
         if not spin_until(lambda: not unmatched(), run.timeout):
             raise RuntimeError(f"DDS did not match {unmatched()} within {run.timeout} s")
+        start_time = time.time_ns() + round(START_LEAD_S * 1e9)
         for cam, path in rec.recordings.items():
             nodes[f"camera_node_{cam}"] = NodeProcess.start(
                 "dexmv_capture", "camera_node", log_dir=logs, log_name=f"camera_node_{cam}",
                 params={"recording": str(path), "camera_name": cam, "camera_namespace": cam,
-                        "wait_for_subscribers": 1, "image_qos": IMAGE_QOS})
+                        "wait_for_subscribers": 1, "image_qos": IMAGE_QOS, "start_time": str(start_time),
+                        "time_origin_ms": 0.0})
         played = [nodes[f"camera_node_{c}"] for c in cams]
         if not spin_until(lambda: all("end of recording" in p.output() or p.proc.poll() is not None for p in played),
                           run.seconds * 3 + 2 * run.timeout):

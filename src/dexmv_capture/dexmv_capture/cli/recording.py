@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info.add_argument("file", help="recording file (.db3 written by librealsense 2.59, or legacy .bag)")
     info.add_argument("--json", action="store_true",
                       help="print one JSON object (duration_s: the recorder's clock; timestamp_span_s: first to last "
-                           "frame timestamp, which differ for recordings written faster than real time)")
+                           "frame timestamp, which differ for recordings written faster than real time; "
+                           "first_timestamp_ms: camera_node's time_origin_ms for this recording)")
     info.add_argument("--sheet", metavar="PNG", help="also write a contact sheet (colour and depth, 6 frames)")
 
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     report = {"file": str(info.path), "device": info.device_name, "serial_no": info.serial_no,
               "duration_s": round(info.duration_s, 3), "frames": count,
               "timestamp_span_s": round((stamps[-1] - stamps[0]) / 1000.0, 4) if stamps else 0.0,
+              "first_timestamp_ms": stamps[0] if stamps else None,
               "depth_units_m": info.depth_units,
               "streams": [{"stream": s.stream, "format": s.format, "width": s.width, "height": s.height, "fps": s.fps,
                            "fx": s.intrinsics.fx, "fy": s.intrinsics.fy, "ppx": s.intrinsics.ppx,
@@ -48,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     print(f"{report['file']}: {report['device']} (serial {report['serial_no']}), {count} frames over "
-          f"{report['timestamp_span_s']} s of frame timestamps, recorded in {report['duration_s']} s, "
-          f"depth units {info.depth_units:.4g} m")
+          f"{report['timestamp_span_s']} s of frame timestamps from {report['first_timestamp_ms']:.3f} ms, "
+          f"recorded in {report['duration_s']} s, depth units {info.depth_units:.4g} m")
     for s in report["streams"]:
         print(f"  {s['stream']:6s} {s['format']:5s} {s['width']}x{s['height']} @ {s['fps']} fps  "
               f"fx {s['fx']:.1f} fy {s['fy']:.1f} ppx {s['ppx']:.1f} ppy {s['ppy']:.1f} ({s['model']})")

@@ -10,18 +10,17 @@ later still receives the transforms. The node keeps running to serve such late j
 
 from __future__ import annotations
 
-import sys
-import time
+from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
 
-import rclpy
-from ament_index_python.packages import get_package_share_directory
-from geometry_msgs.msg import TransformStamped
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from tf2_msgs.msg import TFMessage
+quiet_interrupts()
 
-from dexmv_capture.extrinsics import CameraExtrinsics, ExtrinsicsError, load_extrinsics
+from ament_index_python.packages import get_package_share_directory  # noqa: E402
+from geometry_msgs.msg import TransformStamped  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
+
+from dexmv_capture.extrinsics import CameraExtrinsics, ExtrinsicsError, load_extrinsics  # noqa: E402
 
 STATIC_TF_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
@@ -54,35 +53,8 @@ class ExtrinsicsPublisher(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    # made before the node announces itself: a SIGINT right after that must not land in the
-    # executor's constructor (a half-built executor prints a traceback when collected)
-    executor = SingleThreadedExecutor()
-    try:
-        node = ExtrinsicsPublisher()
-    except ExtrinsicsError as err:
-        rclpy.logging.get_logger("extrinsics_publisher").error(str(err))
-        rclpy.try_shutdown()
-        return 1
-    try:
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError:
-        # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument". rclpy shuts the context down from its own signal thread, often
-        # a moment after the interrupt: give it a second before calling this a real error.
-        deadline = time.monotonic() + 1.0
-        while rclpy.ok() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if rclpy.ok():
-            raise
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(ExtrinsicsPublisher, name="extrinsics_publisher", args=args, startup_errors=(ExtrinsicsError,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

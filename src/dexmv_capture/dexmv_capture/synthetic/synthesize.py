@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dexmv_capture.d435 import D435_COLOR_640x480, Intrinsics, noisy_depth
-from dexmv_capture.extrinsics import CameraExtrinsics, save_extrinsics
+from dexmv_capture.extrinsics import CameraExtrinsics, check_camera_name, save_extrinsics
 from dexmv_capture.recording import RecordingWriter
 from dexmv_capture.rig import default_rig, optical_pose
 
@@ -71,9 +71,13 @@ def synthesize(task: str, seconds: float, seed: int, out_dir: str | Path, *, fps
     from dexmv_capture.synthetic.scene import SyntheticScene
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: exists and is not a folder")
     rig = rig or default_rig()
-    motion = task_motion(task, seed, seconds, fps)
+    for cam in rig:  # names become file names: none may leave the folder
+        check_camera_name(cam.camera_name)
+    motion = task_motion(task, seed, seconds, fps)  # checks the task before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     poses = {c.camera_name: optical_pose(c) for c in rig}
     scene = SyntheticScene(motion, poses, intrinsics)
     rng = np.random.default_rng([seed, 7])

@@ -14,48 +14,66 @@ Publishes (every `publish_every` control steps):
     meshes, objects, table) frame-locked to the sim/<body> frames; reliable + transient local, so
     RViz started later still gets it; republished on every reset. Pour's water particles come as
     one sphere list in `world` (namespace "sim/water") with every publication.
-  /clock (rosgraph_msgs/Clock) when real_time is false: simulation time, stepping as fast as the
-    CPU allows; message stamps are then simulation time.
+  /clock (rosgraph_msgs/Clock) when real_time is false (stepping as fast as the CPU allows) or
+    use_sim_time is true: simulation time, monotonic across resets (it continues from where the
+    previous episode ended; MuJoCo's own time restarts at 0 every episode). Message stamps are then
+    simulation time; otherwise (real time, use_sim_time false) they are the ROS clock's.
+  /dexmv/sim/episode (std_msgs/String, reliable + transient local): one JSON object per episode,
+    {"episode", "task", "seed", "start_time"}: how episodes are marked on the monotonic clock.
+  /diagnostics (diagnostic_msgs/DiagnosticArray), once a second: achieved control rate (WARN when a
+    real-time node steps below 95 % of 100 Hz, e.g. pour on a slow CPU), sim time, episode, and
+    rejected /adroit/joint_targets messages counted per reason.
 Services:
   /dexmv/sim/reset_episode (dexmv_msgs/srv/ResetEpisode): new episode of a task (empty: the current
-    one) from a seed.
-Parameters: task, seed, real_time, publish_every, publish_hand_tf, mesh_dir (see declarations).
+    one) from a seed (>= 0). A failed reset (unknown task, bad seed) changes nothing.
+Parameters: task, seed, real_time, publish_every, publish_hand_tf, mesh_dir (see declarations), and
+ROS's use_sim_time.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
 
-import numpy as np
-import rclpy
-from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, TransformStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
-from std_msgs.msg import ColorRGBA
-from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import Marker, MarkerArray
+quiet_interrupts()  # a Ctrl-C while MuJoCo loads exits quietly
 
-from dexmv_msgs.msg import ObjectPose, ObjectPoseArray
-from dexmv_msgs.srv import ResetEpisode
-from dexmv_sim.actions import ActionError
-from dexmv_sim.adroit import ADROIT_JOINTS, FOREARM_BODY
-from dexmv_sim.objects import OBJECT_IDS
-from dexmv_sim.scene import CONTROL_DT
-from dexmv_sim.scene_geometry import VisualGeom, visual_geometry
-from dexmv_sim.simulation import TaskSimulation
-from dexmv_sim.tasks import TASK_IDS, TaskOptionError
+import json  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from geometry_msgs.msg import Point, TransformStamped  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
+from rclpy.clock import Clock as RosClock  # noqa: E402
+from rclpy.clock import ClockType  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import ColorRGBA, String  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from dexmv_msgs.msg import ObjectPose, ObjectPoseArray  # noqa: E402
+from dexmv_msgs.srv import ResetEpisode  # noqa: E402
+from dexmv_sim.actions import ActionError  # noqa: E402
+from dexmv_sim.adroit import ADROIT_JOINTS, FOREARM_BODY  # noqa: E402
+from dexmv_sim.objects import OBJECT_IDS  # noqa: E402
+from dexmv_sim.scene import CONTROL_DT  # noqa: E402
+from dexmv_sim.scene_geometry import VisualGeom, visual_geometry  # noqa: E402
+from dexmv_sim.simulation import TaskSimulation  # noqa: E402
+from dexmv_sim.tasks import TASK_IDS, TaskOptionError  # noqa: E402
 
 FRAME_PREFIX = "sim/"
 MARKER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 WATER_PREFIX = "water/"
+DIAGNOSTICS_PERIOD = 1.0  # s, wall clock
+RATE_WARN_FRACTION = 0.95  # a real-time node below this share of 100 Hz says so
+LOG_EVERY = 2.0  # s, per rejection reason
 
 
 def _stamp(seconds: float) -> Time:
@@ -113,7 +131,7 @@ class SimNode(Node):
         d = ParameterDescriptor
         self.task_id = self.declare_parameter(
             "task", "relocate-mustard_bottle", d(description=f"task to run: one of {', '.join(TASK_IDS)}")).value
-        self.seed = int(self.declare_parameter("seed", 0, d(description="seed of the first episode")).value)
+        self.seed = int(self.declare_parameter("seed", 0, d(description="seed of the first episode (>= 0)")).value)
         self.real_time = bool(self.declare_parameter(
             "real_time", True, d(description="step at 100 Hz wall time (true) or as fast as possible, "
                                              "publishing /clock (false)")).value)
@@ -125,24 +143,55 @@ class SimNode(Node):
         mesh_dir = self.declare_parameter("mesh_dir", "", d(description="folder of real YCB meshes "
                                                                         "(empty: primitive objects)")).value
         self.mesh_dir = mesh_dir or None
+        # simulation time on stamps and /clock: always when not real time, and when ROS says so
+        self.sim_time_stamps = not self.real_time or bool(self.get_parameter("use_sim_time").value)
         self.joint_pub = self.create_publisher(JointState, "/adroit/joint_states", STATE_QOS)
         self.pose_pub = self.create_publisher(ObjectPoseArray, "/dexmv/sim/object_poses", STATE_QOS)
         self.tf_pub = self.create_publisher(TFMessage, "/tf", TF_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", MARKER_QOS)
+        self.episode_pub = self.create_publisher(String, "/dexmv/sim/episode", MARKER_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.water_pub = None  # made when a task has water (pour)
-        self.clock_pub = None if self.real_time else self.create_publisher(Clock, "/clock", 10)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.sim_time_stamps else None
         self.create_subscription(JointState, "/adroit/joint_targets", self._on_targets, qos_profile_sensor_data)
         self.create_service(ResetEpisode, "/dexmv/sim/reset_episode", self._on_reset)
+        self.rejected: Counter[str] = Counter()
+        self._last_logged: dict[str, float] = {}
+        self.episode = 0
+        self._time_base = 0.0  # simulation time at which the current episode started
+        self.sim: TaskSimulation | None = None
         self._start(self.task_id, self.seed)
-        self.timer = self.create_timer(CONTROL_DT, self.tick) if self.real_time else None
+        self._ticks = 0
+        self._rate_window = (time.monotonic(), 0)
+        self.achieved_hz = 0.0
+        self._warned_rate = False
+        # wall-clock timers on the steady clock: with use_sim_time the ROS clock is our own /clock
+        steady = RosClock(clock_type=ClockType.STEADY_TIME)
+        self.timer = self.create_timer(CONTROL_DT, self.tick, clock=steady) if self.real_time else None
+        self.create_timer(DIAGNOSTICS_PERIOD, self.publish_diagnostics, clock=steady)
         self.get_logger().info(f"simulating {self.sim.task.describe()} "
                                f"({'real time' if self.real_time else 'as fast as possible, /clock'})")
 
     # ------------------------------------------------------------------ episode
     def _start(self, task_id: str, seed: int) -> None:
-        if not hasattr(self, "sim") or self.sim.task_id != task_id:
-            self.sim = TaskSimulation(task_id, mesh_dir=self.mesh_dir)
-            model = self.sim.model
+        """Start an episode; raises (changing nothing) on an unknown task or a bad seed."""
+        if seed < 0:
+            raise ValueError(f"seed: must be >= 0, got {seed}")
+        rng = np.random.default_rng(seed)
+        sim = self.sim
+        if sim is None or sim.task_id != task_id:
+            try:
+                sim = TaskSimulation(task_id, mesh_dir=self.mesh_dir)
+            except TaskOptionError as err:
+                raise TaskOptionError(f"task: {err}") from err
+        ended_at = self.sim_time() if self.sim is not None else 0.0  # before a reset of the same sim zeroes it
+        sim.reset(rng)  # validated above: nothing below fails for a good task and seed
+        if self.sim is not None:
+            self._time_base = ended_at
+            self.episode += 1
+        if sim is not self.sim:
+            self.sim = sim
+            model = sim.model
             forearm = model.body(FOREARM_BODY).id
             self._hand_bodies = [b for b in range(1, model.nbody) if self._under(b, forearm)]
             names = [model.body(b).name for b in range(model.nbody)]
@@ -151,9 +200,10 @@ class SimNode(Node):
                                   and not names[b].startswith(WATER_PREFIX)]
             self._water = [i for i, n in enumerate(names) if n.startswith(WATER_PREFIX)]
             self._geometry = visual_geometry(model, skip_bodies=(WATER_PREFIX,))
-        self.task_id = task_id
-        self.sim.reset(np.random.default_rng(seed))
+        self.task_id, self.seed = task_id, seed
         self.targets = self.sim.targets
+        self.episode_pub.publish(String(data=json.dumps({"episode": self.episode, "task": task_id, "seed": seed,
+                                                         "start_time": round(self._time_base, 6)})))
         self.marker_pub.publish(geometry_markers(self._geometry, self.now()))
         self.publish()
 
@@ -164,17 +214,30 @@ class SimNode(Node):
             body = self.sim.model.body_parentid[body]
         return False
 
+    def sim_time(self) -> float:
+        """Simulation time since the node started, across episodes (monotonic)."""
+        return self._time_base + float(self.sim.data.time)
+
     def now(self) -> Time:
-        if self.real_time:
-            return self.get_clock().now().to_msg()
-        return _stamp(float(self.sim.data.time))
+        if self.sim_time_stamps:
+            return _stamp(self.sim_time())
+        return self.get_clock().now().to_msg()
 
     # ------------------------------------------------------------------ callbacks
     def _on_targets(self, msg: JointState) -> None:
         try:
             self.targets = self.sim.actions.named_targets(msg.name, msg.position, self.targets)
         except ActionError as err:
-            self.get_logger().warning(f"/adroit/joint_targets ignored: {err}", throttle_duration_sec=2.0)
+            self._reject(err.reason, str(err))
+
+    def _reject(self, reason: str, message: str) -> None:
+        """Count a rejected message by reason; log each reason at most every LOG_EVERY seconds."""
+        self.rejected[reason] += 1
+        now = time.monotonic()
+        if now - self._last_logged.get(reason, -np.inf) >= LOG_EVERY:
+            self._last_logged[reason] = now
+            self.get_logger().warning(f"/adroit/joint_targets ignored ({reason}, {self.rejected[reason]} so far): "
+                                      f"{message}")
 
     def _on_reset(self, request: ResetEpisode.Request, response: ResetEpisode.Response) -> ResetEpisode.Response:
         task = request.task or self.task_id
@@ -182,17 +245,51 @@ class SimNode(Node):
             self._start(task, int(request.seed))
         except (TaskOptionError, ValueError) as err:
             response.success, response.message, response.task = False, str(err), self.task_id
+            self.get_logger().warning(f"reset refused, still running {self.task_id}: {err}")
             return response
-        response.success, response.message, response.task = True, self.sim.task.describe(), self.task_id
+        response.success, response.task = True, self.task_id
+        response.message = (f"{self.sim.task.describe()}; episode {self.episode} starts at sim time "
+                            f"{self._time_base:.3f} s")
         self.get_logger().info(f"reset: {response.message} (seed {request.seed})")
         return response
 
     def tick(self) -> None:
         self.sim.step_targets(self.targets)
+        self._ticks += 1
         if self.clock_pub is not None:
-            self.clock_pub.publish(Clock(clock=_stamp(float(self.sim.data.time))))
+            self.clock_pub.publish(Clock(clock=_stamp(self.sim_time())))
         if self.sim.steps % self.publish_every == 0:
             self.publish()
+
+    def publish_diagnostics(self) -> None:
+        """Achieved control rate, episode and rejections on /diagnostics (once a second)."""
+        now = time.monotonic()
+        start, ticks = self._rate_window
+        if now - start <= 0:
+            return
+        self.achieved_hz = (self._ticks - ticks) / (now - start)
+        self._rate_window = (now, self._ticks)
+        target = 1.0 / CONTROL_DT
+        status = DiagnosticStatus(name="sim_node: simulation", hardware_id="dexmv_sim", level=DiagnosticStatus.OK)
+        if self.real_time and self.achieved_hz < RATE_WARN_FRACTION * target:
+            status.level = DiagnosticStatus.WARN
+            status.message = (f"cannot keep real time: {self.achieved_hz:.0f} Hz of {target:.0f} Hz "
+                              f"(real-time factor {self.achieved_hz / target:.2f})")
+            if not self._warned_rate:
+                self._warned_rate = True
+                self.get_logger().warning(f"{self.task_id}: {status.message}; sim time runs slower than wall time")
+        else:
+            mode = "real time" if self.real_time else "as fast as possible"
+            status.message = f"{self.achieved_hz:.0f} Hz ({mode})"
+        values = {"task": self.task_id, "episode": self.episode, "seed": self.seed,
+                  "sim_time": f"{self.sim_time():.3f}", "achieved_rate_hz": f"{self.achieved_hz:.1f}",
+                  "target_rate_hz": f"{target:.0f}" if self.real_time else "max",
+                  "rejected_total": sum(self.rejected.values())}
+        values.update({f"rejected/{reason}": count for reason, count in sorted(self.rejected.items())})
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.now()
+        self.diagnostics_pub.publish(array)
 
     # ------------------------------------------------------------------ output
     def publish(self) -> None:
@@ -238,41 +335,23 @@ class SimNode(Node):
             self.water_pub.publish(MarkerArray(markers=[water]))
 
 
-def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    # made before the node announces itself: a SIGINT right after that must not land in the
-    # executor's constructor (a half-built executor prints a traceback when collected)
-    executor = SingleThreadedExecutor()
-    try:
-        node = SimNode()
-    except (TaskOptionError, ValueError, RuntimeError) as err:
-        rclpy.logging.get_logger("sim_node").error(str(err))
-        rclpy.try_shutdown()
-        return 1
+
+def _spin(executor, node: SimNode) -> None:
+    """Real time: the executor's timers step the simulation. Otherwise step as fast as possible,
+    serving callbacks (targets, resets, diagnostics) between steps."""
     executor.add_node(node)
-    try:
-        if node.real_time:
-            executor.spin()
-        else:
-            while rclpy.ok():
-                executor.spin_once(timeout_sec=0.0)
-                node.tick()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError:
-        # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument". rclpy shuts the context down from its own signal thread, often
-        # a moment after the interrupt: give it a second before calling this a real error.
-        deadline = time.monotonic() + 1.0
-        while rclpy.ok() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if rclpy.ok():
-            raise
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    if node.real_time:
+        executor.spin()
+        return
+    while rclpy.ok():
+        executor.spin_once(timeout_sec=0.0)
+        node.tick()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimNode, name="sim_node", args=args, startup_errors=(TaskOptionError, ValueError, RuntimeError),
+                    spin=_spin)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -98,7 +98,7 @@ class PourTask(Task):
                                limited=mujoco.mjtLimited.mjLIMITED_FALSE)
             geom = body.add_geom(name=f"water/{k}/geom", type=mujoco.mjtGeom.mjGEOM_SPHERE,
                                  size=[PARTICLE_RADIUS, 0, 0], rgba=list(WATER_RGBA), density=1000.0, group=2)
-            geom.contype, geom.conaffinity, geom.condim, geom.priority = 1, 1, 1, 2
+            geom.contype, geom.conaffinity, geom.condim, geom.priority = 1, 1, 1, 3  # above table (2), objects (1)
 
     def _add_container(self, spec: mujoco.MjSpec) -> None:
         body = spec.worldbody.add_body(name="container", pos=[*CONTAINER_POS, 0.0])
