@@ -120,3 +120,11 @@ def test_launch_files_declare_their_documented_arguments(launch_available):
         for name, default, text in table:
             assert text and declared[name].description == text, f"{path.name}: {name} undocumented"
             assert "".join(s.perform(None) for s in declared[name].default_value) == default
+
+
+def test_readme_tables_are_the_launch_files_arguments(launch_available):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for path in sorted((SHARE / "launch").glob("*.launch.py")):
+        section = readme.split(f"`{path.name}`:\n", 1)[1].strip("\n").split("\n\n")[0]
+        rows = [f"| `{n}` | `{d}` | {t} |" if d else f"| `{n}` | | {t} |" for n, d, t in _module(path).ARGUMENTS]
+        assert section.splitlines()[2:] == rows, f"README table of {path.name} differs from its ARGUMENTS"
