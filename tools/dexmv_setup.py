@@ -416,6 +416,17 @@ def _launch_importable(env: dict[str, str]) -> bool:
     return probe.returncode == 0
 
 
+def _launch_pins_installed(env: dict[str, str]) -> bool:
+    """True when the venv already holds exactly the pinned launch packages, and they import."""
+    pins = {name: version for name, (version, _, _) in LAUNCH_PACKAGES.items()}
+    code = ("import importlib.metadata as m, sys\n"
+            f"pins = {pins!r}\n"
+            "try:\n    sys.exit(0 if all(m.version(n) == v for n, v in pins.items()) else 1)\n"
+            "except m.PackageNotFoundError:\n    sys.exit(1)\n")
+    probe = subprocess.run([str(venv_python()), "-c", code], env=env, capture_output=True, text=True)
+    return probe.returncode == 0 and _launch_importable(env)
+
+
 def ensure_composition_interfaces(env: dict[str, str], build: str) -> None:
     """Build composition_interfaces (imported by launch_ros) into the venv when the ROS underneath lacks it."""
     src = COMPOSITION_INTERFACES_SRC
@@ -464,9 +475,11 @@ def ensure_launch(mode: str, env: dict[str, str], build: str) -> bool:
     key = digest(build, sorted(LAUNCH_PACKAGES.items()), str(wheel_dir), *wheels)
     if stamp_ok("launch", key):
         return True
-    if stamp_ok("launch", f"{key} unavailable"):  # tried with these inputs before: no retry
-        say(NO_LAUNCH_ADVICE)
+    if stamp_ok("launch", f"{key} unavailable"):  # said so when it was tried with these inputs: no retry
         return False
+    if _launch_pins_installed(env):  # e.g. installed from wheels before, now run without the variable
+        stamp_write("launch", key)
+        return True
     cmd = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps"]
     if wheel_dir is not None:
         say(f"installing ROS 2 launch {LAUNCH_PACKAGES['launch'][0]} / launch_ros "
