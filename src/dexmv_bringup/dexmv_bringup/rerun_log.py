@@ -36,10 +36,12 @@ def detect_kind(path: Path) -> str:
             return "recording"
         if (path / "metrics.csv").is_file():
             return "run"
+        if (path / "data" / "main_data.hdf5").is_file() or (path / "main_data.hdf5").is_file():
+            return "dataset"
     elif path.suffix == ".npz":
         return "demonstration"
     raise ViewError(f"{path}: not a recording folder (camera<i>.db3), rosbag2 folder (metadata.yaml), "
-                    "demonstration (.npz) or training run (metrics.csv)")
+                    "Minari dataset (data/main_data.hdf5), demonstration (.npz) or training run (metrics.csv)")
 
 
 class RobotHand:
@@ -167,6 +169,33 @@ def log_demonstration(rr: Any, path: Path) -> int:
         rr.set_time("time", duration=t * 0.01)
         robot.log(rr, q)
     return len(joints)
+
+
+def log_dataset(rr: Any, folder: Path, episode: int = 0) -> int:
+    """One episode of a Minari dataset of an Adroit task: the hand from the observations' first 30
+    values (the 30 hand joints, as in our envs and D4RL's Adroit data), rewards as a curve."""
+    from minari import MinariDataset
+
+    data = folder / "data" if (folder / "data" / "main_data.hdf5").is_file() else folder
+    try:
+        dataset = MinariDataset(data)
+    except Exception as err:  # minari raises several types for unreadable datasets
+        raise ViewError(f"{folder}: cannot read the Minari dataset: {err}") from None
+    if not 0 <= episode < dataset.total_episodes:
+        raise ViewError(f"{folder}: episode {episode} out of range (it has {dataset.total_episodes})")
+    ep = next(iter(dataset.iterate_episodes([episode])))
+    obs = np.asarray(ep.observations)
+    if obs.ndim != 2 or obs.shape[1] < 30:
+        raise ViewError(f"{folder}: observations of shape {obs.shape}: expected an Adroit task's (steps, >= 30)")
+    robot = RobotHand()
+    rr.log("world", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
+    for t, q in enumerate(obs):
+        rr.set_time("frame", sequence=t)
+        rr.set_time("time", duration=t * 0.01)
+        robot.log(rr, q[:30])
+        if t < len(ep.rewards):
+            rr.log("metrics/reward", rr.Scalars(float(ep.rewards[t])))
+    return len(obs)
 
 
 def log_run(rr: Any, folder: Path) -> int:

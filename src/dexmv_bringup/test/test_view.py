@@ -88,6 +88,40 @@ def test_view_bag_shows_tf_and_the_robot_hand(tmp_path):
     assert len(_column(rec, "/world/robot/joints", "Position3D", "time")) == 5
 
 
+def test_view_dataset_shows_the_robot_hand_of_an_episode(tmp_path, monkeypatch):
+    """A Minari dataset recorded from gymnasium-robotics' AdroitHandRelocate-v1 (D4RL's Adroit layout)."""
+    import gymnasium as gym
+    import gymnasium_robotics
+    import minari
+    import rerun as rr
+
+    from dexmv_bringup.rerun_log import ViewError, detect_kind, log_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    gym.register_envs(gymnasium_robotics)
+    env = minari.DataCollector(gym.make("AdroitHandRelocate-v1", max_episode_steps=8))
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        for _ in range(8):
+            env.step(env.action_space.sample())
+    env.create_dataset(dataset_id="dexmv/viewtest-v0", algorithm_name="random", author="test",
+                       author_email="test@example.com", code_permalink="none", description="view test")
+    folder = tmp_path / "datasets" / "dexmv" / "viewtest-v0"
+    assert detect_kind(folder) == "dataset"
+    out = tmp_path / "ds.rrd"
+    stream = rr.RecordingStream("test_view_dataset")
+    stream.save(str(out))
+    with stream:
+        assert log_dataset(rr, folder, episode=1) == 9  # 8 steps: 9 observations
+        with pytest.raises(ViewError, match="episode 2 out of range"):
+            log_dataset(rr, folder, episode=2)
+    stream.flush()
+    stream.disconnect()
+    rec, entities = _load(out)
+    assert {"/world/robot/joints", "/world/robot/links", "/metrics/reward"} <= entities
+    assert len(_column(rec, "/world/robot/joints", "Position3D")) == 9
+
+
 def test_view_rejects_what_it_cannot_show(tmp_path):
     for args, text in (([str(tmp_path / "missing")], "does not exist"), ([str(tmp_path)], "not a recording folder"),
                        ([str(tmp_path), "--save", "x.png"], "must end in .rrd")):

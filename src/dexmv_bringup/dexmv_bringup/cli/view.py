@@ -1,8 +1,9 @@
-"""`dexmv view`: look at a recording, a bag, a demonstration or a training run with Rerun (no RViz needed).
+"""`dexmv view`: look at a recording, bag, dataset, demonstration or training run with Rerun (no RViz needed).
 
     dexmv view demo-output/recording                 # both cameras, depth, 3D hand, objects, robot hand
     dexmv view bags/capture-0001                     # a rosbag2 folder: images, TF, hand/object poses, joints
     dexmv view demo-output/demonstration.npz         # the robot hand replaying a demonstration
+    dexmv view ~/.minari/datasets/relocate-v0 --episode 3   # one episode of a Minari dataset
     dexmv view runs/dapg-relocate                    # training curves from metrics.csv
     dexmv view demo-output/recording --save rec.rrd  # headless: write a .rrd, open it later with `rerun rec.rrd`
 
@@ -15,16 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "show a recording, bag, demonstration or training run in Rerun (--save x.rrd for headless use)"
+HELP = "show a recording, bag, dataset, demonstration or training run in Rerun (--save x.rrd: headless)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("source", help="recording folder, rosbag2 folder, demonstration .npz or run folder")
+    parser.add_argument("source", help="recording folder, rosbag2 folder, Minari dataset folder, demonstration .npz "
+                                       "or run folder")
     parser.add_argument("--save", metavar="FILE.rrd", help="write the Rerun recording to this file instead of "
                                                            "opening a viewer")
     parser.add_argument("--web", action="store_true", help="serve Rerun's web viewer instead of a native window")
     parser.add_argument("--max-frames", type=int, help="recordings: only the first N frames per camera")
+    parser.add_argument("--episode", type=int, default=0, help="datasets: which episode (default: 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,14 +64,19 @@ def run(args: argparse.Namespace) -> int:
                 n = rerun_log.log_recording(rr, source, args.max_frames, progress=bar.update)
             elif kind == "bag":
                 n = rerun_log.log_bag(rr, source, progress=bar.update)
+            elif kind == "dataset":
+                n = rerun_log.log_dataset(rr, source, args.episode)
             elif kind == "demonstration":
                 n = rerun_log.log_demonstration(rr, source)
             else:
                 n = rerun_log.log_run(rr, source)
     except (ViewError, BagError, OSError) as err:
+        rr.disconnect()
+        if args.save:
+            Path(args.save).unlink(missing_ok=True)  # no half-written recording left behind
         print(f"dexmv view: {err}", file=sys.stderr)
         return 2
     rr.disconnect()
-    unit = {"bag": "messages", "run": "rows"}.get(kind, "frames")
+    unit = {"bag": "messages", "run": "rows", "dataset": "steps"}.get(kind, "frames")
     print(f"{kind} {source}: {n} {unit}" + (f" -> {args.save}" if args.save else ""))
     return 0
