@@ -128,3 +128,17 @@ def test_readme_tables_are_the_launch_files_arguments(launch_available):
         section = readme.split(f"`{path.name}`:\n", 1)[1].strip("\n").split("\n\n")[0]
         rows = [f"| `{n}` | `{d}` | {t} |" if d else f"| `{n}` | | {t} |" for n, d, t in _module(path).ARGUMENTS]
         assert section.splitlines()[2:] == rows, f"README table of {path.name} differs from its ARGUMENTS"
+
+
+def test_dexmv_launch_finds_files_like_ros2_launch(tmp_path):
+    from dexmv_bringup.cli.launch import resolve
+
+    assert resolve(["sim", "task:=pour"]) == (SHARE / "launch" / "sim.launch.py", ["task:=pour"])
+    assert resolve(["dexmv_bringup", "capture.launch.py"]) == (SHARE / "launch" / "capture.launch.py", [])
+    own = tmp_path / "mine.launch.py"
+    own.write_text("")
+    assert resolve([str(own), "a:=1"]) == (own, ["a:=1"])
+    with pytest.raises(ValueError, match=r"no launch file 'nope' in dexmv_bringup \(it has: capture.launch.py"):
+        resolve(["nope"])
+    with pytest.raises(ValueError, match="package no_such_pkg is not installed"):
+        resolve(["no_such_pkg", "x.launch.py"])
