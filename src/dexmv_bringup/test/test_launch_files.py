@@ -247,8 +247,8 @@ def test_a_bad_argument_is_one_clear_line_and_no_node_starts(launched, tmp_path)
 
 
 def test_a_node_that_is_not_built_is_named_before_anything_starts(launched, recording, tmp_path):
-    cases = [("capture.launch.py", [f"recording:={recording.out_dir}", "perception:=false", "record:=true", "rviz:=false"],
-              "record:=true needs dexmv_learning's recorder_node", "recorder_node")]
+    capture_args = [f"recording:={recording.out_dir}", "perception:=false", "record:=true", "rviz:=false"]
+    cases = [("capture.launch.py", capture_args, "record:=true needs dexmv_learning's recorder_node", "recorder_node")]
     cases.append(("deploy.launch.py", [f"run:={tmp_path}", "rviz:=false"],
                   "deploy.launch.py needs dexmv_learning's policy_node", "policy_node"))
     for launch_file, args, text, executable in cases:
