@@ -183,7 +183,8 @@ def replay_graph(args: dict[str, str]) -> Graph:
     if not bag or not Path(bag).expanduser().is_dir():
         raise LaunchArgumentError(f"launch argument bag:={bag!r}: give a rosbag2 folder (metadata.yaml + .mcap)")
     params: dict[str, object] = {"bag": str(Path(bag).expanduser().resolve()), "rate": float(args.get("rate") or 1.0),
-                                 "loop": flag({"loop": args.get("loop", "false")}, "loop")}
+                                 "loop": flag({"loop": args.get("loop", "false")}, "loop"),
+                                 "wait_for_subscribers": _count(args, "wait_for_subscribers")}
     if args.get("topics"):
         params["topics"] = [t.strip() for t in args["topics"].split(",") if t.strip()]
     nodes = [NodeSpec(PACKAGE, "bag_player", "bag_player", [config_file("bag_player.yaml")], params)]

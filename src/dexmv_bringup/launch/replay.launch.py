@@ -12,6 +12,7 @@ ARGUMENTS = [
     ("rate", "1.0", "playback speed factor"),
     ("loop", "false", "play the bag again and again"),
     ("topics", "", "comma-separated topics to play (empty: all of them)"),
+    ("wait_for_subscribers", "0", "play once every played topic has this many subscribers"),
     ("retarget", "false", "run retarget_node on the bag's /dexmv/hand_pose (leave false when the bag holds "
                           "/adroit/joint_targets already)"),
     ("sim", "true", "run sim_node following the played (or retargeted) /adroit/joint_targets"),

@@ -197,12 +197,11 @@ def test_replay_launch_plays_a_bag_into_the_sim(launched, ros_node, tmp_path):
     from dexmv_sim.adroit import ADROIT_JOINTS
 
     sent = _joint_target_bag(tmp_path / "bag")
-    args = {"bag": str(tmp_path / "bag"), "rviz": "false"}
+    args = {"bag": str(tmp_path / "bag"), "rviz": "false", "wait_for_subscribers": "2"}  # sim_node and this test
     run = launched("replay.launch.py", *(f"{k}:={v}" for k, v in args.items()))
     targets, states = [], []
     ros_node.create_subscription(JointState, "/adroit/joint_targets", targets.append, 100)
     ros_node.create_subscription(JointState, "/adroit/joint_states", states.append, 10)
-    # bag_player waits start_delay (1 s) before the first message: the test node is matched by then.
     assert _spin(ros_node, lambda: "end of bag: published 20 messages" in run.output() and states), \
         run.output()[-3000:]
     _spin(ros_node, lambda: len(targets) >= len(sent), 5.0)

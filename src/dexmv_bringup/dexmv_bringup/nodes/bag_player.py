@@ -1,7 +1,9 @@
 """bag_player: a rosbag2 folder back into the graph, at the recorded pace (what `ros2 bag play` does).
 
 Parameters: bag (folder), topics (string array; unset: all), rate (speed factor), loop,
-start_delay (seconds before the first message, so that new subscribers are discovered).
+wait_for_subscribers (before playing, wait until every played topic has this many matched
+subscribers), start_delay (seconds before the first message, after that wait: a subscriber that
+the player matched may not have matched the player yet, and would drop what came first).
 Each topic is published with its recorded type, as the recorded CDR bytes; /tf_static reliable and
 transient local (depth 100: several publishers' transforms), every other topic reliable, depth 10.
 Logs "end of bag: published N messages" when done (and keeps running, so late RViz joiners still
@@ -39,8 +41,12 @@ class BagPlayer(Node):
         self.rate = float(declare("rate", 1.0, "playback speed factor (2.0: twice as fast)"))
         self.loop = bool(declare("loop", False, "start again at the end"))
         self.start_delay = float(declare("start_delay", 1.0, "seconds before the first message"))
+        self.wait_for_subscribers = int(declare("wait_for_subscribers", 0, "wait until every played topic has "
+                                                "this many matched subscribers before playing"))
         if not bag:
             raise BagError("parameter bag: give a rosbag2 folder")
+        if self.wait_for_subscribers < 0:
+            raise BagError(f"parameter wait_for_subscribers: must be >= 0, got {self.wait_for_subscribers}")
         if self.rate <= 0:
             raise BagError(f"parameter rate: must be > 0, got {self.rate}")
         self.reader = BagReader(bag, list(topics) if topics else None)
@@ -55,6 +61,11 @@ class BagPlayer(Node):
         self._thread.start()
 
     def _play(self) -> None:
+        want = self.wait_for_subscribers
+        if want > 0:
+            self.get_logger().info(f"waiting for {want} subscriber(s) on each of {', '.join(self.pubs)}")
+            while not self._stop.is_set() and min(p.get_subscription_count() for p in self.pubs.values()) < want:
+                self._stop.wait(0.02)
         self._stop.wait(self.start_delay)
         while not self._stop.is_set():
             start, sent = time.monotonic(), 0
