@@ -388,6 +388,131 @@ def ensure_tf2_msgs(mode: str, env: dict[str, str], build: str) -> None:
     stamp_write("tf2_msgs", key)
 
 
+# ---------------------------------------------------------------- ROS 2 launch (ros2 launch, launch_ros)
+
+# Upstream's pure-Python launch packages, pinned: none is on PyPI. Installed (without their
+# declared dependencies, which name ROS packages by their apt names) from a folder of wheels named
+# by DEXMV_LAUNCH_WHEELS, else built from these release tags when GitHub is reachable.
+LAUNCH_WHEELS_ENV = "DEXMV_LAUNCH_WHEELS"
+LAUNCH_PACKAGES = {  # distribution -> (version, repository, folder inside it)
+    "launch": ("3.7.1", "https://github.com/ros2/launch.git", "launch"),
+    "launch_xml": ("3.7.1", "https://github.com/ros2/launch.git", "launch_xml"),
+    "launch_yaml": ("3.7.1", "https://github.com/ros2/launch.git", "launch_yaml"),
+    "launch_ros": ("0.28.0", "https://github.com/ros2/launch_ros.git", "launch_ros"),
+    "ros2launch": ("0.28.0", "https://github.com/ros2/launch_ros.git", "ros2launch"),
+}
+COMPOSITION_INTERFACES_SRC = ROOT / "deps" / "composition_interfaces"
+LAUNCH_PROBE = "import launch, launch_ros, ros2launch.api, composition_interfaces.srv"
+NO_LAUNCH_ADVICE = (
+    "launch files (`ros2 launch`, `dexmv launch`) need ROS 2's launch packages, which are not on PyPI: "
+    f"source a ROS 2 install before `make setup`, or set {LAUNCH_WHEELS_ENV} to a folder holding the wheels "
+    "of " + ", ".join(f"{n} {v[0]}" for n, v in LAUNCH_PACKAGES.items()) + " and run `make setup` again. "
+    "Everything else works without them."
+)
+
+
+def _launch_importable(env: dict[str, str]) -> bool:
+    probe = subprocess.run([str(venv_python()), "-c", LAUNCH_PROBE], env=env, capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def _launch_pins_installed(env: dict[str, str]) -> bool:
+    """True when the venv already holds exactly the pinned launch packages, and they import."""
+    pins = {name: version for name, (version, _, _) in LAUNCH_PACKAGES.items()}
+    code = ("import importlib.metadata as m, sys\n"
+            f"pins = {pins!r}\n"
+            "try:\n    sys.exit(0 if all(m.version(n) == v for n, v in pins.items()) else 1)\n"
+            "except m.PackageNotFoundError:\n    sys.exit(1)\n")
+    probe = subprocess.run([str(venv_python()), "-c", code], env=env, capture_output=True, text=True)
+    return probe.returncode == 0 and _launch_importable(env)
+
+
+def ensure_composition_interfaces(env: dict[str, str], build: str) -> None:
+    """Build composition_interfaces (imported by launch_ros) into the venv when the ROS underneath lacks it."""
+    src = COMPOSITION_INTERFACES_SRC
+    key = digest(build, *sorted(p for p in src.rglob("*") if p.is_file()))
+    ours = (VENV / "share" / "composition_interfaces" / "package.xml").exists()
+    if stamp_ok("composition_interfaces", key) and ours:
+        return
+    if not ours and interface_present(env, "composition_interfaces"):
+        return  # the ROS we build against ships its own
+    say("building composition_interfaces into .venv (launch_ros imports it; the wheel set has none)")
+    build_dir = ROOT / "build" / "_deps" / "composition_interfaces"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    advice = "Building composition_interfaces failed."
+    run(["cmake", "-S", str(src), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={VENV}", *cmake_args()],
+        advice, env, log_name="composition_interfaces-configure")
+    run(["cmake", "--build", str(build_dir), f"-j{os.cpu_count() or 1}"], advice, env,
+        show=r"^\[\s*\d+%\] Linking", log_name="composition_interfaces-build")
+    run(["cmake", "--install", str(build_dir)], advice, env, log_name="composition_interfaces-install")
+    stamp_write("composition_interfaces", key)
+
+
+def _launch_requirements(wheel_dir: Path | None) -> list[str]:
+    """pip requirement lines: pinned names from a wheel folder, or pinned git tags."""
+    if wheel_dir is not None:
+        return [f"{name}=={version}" for name, (version, _, _) in LAUNCH_PACKAGES.items()]
+    return [f"{name} @ git+{repo}@{version}#subdirectory={folder}"
+            for name, (version, repo, folder) in LAUNCH_PACKAGES.items()]
+
+
+def ensure_launch(mode: str, env: dict[str, str], build: str) -> bool:
+    """Make `launch`/`launch_ros`/`ros2launch` importable in the venv; False (and advice) when impossible.
+
+    A sourced ROS 2 brings its own (nothing is installed then). Otherwise the pinned wheels come
+    from $DEXMV_LAUNCH_WHEELS, else from upstream's release tags (needs git and GitHub); when
+    neither works, setup goes on and says what launch files need.
+    """
+    if mode == "system" and _launch_importable(env):
+        return True
+    ensure_composition_interfaces(env, build)
+    folder = os.environ.get(LAUNCH_WHEELS_ENV, "").strip()
+    wheel_dir = Path(folder).expanduser().resolve() if folder else None
+    if wheel_dir is not None and not any(wheel_dir.glob("launch_ros-*.whl")):
+        raise SetupError(f"{LAUNCH_WHEELS_ENV}={folder} holds no launch_ros wheel: point it at the folder of "
+                         f"the launch wheels ({', '.join(LAUNCH_PACKAGES)}) or unset it.")
+    wheels = sorted(wheel_dir.glob("*.whl")) if wheel_dir is not None else []
+    key = digest(build, sorted(LAUNCH_PACKAGES.items()), str(wheel_dir), *wheels)
+    if stamp_ok("launch", key):
+        return True
+    if stamp_ok("launch", f"{key} unavailable"):  # said so when it was tried with these inputs: no retry
+        return False
+    if _launch_pins_installed(env):  # e.g. installed from wheels before, now run without the variable
+        stamp_write("launch", key)
+        return True
+    cmd = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps"]
+    if wheel_dir is not None:
+        say(f"installing ROS 2 launch {LAUNCH_PACKAGES['launch'][0]} / launch_ros "
+            f"{LAUNCH_PACKAGES['launch_ros'][0]} from {wheel_dir}")
+        cmd += ["--no-index", "--find-links", str(wheel_dir)]
+    elif shutil.which("git"):
+        say(f"installing ROS 2 launch from upstream's release tags (set {LAUNCH_WHEELS_ENV} to use wheels)")
+    else:
+        say(f"not installing ROS 2 launch: no {LAUNCH_WHEELS_ENV} and no git. {NO_LAUNCH_ADVICE}")
+        return False
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / "launch.log"
+    try:
+        proc = subprocess.run([*cmd, *_launch_requirements(wheel_dir)], env=dict(env, GIT_TERMINAL_PROMPT="0"),
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        log_path.write_text(proc.stdout + proc.stderr)
+        ok = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        log_path.write_text("pip install of the launch packages ran over 600 s\n")
+        ok = False
+    if not ok:
+        if wheel_dir is not None:
+            raise SetupError(f"Installing the launch wheels from {wheel_dir} failed. Full output: "
+                             f"{log_path.relative_to(ROOT)}")
+        say(f"could not install ROS 2 launch from GitHub (log: {log_path.relative_to(ROOT)}). {NO_LAUNCH_ADVICE}")
+        stamp_write("launch", f"{key} unavailable")
+        return False
+    if not _launch_importable(env):
+        raise SetupError(f"launch was installed but `{LAUNCH_PROBE}` fails in .venv: run `make setup --force`.")
+    stamp_write("launch", key)
+    return True
+
+
 _BUILD_FILES = ("package.xml", "setup.py", "setup.cfg", "CMakeLists.txt")
 _BUILD_SUFFIXES = (".msg", ".srv", ".action")
 
@@ -489,6 +614,7 @@ def _setup(args: argparse.Namespace, start: float) -> int:
     env = build_env(mode)
     key = build_key(mode)
     ensure_tf2_msgs(mode, env, key)
+    ensure_launch(mode, env, key)
     if ensure_workspace(mode, env, key):
         smoke_check()
     say(f"ready ({mode} mode, {time.monotonic() - start:.1f} s): source install/setup.bash")

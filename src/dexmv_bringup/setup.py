@@ -1,5 +1,7 @@
 """Build script of dexmv_bringup (ament_python): node executables go to lib/dexmv_bringup for `ros2 run`."""
 
+from glob import glob
+
 from setuptools import find_packages, setup
 
 PACKAGE = "dexmv_bringup"
@@ -13,6 +15,9 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         # The `dexmv` command goes to <prefix>/bin, which sourcing the workspace puts on PATH.
         ("bin", ["scripts/dexmv"]),
+        (f"share/{PACKAGE}/launch", sorted(glob("launch/*.launch.py"))),
+        (f"share/{PACKAGE}/config", sorted(glob("config/*.yaml"))),
+        (f"share/{PACKAGE}/rviz", sorted(glob("rviz/*.rviz"))),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
@@ -21,11 +26,15 @@ setup(
     description="Launch files, graph configuration, the dexmv command and demo",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "bag_player = dexmv_bringup.nodes.bag_player:main",
+        ],
         "dexmv.verbs": [
             "bench = dexmv_bringup.cli.bench",
             "demo = dexmv_bringup.cli.demo",
             "doctor = dexmv_bringup.cli.doctor",
+            "launch = dexmv_bringup.cli.launch",
+            "view = dexmv_bringup.cli.view",
         ],
     },
 )

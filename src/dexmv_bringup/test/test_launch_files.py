@@ -1,0 +1,259 @@
+"""Each launch file started by ROS 2's own launch service (`dexmv launch` = ros2launch's
+launch_a_launch_file) against short real inputs: topics flow over DDS, every node runs with the
+parameters of config/ (declared by it, values applied), each node's real publishers and
+subscriptions are the ones config/interfaces.yaml declares, and Ctrl-C leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from dexmv_bringup.graph_check import load_interfaces, node_topics
+from dexmv_bringup.launch_graph import capture_graph, deploy_graph, executable_exists, replay_graph, share_dir
+from dexmv_bringup.launch_graph import sim_graph as make_sim_graph
+
+ROS_OWN = {"/rosout", "/parameter_events"}
+LAUNCH_DIR = share_dir() / "launch"
+TIMEOUT = 60.0
+
+
+def with_defaults(launch_file: str, args: dict[str, str]) -> dict[str, str]:
+    """The values the launch file's graph receives: its declared defaults, then `args`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("launch_file", LAUNCH_DIR / launch_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {**{name: default for name, default, _ in module.ARGUMENTS}, **args}
+
+
+def _spin(node, done, timeout: float = TIMEOUT) -> bool:
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done():
+            executor.spin_once(timeout_sec=0.05)
+        return bool(done())
+    finally:
+        executor.remove_node(node)
+
+
+def _call(node, srv_type, name: str, request):
+    client = node.create_client(srv_type, name)
+    try:
+        assert _spin(node, client.service_is_ready, 30.0), f"service {name} did not appear"
+        future = client.call_async(request)
+        assert _spin(node, future.done, 15.0), f"{name} did not answer"
+        return future.result()
+    finally:
+        node.destroy_client(client)
+
+
+def check_parameters(node, spec) -> None:
+    """Every parameter of the node's config files is declared by the running node and has the file's value."""
+    from rcl_interfaces.srv import GetParameters, ListParameters
+    from rclpy.parameter import parameter_value_to_python
+
+    expected = spec.resolved_params()
+    declared = set(_call(node, ListParameters, f"/{spec.name}/list_parameters", ListParameters.Request()).result.names)
+    undeclared = sorted(set(expected) - declared)
+    assert not undeclared, f"{spec.name}: {undeclared} set by config/launch but not declared by the node"
+    names = sorted(expected)
+    values = _call(node, GetParameters, f"/{spec.name}/get_parameters", GetParameters.Request(names=names)).values
+    got = {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}
+    for name in names:
+        want = expected[name]
+        assert got[name] == pytest.approx(want) if isinstance(want, float) else got[name] == want, (
+            f"{spec.name}.{name}: {got[name]!r}, config says {want!r}")
+
+
+def check_interfaces(node, graph) -> None:
+    """The running nodes publish and subscribe exactly what config/interfaces.yaml declares."""
+    interfaces = load_interfaces(share_dir() / "config" / "interfaces.yaml")
+    declared = {spec.name: node_topics(spec, interfaces) for spec in graph.nodes}
+
+    def actual(name: str) -> tuple[set[str], set[str]]:
+        pubs = {t for t, _ in node.get_publisher_names_and_types_by_node(name, "/")} - ROS_OWN
+        subs = {t for t, _ in node.get_subscriber_names_and_types_by_node(name, "/")} - ROS_OWN
+        return pubs, subs
+
+    def matches() -> bool:
+        try:
+            return all((d.publishes is None or actual(n)[0] == d.publishes) and actual(n)[1] == d.subscribes
+                       for n, d in declared.items())
+        except Exception:  # the node is not discovered yet
+            return False
+
+    if not _spin(node, matches, 30.0):
+        for name, d in declared.items():
+            try:
+                pubs, subs = actual(name)
+            except Exception as err:
+                pytest.fail(f"{name} is not in the ROS graph: {err}")
+            assert d.publishes is None or pubs == d.publishes, f"{name} publishes {sorted(pubs)}, declared " \
+                                                               f"{sorted(d.publishes)} (config/interfaces.yaml)"
+            assert subs == d.subscribes, f"{name} subscribes to {sorted(subs)}, declared {sorted(d.subscribes)}"
+
+
+def stop_cleanly(run) -> None:
+    code, left = run.interrupt()
+    out = run.output()
+    assert not left, f"processes left after Ctrl-C: {left}\n{out[-2000:]}"
+    assert "process has died" not in out, out[-3000:]
+    assert code == 0, f"launch exited {code}:\n{out[-2000:]}"
+
+
+def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, recording, ros_node):
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image, JointState
+    from tf2_msgs.msg import TFMessage
+
+    args = {"recording": str(recording.out_dir), "perception": "false", "rviz": "false", "wait_for_subscribers": "1"}
+    run = launched("capture.launch.py", *(f"{k}:={v}" for k, v in args.items()))
+    graph = capture_graph(with_defaults("capture.launch.py", args))
+    assert [n.name for n in graph.nodes] == ["camera1", "camera2", "extrinsics_publisher", "retarget_node",
+                                             "sim_node"]
+    counts: dict[str, int] = {}
+    frames: dict[str, str] = {}
+    reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
+    for cam in ("camera1", "camera2"):
+        for topic in (f"/{cam}/{cam}/color/image_raw", f"/{cam}/{cam}/aligned_depth_to_color/image_raw"):
+            ros_node.create_subscription(Image, topic, lambda m, t=topic: counts.__setitem__(t, counts.get(t, 0) + 1),
+                                         reliable, raw=True)
+        ros_node.create_subscription(CameraInfo, f"/{cam}/{cam}/color/camera_info",
+                                     lambda m, c=cam: counts.__setitem__(f"{c}/info", 1), 10)
+    ros_node.create_subscription(
+        TFMessage, "/tf_static", lambda m: frames.update({t.child_frame_id: t.header.frame_id for t in m.transforms}),
+        QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    ros_node.create_subscription(JointState, "/adroit/joint_states",
+                                 lambda m: counts.__setitem__("states", counts.get("states", 0) + 1), 10)
+    image_topics = [f"/{c}/{c}/{s}/image_raw" for c in ("camera1", "camera2")
+                    for s in ("color", "aligned_depth_to_color")]
+    want_frames = {"camera1_link", "camera2_link", "camera1_color_optical_frame", "camera2_color_optical_frame"}
+
+    def flowing() -> bool:
+        return (all(counts.get(t, 0) >= recording.frames for t in image_topics) and want_frames <= set(frames)
+                and counts.get("states", 0) > 10 and "camera1/info" in counts and "camera2/info" in counts)
+
+    ok = _spin(ros_node, flowing)
+    assert ok, f"topics did not flow: {counts}, /tf_static {frames}\n{run.output()[-3000:]}"
+    assert frames["camera1_link"] == "world" and frames["camera1_color_optical_frame"] == "camera1_link"
+    for spec in graph.nodes:
+        check_parameters(ros_node, spec)
+    check_interfaces(ros_node, graph)
+    stop_cleanly(run)
+
+
+def test_sim_launch_steps_and_stops(launched, ros_node):
+    from sensor_msgs.msg import JointState
+
+    from dexmv_msgs.msg import ObjectPoseArray
+
+    args = {"task": "relocate-sugar_box", "seed": "3", "rviz": "false"}
+    run = launched("sim", *(f"{k}:={v}" for k, v in args.items()))
+    got: dict[str, list] = {"states": [], "objects": []}
+    ros_node.create_subscription(JointState, "/adroit/joint_states", got["states"].append, 10)
+    ros_node.create_subscription(ObjectPoseArray, "/dexmv/sim/object_poses", got["objects"].append, 10)
+    assert _spin(ros_node, lambda: len(got["states"]) > 20 and got["objects"]), run.output()[-3000:]
+    assert len(got["states"][-1].name) == 30
+    assert got["objects"][-1].objects[0].object_id == "004_sugar_box"
+    graph = make_sim_graph(with_defaults("sim.launch.py", args))
+    for spec in graph.nodes:
+        check_parameters(ros_node, spec)
+    check_interfaces(ros_node, graph)
+    stop_cleanly(run)
+
+
+def _joint_target_bag(path: Path, n: int = 20, hz: float = 20.0) -> list:
+    """A rosbag2 folder of n JointState targets closing the index finger, written with rosbags."""
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    from sensor_msgs.msg import JointState
+
+    from dexmv_sim.adroit import ADROIT_JOINTS
+
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    sent = []
+    with Writer(path, version=9) as writer:
+        conn = writer.add_connection("/adroit/joint_targets", "sensor_msgs/msg/JointState", typestore=typestore)
+        for i in range(n):
+            msg = JointState(name=list(ADROIT_JOINTS), position=[0.0] * 30)
+            msg.position[ADROIT_JOINTS.index("FFJ2")] = 1.2 * i / (n - 1)
+            writer.write(conn, int(1e18 + i * 1e9 / hz), serialize_message(msg))
+            sent.append(msg)
+    return sent
+
+
+def test_replay_launch_plays_a_bag_into_the_sim(launched, ros_node, tmp_path):
+    from sensor_msgs.msg import JointState
+
+    from dexmv_sim.adroit import ADROIT_JOINTS
+
+    sent = _joint_target_bag(tmp_path / "bag")
+    args = {"bag": str(tmp_path / "bag"), "rviz": "false", "wait_for_subscribers": "2"}  # sim_node and this test
+    run = launched("replay.launch.py", *(f"{k}:={v}" for k, v in args.items()))
+    targets, states = [], []
+    ros_node.create_subscription(JointState, "/adroit/joint_targets", targets.append, 100)
+    ros_node.create_subscription(JointState, "/adroit/joint_states", states.append, 10)
+    assert _spin(ros_node, lambda: "end of bag: published 20 messages" in run.output() and states), \
+        run.output()[-3000:]
+    _spin(ros_node, lambda: len(targets) >= len(sent), 5.0)
+    assert [list(m.position) for m in targets] == [list(m.position) for m in sent]
+    ff = ADROIT_JOINTS.index("FFJ2")
+    assert _spin(ros_node, lambda: states[-1].position[ff] > 0.8, 10.0), "the sim did not follow the bag's targets"
+    graph = replay_graph(with_defaults("replay.launch.py", args))
+    for spec in graph.nodes:
+        check_parameters(ros_node, spec)
+    check_interfaces(ros_node, graph)
+    stop_cleanly(run)
+
+
+def test_ctrl_c_in_a_terminal_stops_the_graph(launched, tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: each node gets SIGINT from the terminal
+    and again from launch, and must still exit cleanly."""
+    _joint_target_bag(tmp_path / "bag")
+    run = launched("replay.launch.py", f"bag:={tmp_path / 'bag'}", "sim:=false", "rviz:=false")
+    deadline = time.monotonic() + TIMEOUT
+    while "end of bag" not in run.output() and time.monotonic() < deadline and run.proc.poll() is None:
+        time.sleep(0.1)
+    assert "end of bag: published 20 messages" in run.output(), run.output()[-3000:]
+    code, left = run.interrupt(group=True)
+    out = run.output()
+    assert not left and code == 0 and "process has finished cleanly" in out, out[-3000:]
+    assert "Traceback" not in out and "process has died" not in out, out[-3000:]
+
+
+def test_deploy_launch_runs_a_policy(launched, ros_node):
+    if not executable_exists("dexmv_learning", "policy_node"):
+        pytest.skip("dexmv_learning's policy_node is not built in this workspace (deploy.launch.py starts it)")
+    pytest.fail("policy_node exists now: give this test a tiny trained run (dexmv train) and check that "
+                f"/adroit/joint_targets flow from it ({deploy_graph.__name__} starts sim_node + policy_node)")
+
+
+def test_a_bad_argument_is_one_clear_line_and_no_node_starts(launched, tmp_path):
+    run = launched("capture.launch.py", f"recording:={tmp_path / 'nowhere'}", "rviz:=false")
+    code = run.proc.wait(timeout=TIMEOUT)
+    out = run.output()
+    assert code != 0 and "launch argument recording:=" in out and "not a folder" in out, out
+    assert "process started" not in out, out
+
+
+def test_a_node_that_is_not_built_is_named_before_anything_starts(launched, recording, tmp_path):
+    capture_args = [f"recording:={recording.out_dir}", "perception:=false", "record:=true", "rviz:=false"]
+    cases = [("capture.launch.py", capture_args, "record:=true needs dexmv_learning's recorder_node", "recorder_node")]
+    cases.append(("deploy.launch.py", [f"run:={tmp_path}", "rviz:=false"],
+                  "deploy.launch.py needs dexmv_learning's policy_node", "policy_node"))
+    for launch_file, args, text, executable in cases:
+        if executable_exists("dexmv_learning", executable):
+            continue  # built: the graph tests cover it
+        run = launched(launch_file, *args)
+        code = run.proc.wait(timeout=TIMEOUT)
+        out = run.output()
+        assert code != 0 and text in out and "process started" not in out, out
