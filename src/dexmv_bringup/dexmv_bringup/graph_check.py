@@ -9,7 +9,7 @@ running node. Nothing is started here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dexmv_bringup.launch_graph import Graph, NodeSpec
@@ -20,7 +20,8 @@ DYNAMIC = "dynamic"
 @dataclass
 class NodeTopics:
     publishes: set[str] | None  # None: decided at run time (a bag player)
-    subscribes: set[str]
+    subscribes: set[str]  # every subscription the running node has (what the launch tests compare)
+    optional: set[str] = field(default_factory=set)  # of those, listened to when present, needed by nobody
 
 
 def load_interfaces(path: str | Path) -> dict[str, dict]:
@@ -41,9 +42,11 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-def _topics(entries: list, params: dict[str, object]) -> set[str]:
+def _topics(entries: list, params: dict[str, object], optional_only: bool = False) -> set[str]:
     out = set()
     for entry in entries:
+        if optional_only and (isinstance(entry, str) or not entry.get("optional")):
+            continue
         topic, when = (entry, None) if isinstance(entry, str) else (entry["topic"], entry.get("when"))
         if when:
             name, _, value = when.partition("=")
@@ -62,7 +65,8 @@ def node_topics(spec: NodeSpec, interfaces: dict[str, dict], params: dict[str, o
     values = {**entry.get("defaults", {}), **(spec.resolved_params() if params is None else params)}
     pubs = entry.get("publishes") or []
     subs = _topics(entry.get("subscribes") or [], values)
-    return NodeTopics(None if pubs == DYNAMIC else _topics(pubs, values), subs)
+    optional = _topics(entry.get("subscribes") or [], values, optional_only=True)
+    return NodeTopics(None if pubs == DYNAMIC else _topics(pubs, values), subs, optional)
 
 
 def check_graph(graph: Graph, interfaces: dict[str, dict]) -> list[str]:
@@ -76,6 +80,6 @@ def check_graph(graph: Graph, interfaces: dict[str, dict]) -> list[str]:
             problems.append(f"{spec.package}/{spec.executable} ({spec.name}) is not declared in config/interfaces.yaml")
     published = set().union(*(t.publishes or set() for t in topics.values()))
     for name, t in topics.items():
-        for topic in sorted(t.subscribes - published - set(graph.inputs)):
+        for topic in sorted(t.subscribes - t.optional - published - set(graph.inputs)):
             problems.append(f"{name} subscribes to {topic}, which no node of this graph publishes")
     return problems
