@@ -58,13 +58,20 @@ def write_frames(path: str | Path, frames: Sequence[np.ndarray], *, fps: int = 2
 
 
 def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
+    h, w = (n - n % 2 for n in frames[0].shape[:2])  # MPEG encoders want even sizes
+    if h == 0 or w == 0:
+        raise VideoError(f"{path}: frames of {frames[0].shape[1]}x{frames[0].shape[0]} are too small for MP4")
+    for frame in frames:
+        if frame.shape[:2] != frames[0].shape[:2]:
+            raise VideoError(f"{path}: frames differ in size ({frame.shape[:2]} after {frames[0].shape[:2]})")
     try:
         import imageio.v2 as imageio
         import imageio_ffmpeg  # noqa: F401 - the plugin imageio needs for mp4
 
-        with imageio.get_writer(path, fps=fps, codec="libx264", quality=7, macro_block_size=8) as writer:
+        # macro_block_size 2 with even sizes: imageio neither pads nor resizes the frames
+        with imageio.get_writer(path, fps=fps, codec="libx264", quality=7, macro_block_size=2) as writer:
             for frame in frames:
-                writer.append_data(frame[..., :3])
+                writer.append_data(np.ascontiguousarray(frame[:h, :w, :3]))
         return
     except ImportError:
         pass
@@ -73,17 +80,12 @@ def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
     except ImportError:
         raise VideoError(f"{path}: MP4 needs OpenCV (pip install opencv-contrib-python) or imageio-ffmpeg; "
                          "or write .gif / .png instead") from None
-    h, w = (n - n % 2 for n in frames[0].shape[:2])  # MPEG-4 wants even sizes
-    if h == 0 or w == 0:
-        raise VideoError(f"{path}: frames of {frames[0].shape[1]}x{frames[0].shape[0]} are too small for MP4")
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*MP4_FOURCC), fps, (w, h))
     if not writer.isOpened():
         raise VideoError(f"{path}: OpenCV {cv2.__version__} could not open an MP4 ({MP4_FOURCC}) writer: "
                          "is it built with FFMPEG (cv2.getBuildInformation())? Or write .gif / .png instead")
     try:
         for frame in frames:
-            if frame.shape[:2] != frames[0].shape[:2]:
-                raise VideoError(f"{path}: frames differ in size ({frame.shape[:2]} after {frames[0].shape[:2]})")
             writer.write(np.ascontiguousarray(frame[:h, :w, 2::-1]))  # RGB(A) -> BGR
     finally:
         writer.release()

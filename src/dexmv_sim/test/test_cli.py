@@ -63,7 +63,7 @@ def test_urdf_export(tmp_path):
 def test_bench_json_is_one_clean_object(tmp_path):
     report = tmp_path / "sim.json"
     out = _dexmv("bench", "sim", "--steps", "200", "--repeats", "1", "--workers", "1", "--envs-per-worker", "2",
-                 "--json", "--report", str(report))
+                 "--scripted-seeds", "1", "--json", "--report", str(report))
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # the whole stdout is one JSON object
     for key in ("ours_steps_per_s_1thread", "gymnasium_robotics_steps_per_s_1thread", "ours_steps_per_s_all_cores",
@@ -73,5 +73,7 @@ def test_bench_json_is_one_clean_object(tmp_path):
     # the same episodes everywhere: 200 steps asked -> 1 episode, rounded up to one per env -> 2 x 200
     assert data["steps_per_measurement"] == 400
     assert data["workers"] == 1 and data["machine"]["other_load_cores"] >= 0
+    assert set(data["scripted_success"]) == {"mustard_bottle", "sugar_box", "tomato_soup_can", "large_clamp", "mug"}
+    assert all(v in (0.0, 1.0) for v in data["scripted_success"].values())  # one seed each
     assert json.loads(report.read_text())["task"] == "relocate-mustard_bottle"
     assert sys.executable  # the same interpreter family runs the command

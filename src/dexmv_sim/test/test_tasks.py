@@ -50,6 +50,32 @@ def test_relocate_success_needs_the_object_lifted_off_the_table():
     assert not task.object_on_table() and task.evaluate() == (True, 1.0)
 
 
+def test_relocate_reward_is_dexmvs_formula():
+    """DexMV's (= DAPG's) relocate reward on constructed states: reach term; lifted (> 0.04 m above
+    rest): +1 - 0.5 d(palm, target) - 0.5 d(object, target); +10 within 0.1 m, +20 more within 0.05."""
+    sim = _sim("relocate-sugar_box", object_pos=(0.1, 0.1), target=(-0.2, 0.0, 0.2))
+    task = sim.task
+
+    def place(pos) -> tuple[float, float, float]:
+        task.object_qpos[:3] = pos
+        mujoco.mj_forward(sim.model, sim.data)
+        palm, obj, target = task.palm, task.object_pos, task.target_pos
+        return (float(np.linalg.norm(palm - obj)), float(np.linalg.norm(palm - target)),
+                float(np.linalg.norm(obj - target)))
+
+    rest = task.rest_z
+    to_obj, _, _ = place((0.1, 0.1, rest))  # on the table, far from the target
+    assert task.reward() == pytest.approx(-0.1 * to_obj)
+    to_obj, palm_t, obj_t = place((0.1, 0.1, rest + 0.039))  # not yet lifted
+    assert task.reward() == pytest.approx(-0.1 * to_obj)
+    to_obj, palm_t, obj_t = place((0.1, 0.1, rest + 0.041))  # lifted, far from the target
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t)
+    to_obj, palm_t, obj_t = place((-0.2, 0.07, 0.2))  # 0.07 m from the target
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t + 10)
+    to_obj, palm_t, obj_t = place((-0.2, 0.03, 0.2))  # 0.03 m from the target
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t + 30)
+
+
 def test_relocate_reward_grows_as_the_object_nears_the_target():
     sim = _sim("relocate-tomato_soup_can", target=(0.0, 0.0, 0.2))
     far = sim.task.reward()
@@ -97,7 +123,9 @@ def test_place_inside_score_near_one_inside_near_zero_on_the_table():
     mujoco.mj_forward(sim.model, sim.data)
     fraction = task.inside_fraction()
     assert 0.7 < fraction < 0.95  # the mug is 15 cm deep, the banana 19 cm long
-    assert task.evaluate().score == pytest.approx(min(1.0, fraction / MAX_INSIDE_FRACTION))
+    assert 0.85 < task.max_inside < 0.95 and task.max_inside > MAX_INSIDE_FRACTION
+    assert fraction <= task.max_inside + 0.01  # nothing beats standing on the floor
+    assert task.evaluate().score == pytest.approx(min(1.0, fraction / task.max_inside))
     assert task.evaluate().score > 0.9 and task.evaluate().success
     for _ in range(100):  # let it lean against the wall: still inside
         sim.step_targets(sim.targets)

@@ -29,6 +29,10 @@ workers read from /proc, the main process included) is reported beside wall-cloc
 what batching costs in work, and moves far less than wall clock when other processes share the
 cores. `other_load_cores` says how many cores other processes kept busy during the run.
 
+Beside the speed figures, `scripted_success`: for each relocate object, the share of
+--scripted-seeds episodes (seeds 0, 1, ...) that dexmv_sim.scripted.RelocateSolver ends successful
+at step 200, the horizon (--scripted-seeds 0 skips it).
+
 examples:
   dexmv bench sim
   dexmv bench sim --task relocate-mug --steps 4000 --json
@@ -67,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batch: all --workers are worker processes and the main process sleeps while they "
                              "step (default: the main process steps a share, beside --workers - 1 processes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of actions and episodes (default: %(default)s)")
+    parser.add_argument("--scripted-seeds", type=int, default=10,
+                        help="episodes per relocate object for scripted_success, 0 to skip (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
 
@@ -196,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.repeats < 1 or args.envs_per_worker < 1 or (args.workers or 1) < 1:
         print("error: --steps, --repeats, --workers and --envs-per-worker must be at least 1", file=sys.stderr)
         return 2
+    if args.scripted_seeds < 0:
+        print("error: --scripted-seeds must be 0 or more", file=sys.stderr)
+        return 2
     cores = default_num_workers()
     workers = args.workers or cores
     num_envs = workers * args.envs_per_worker
@@ -284,6 +293,8 @@ def run(args: argparse.Namespace) -> int:
                     "gymnasium_robotics": getattr(gymnasium_robotics, "__version__", "?"),
                     "numpy": np.__version__},
     }
+    report["scripted_success"] = _scripted_success(args.scripted_seeds)
+    report["scripted_seeds"] = args.scripted_seeds
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
@@ -309,6 +320,31 @@ def run(args: argparse.Namespace) -> int:
         # so another session's busy process takes its share from all of our processes together
         print("note: other processes kept the cores busy, so the multi-core figures above say more about the "
               "load than about batching; compare them on a quiet machine")
+    if report["scripted_success"]:
+        print(f"scripted solver, success at step {HORIZON} over {args.scripted_seeds} seeds: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in report["scripted_success"].items()))
     if args.report:
         print(f"report: {args.report}")
     return 0
+
+
+def _scripted_success(seeds: int) -> dict[str, float]:
+    """Share of `seeds` episodes each relocate object's scripted solver ends successful."""
+    from tqdm import tqdm
+
+    from dexmv_sim.scripted import solve_episode
+    from dexmv_sim.simulation import TaskSimulation
+    from dexmv_sim.tasks.relocate import RELOCATE_OBJECTS
+
+    if seeds == 0:
+        return {}
+    out = {}
+    with tqdm(total=seeds * len(RELOCATE_OBJECTS), desc="scripted solver", unit="episode", file=sys.stderr) as bar:
+        for name in RELOCATE_OBJECTS:
+            sim = TaskSimulation(f"relocate-{name}")
+            wins = 0
+            for seed in range(seeds):
+                wins += solve_episode(sim, seed, HORIZON)
+                bar.update()
+            out[name] = round(wins / seeds, 3)
+    return out

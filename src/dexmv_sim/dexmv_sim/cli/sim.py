@@ -7,8 +7,9 @@ examples:
   dexmv sim render --task relocate-mustard_bottle --camera side --out m.mp4   # OpenCV, MPEG-4 'mp4v'
   dexmv sim urdf --out adroit.urdf --copy-meshes
 
-Policies: "scripted" (relocate tasks: the tuned grasp-and-lift of dexmv_sim.scripted, then to the
-target), "zero" (hold the initial pose), "random" (smoothly varying random actions from --seed).
+Policies: "scripted" (relocate tasks: dexmv_sim.scripted.RelocateSolver, which grasps the object
+and brings it to the target within the 200-step episode), "zero" (hold the initial pose),
+"random" (smoothly varying random actions from --seed).
 Output by suffix: .png (a contact sheet), .gif (Pillow), .mp4 (imageio's ffmpeg plugin, H.264, when
 imageio-ffmpeg is installed; else OpenCV, MPEG-4 'mp4v'; the error says so when neither is).
 """
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--policy", choices=("scripted", "zero", "random"), default="scripted",
                         help="what moves the hand (default: %(default)s; scripted falls back to zero off relocate)")
     render.add_argument("--steps", type=int, default=None,
-                        help="control steps, 100 per second (default: the scripted motion's length, else 200)")
+                        help="control steps, 100 per second (default: 200, one episode)")
     render.add_argument("--camera", default="front", help="front, side, top or behind (default: %(default)s)")
     render.add_argument("--width", type=int, default=640)
     render.add_argument("--height", type=int, default=480)
@@ -97,13 +98,13 @@ def _render(args: argparse.Namespace) -> int:
         return 2
     rng = np.random.default_rng(args.seed)
     sim.reset(rng)
-    targets = _policy_targets(sim, args.policy, args.steps or 200, args.seed)
-    args.steps = args.steps or len(targets)
+    args.steps = args.steps or 200
+    targets = _policy_targets(sim, args.policy, args.steps, args.seed)
     sheet = out.suffix.lower() == ".png"
     every = max(1, args.steps // max(1, args.frames - 1)) if sheet else max(1, round(100 / args.fps))
     frames = [renderer.rgb(sim.data, args.camera)]
     for step in tqdm(range(args.steps), desc=f"{args.task} ({args.policy})", unit="step", file=sys.stderr):
-        sim.step_targets(targets[min(step, len(targets) - 1)])
+        sim.step_targets(targets() if callable(targets) else targets[min(step, len(targets) - 1)])
         if (step + 1) % every == 0:
             frames.append(renderer.rgb(sim.data, args.camera))
     renderer.close()
@@ -125,14 +126,9 @@ def _policy_targets(sim, policy: str, steps: int, seed: int):
 
     start = sim.targets
     if policy == "scripted" and isinstance(sim.task, RelocateTask):
-        from dexmv_sim.scripted import grasp_and_lift_targets, grasp_plan_for, move_to_targets
+        from dexmv_sim.scripted import RelocateSolver
 
-        task = sim.task
-        plan = grasp_plan_for(task.object_id, task.object_qpos[:3].copy(), task.object_qpos[3:].copy(),
-                              2 * task.rest_z, hold_steps=0)
-        grasp = grasp_and_lift_targets(sim.model, start, plan)
-        carry = move_to_targets(sim.model, grasp[-1], task.target_pos.copy(), steps=60)
-        return np.concatenate([grasp, carry])
+        return RelocateSolver(sim)  # closed loop: called once per step
     if policy == "random":
         rng = np.random.default_rng(seed)
         knots = rng.uniform(-1, 1, (steps // 50 + 2, 30))

@@ -16,8 +16,8 @@ Dense reward (DexMV's shaping), d(a, b) distances, lift = clip(z_mug - z_rest, 0
   -0.1 d(palm, mug)
   if the hand touches the mug: +0.1 + 50 lift, and when lift > 0.06 m:
       +2 - 0.5 d(palm, site) - 1.5 d(mug, site)
-      when d(mug, site) < 0.05 m: + 1 / max(d(mug, site), 0.03) + tilt (rad between the mug's
-      axis and vertical) + 100 * (fraction of particles in the container)
+      when d(mug, site) < 0.05 m: + 1 / max(d(mug, site), 0.03) + 100 tilt (rad between the mug's
+      axis and vertical; DexMV's weight 100) + 100 * (fraction of particles in the container)
   -0.1 * (fraction of particles spilled: neither in the mug nor above the container)
 Reset options: "mug_pos" (x, y).
 """
@@ -49,6 +49,7 @@ PARTICLE_SPACING = 0.0125
 PARTICLE_LAYERS = 3
 WATER_RGBA = (0.32, 0.36, 0.98, 0.7)
 LIFTED = 0.06
+TILT_WEIGHT = 100.0  # DexMV's pour reward weights the tilt (rad) by 100
 SUCCESS_SCORE = 0.5
 
 
@@ -179,7 +180,7 @@ class PourTask(Task):
                 reward += 2.0 - 0.5 * palm_to_site - 1.5 * mug_to_site
                 if mug_to_site < 0.05:
                     tilt = math.acos(max(-1.0, min(1.0, float(self.mug_xmat[8]))))
-                    reward += 1.0 / max(mug_to_site, 0.03) + tilt + 100.0 * score
+                    reward += 1.0 / max(mug_to_site, 0.03) + TILT_WEIGHT * tilt + 100.0 * score
         spilled = ~(self.particles_in_mug() | self.particles_above_container())
         reward -= 0.1 * float(spilled.mean())
         return StepOutputs(obs, reward, score >= SUCCESS_SCORE, score)

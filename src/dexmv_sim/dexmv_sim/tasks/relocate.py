@@ -18,14 +18,12 @@ last step, which is stricter for a policy that drops the object at the end.
 Observation (39): hand qpos[:30], palm - object, palm - target, object - target (world, m), "palm"
 being the grasp site in front of the palm (S_grasp), as in DexMV and gymnasium-robotics.
 
-Dense reward (DexMV's shaping, per control step), with d(a, b) the distance between points:
-  -0.1 d(palm, object)                                 reach the object
-  if the hand touches the object:
-    +0.1                                               contact
-    +50 lift, lift = clip(z_object - z_rest, 0, z_target - z_rest)
-    if lift > 0.015 m:                                 the object is off the table
-      +2 - 0.5 d(palm, target) - 1.5 d(object, target)
-      + 1 / (d(object, target) + 0.01) when d(object, target) < 0.1 m
+Dense reward (DexMV's relocate reward, the same as DAPG's), with d(a, b) the distance between points:
+  -0.1 d(palm, object)
+  if the object is lifted (z_object > z_rest + 0.04 m; DAPG: object z > 0.04 m on its table):
+    +1 - 0.5 d(palm, target) - 0.5 d(object, target)
+  +10 if d(object, target) < 0.1 m, and another +20 if d(object, target) < 0.05 m
+The bonuses are not gated by the lift, as in DexMV, although success is (see above).
 Reset options: "target" (x, y, z), "object_pos" (x, y on the table, or x, y, z), "object_quat" (w, x, y, z).
 """
 
@@ -54,7 +52,7 @@ TARGET_HIGH = np.array([0.10, 0.15, 0.25])
 OBJECT_XY_LOW = np.array([-0.15, -0.15])
 OBJECT_XY_HIGH = np.array([0.15, 0.15])
 SUCCESS_DISTANCE = 0.1  # m
-LIFTED = 0.015  # m above the resting height counts as off the table (reward shaping)
+LIFTED = 0.04  # m above the resting height: the reward's lifted terms (DexMV/DAPG)
 LIFTED_FOR_SUCCESS = 0.02  # m above the resting height, and no table contact, for success
 # yaw (rad) of each object on the table: its thin side faces the hand, which comes from -y
 OBJECT_YAW = {"mustard_bottle": np.pi / 2, "sugar_box": np.pi / 2, "tomato_soup_can": 0.0,
@@ -124,15 +122,12 @@ class RelocateTask(Task):
         palm_to_target = math.sqrt(v[3] * v[3] + v[4] * v[4] + v[5] * v[5])
         to_target = math.sqrt(v[6] * v[6] + v[7] * v[7] + v[8] * v[8])
         reward = -0.1 * to_object
-        if self.hand_touches(self._object_geoms):
-            reward += 0.1
-            rest = self.rest_z
-            lift = min(max(float(obj[2]) - rest, 0.0), max(float(target[2]) - rest, 0.0))
-            reward += 50.0 * lift
-            if lift > LIFTED:
-                reward += 2.0 - 0.5 * palm_to_target - 1.5 * to_target
-                if to_target < SUCCESS_DISTANCE:
-                    reward += 1.0 / (to_target + 0.01)
+        if float(obj[2]) - self.rest_z > LIFTED:
+            reward += 1.0 - 0.5 * palm_to_target - 0.5 * to_target
+        if to_target < SUCCESS_DISTANCE:
+            reward += 10.0
+            if to_target < 0.05:
+                reward += 20.0
         success = (to_target < SUCCESS_DISTANCE and float(obj[2]) - self.rest_z > LIFTED_FOR_SUCCESS
                    and not self.object_on_table())
         return StepOutputs(obs, reward, success, 1.0 if success else 0.0)
