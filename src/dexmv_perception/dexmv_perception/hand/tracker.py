@@ -1,0 +1,159 @@
+"""The hand pipeline of one rig: per camera MediaPipe + depth lifting, then fusion and the One Euro filter.
+
+Library code without ROS: `dexmv perceive`, `dexmv bench perception` and perception_node all call
+`HandTracker.update(frames, stamp)` once per moment (one frame of each camera that delivered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dexmv_perception.hand.depth_lifting import MAX_DEPTH_M, LiftedHand, lift_hand
+from dexmv_perception.hand.fusion import CameraView, FusedHand, FusionConfig, fuse_views
+from dexmv_perception.hand.landmarks import HandLandmarker, Landmarks
+from dexmv_perception.hand.one_euro import OneEuroFilter
+from dexmv_perception.hand.skeleton import BONES, NUM_KEYPOINTS, bone_lengths
+
+# A bone this much longer or shorter than the hand's own (median over its confident frames) marks its
+# child keypoint as unreliable; a bone over MAX_BONE_M belongs to no human hand.
+BONE_TOLERANCE = 0.35
+MAX_BONE_M = 0.13
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One camera's images at one moment, with what is needed to place them in `world`."""
+
+    name: str
+    color: np.ndarray  # (H, W, 3) uint8 RGB
+    depth_m: np.ndarray | None  # (H, W) float32 metres aligned to colour, 0/NaN = no depth; None: no depth camera
+    K: np.ndarray  # (3, 3) colour intrinsics
+    T_world_camera: np.ndarray  # (4, 4) world <- colour optical frame
+
+
+@dataclass(frozen=True)
+class CameraHand:
+    """One camera's hand at one moment (before fusion)."""
+
+    landmarks: Landmarks
+    lifted: LiftedHand  # in the optical frame
+    points_world: np.ndarray  # (21, 3)
+
+
+@dataclass(frozen=True)
+class HandTrackerConfig:
+    model_complexity: int = 0  # MediaPipe: 0 lite (real time for two cameras), 1 full
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    crop: bool = True
+    mirrored: bool = False
+    filter_min_cutoff_hz: float = 1.5
+    filter_beta: float = 20.0  # per (m/s): the filter's lag stays under 1 / (2 pi beta) = 8 mm
+    filter_d_cutoff_hz: float = 1.0
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+@dataclass(frozen=True)
+class HandEstimate:
+    """The fused hand at one moment, in `world`."""
+
+    stamp: float
+    keypoints: np.ndarray  # (21, 3) filtered; the last known position where not observed now, NaN if never seen
+    confidence: np.ndarray  # (21,) 0 where the keypoint was not observed at this moment
+    raw: np.ndarray  # (21, 3) fused before the filter (NaN where not observed)
+    hand_confidence: float  # 0 when no camera saw the hand
+    side: str  # "right" / "left" ("" when unknown)
+    cameras: dict[str, CameraHand]  # the cameras that saw the hand
+    rejected_cameras: tuple[str, ...]
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.hand_confidence > 0 and (self.confidence > 0).any())
+
+
+class HandTracker:
+    """Tracks one hand through a rig's frames (see the module docstring)."""
+
+    def __init__(self, cameras: list[str], config: HandTrackerConfig = HandTrackerConfig()) -> None:
+        if not cameras:
+            raise ValueError("HandTracker needs at least one camera")
+        self.config = config
+        self.landmarkers = {name: HandLandmarker(config.model_complexity, config.min_detection_confidence,
+                                                 config.min_tracking_confidence, config.crop,
+                                                 mirrored=config.mirrored) for name in cameras}
+        self.filter = OneEuroFilter(config.filter_min_cutoff_hz, config.filter_beta, config.filter_d_cutoff_hz)
+        self._bones: list[np.ndarray] = []  # bone lengths of confident frames
+        self._last: np.ndarray | None = None
+
+    def reset(self) -> None:
+        for landmarker in self.landmarkers.values():
+            landmarker.reset()
+        self.filter.reset()
+        self._bones.clear()
+        self._last = None
+
+    def observe(self, frame: CameraFrame) -> CameraHand | None:
+        """MediaPipe and depth lifting on one camera's frame (its landmarker's tracking state advances)."""
+        landmarker = self.landmarkers.get(frame.name)
+        if landmarker is None:
+            raise ValueError(f"unknown camera {frame.name!r}; this tracker has {sorted(self.landmarkers)}")
+        found = landmarker.detect(frame.color)
+        if found is None:
+            return None
+        if frame.depth_m is None:
+            return None  # no depth: this camera cannot place the hand on its own
+        rel = found.world[:, 2] - np.median(found.world[:, 2])
+        lifted = lift_hand(found.pixels, rel, frame.depth_m, frame.K)
+        R, t = frame.T_world_camera[:3, :3], frame.T_world_camera[:3, 3]
+        return CameraHand(found, lifted, lifted.points @ R.T + t)
+
+    def _bone_check(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Confidence with keypoints on implausible bones lowered (their child end)."""
+        lengths = bone_lengths(points)
+        bad = ~(lengths < MAX_BONE_M)
+        if len(self._bones) >= 5:
+            typical = np.median(np.stack(self._bones[-60:]), axis=0)
+            bad |= np.abs(lengths - typical) > BONE_TOLERANCE * typical
+        out = confidence.copy()
+        out[BONES[bad, 1]] *= 0.3
+        if (confidence[BONES].min(axis=1) > 0.5).all() and not bad.any():
+            self._bones.append(lengths)
+        return out
+
+    def update(self, frames: list[CameraFrame], stamp: float) -> HandEstimate:
+        """One moment: the frames of the cameras that delivered (any subset of the rig)."""
+        seen: dict[str, CameraHand] = {}
+        views = []
+        for frame in frames:
+            hand = self.observe(frame)
+            if hand is None or not np.isfinite(hand.points_world).any():
+                continue
+            rng = np.linalg.norm(hand.points_world - frame.T_world_camera[:3, 3], axis=1)
+            if np.nanmedian(rng) > MAX_DEPTH_M:  # plausibility: no hand is tracked that far away
+                continue
+            seen[frame.name] = hand
+            views.append(CameraView(frame.name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
+                                    hand.landmarks.score, frame.K, frame.T_world_camera))
+        fused: FusedHand = fuse_views(views, self._last, self.config.fusion)
+        confidence = fused.confidence
+        if np.isfinite(fused.points).any():
+            confidence = self._bone_check(fused.points, confidence)
+        valid = confidence > 0
+        filtered = self.filter(fused.points, stamp, valid)
+        if valid.any():
+            self._last = filtered
+        kept = {name: hand for name, hand in seen.items() if name not in fused.rejected_cameras}
+        sides = [h.landmarks.side for h in sorted(kept.values(), key=lambda h: -h.landmarks.score)]
+        hand_conf = max((h.landmarks.score for h in kept.values()), default=0.0) if valid.any() else 0.0
+        return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), fused.points, float(hand_conf),
+                            sides[0] if sides else "", kept, fused.rejected_cameras)
+
+    def close(self) -> None:
+        for landmarker in self.landmarkers.values():
+            landmarker.close()
+
+
+def empty_keypoints() -> np.ndarray:
+    return np.full((NUM_KEYPOINTS, 3), np.nan)
