@@ -94,8 +94,9 @@ def _view(name, pose, points_world, pixel_noise, rng, measured=True, depth_error
 
 
 def _look_at(position, target):
-    from dexmv_capture.rig import LINK_FROM_OPTICAL, look_at_quaternion
     from scipy.spatial.transform import Rotation
+
+    from dexmv_capture.rig import LINK_FROM_OPTICAL, look_at_quaternion
 
     pose = np.eye(4)
     pose[:3, :3] = Rotation.from_quat(look_at_quaternion(position, target)).as_matrix() @ LINK_FROM_OPTICAL
@@ -141,7 +142,7 @@ def test_a_view_that_disagrees_on_a_keypoint_is_dropped(rig_and_hand):
 def test_a_camera_on_another_hand_is_rejected(rig_and_hand):
     rng, hand, poses = rig_and_hand
     good = _view("c0", poses[0], hand, 2.0, rng)
-    elsewhere = _view("c1", poses[1], hand + [0.25, 0.0, 0.0], 2.0, rng, confidence=1.0)
+    elsewhere = _view("c1", poses[1], hand + np.array([0.25, 0.0, 0.0]), 2.0, rng, confidence=1.0)
     fused = fuse_views([good, elsewhere], previous=hand)
     assert fused.rejected_cameras == ("c1",)
     assert np.nanmax(np.linalg.norm(fused.points - hand, axis=1)) < 0.02
@@ -213,6 +214,7 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
 def test_perceive_video_then_retarget_fingers_only(recording, tmp_path):
     """.mp4 -> hand-relative keypoints -> Adroit joints, the two commands a user types."""
     import imageio.v2 as imageio
+
     from dexmv_capture.recording import RecordingReader
 
     clip = tmp_path / "clip.mp4"

@@ -7,7 +7,8 @@ realsense2_camera publish them): /<cam>/<cam>/color/image_raw (rgb8 or bgr8),
 `world_frame` (a small transform buffer: tf2_ros does not exist on these installs).
 
 Colour and depth of a camera are joined by equal stamps, the cameras' frames paired by stamp
-(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline). A camera that has sent
+(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline), or by arrival time with
+`pair_by: arrival` where the cameras' stamps do not share a clock. A camera that has sent
 nothing for `camera_timeout` seconds is taken as gone and the other one goes on alone.
 
 Publishes: /dexmv/hand_pose (dexmv_msgs/HandPose in world_frame; per-keypoint confidence, 0 for
@@ -17,7 +18,7 @@ object/<id> on /tf; a MarkerArray on /dexmv/markers (namespace "perception"); /d
 processed moment (cameras that saw the hand, time per moment, pairing drops, notes).
 
 QoS: images SENSOR_DATA (best effort, depth 5: matches realsense-ros's and our publishers, and a
-slow moment drops frames instead of queueing them); camera_info depth 10; /tf_static transient
+slow moment drops frames instead of queueing them; `image_qos: DEFAULT` for reliable); camera_info depth 10; /tf_static transient
 local. Outputs reliable, depth 10.
 """
 
@@ -55,6 +56,7 @@ TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAGNOSTIC_NAME = "dexmv_perception: perception_node"
+IMAGE_QOS = {"SENSOR_DATA": qos_profile_sensor_data, "DEFAULT": QoSProfile(depth=10)}
 
 
 class ParameterError(ValueError):
@@ -100,9 +102,18 @@ class PerceptionNode(Node):
         self.depth_units = declare("depth_units", 0.001, "metres per unit of 16UC1 depth images")
         self.camera_timeout = declare("camera_timeout", 0.5, "seconds without frames after which a camera is gone "
                                       "and the others go on alone")
+        self.pair_by = declare("pair_by", "stamp", "pair the cameras' frames by header 'stamp' (cameras on one "
+                               "clock: realsense-ros live) or by 'arrival' time (cameras whose stamps do not share "
+                               "a clock, e.g. recordings played by separate nodes started at different times)")
+        qos_name = declare("image_qos", "SENSOR_DATA", "image subscriptions: SENSOR_DATA (best effort, depth 5: a "
+                           "slow moment drops frames) or DEFAULT (reliable, depth 10: every frame, late)")
         self.publish_markers = declare("publish_markers", True, "publish the skeleton and objects on /dexmv/markers")
         if not 1 <= len(cameras) <= 2 or len(set(cameras)) != len(cameras) or not all(cameras):
             raise ParameterError(f"cameras: one or two distinct names, got {cameras}")
+        if self.pair_by not in ("stamp", "arrival"):
+            raise ParameterError(f"pair_by must be 'stamp' or 'arrival', got {self.pair_by!r}")
+        if qos_name not in IMAGE_QOS:
+            raise ParameterError(f"image_qos must be one of {sorted(IMAGE_QOS)}, got {qos_name!r}")
         if complexity not in (0, 1):
             raise ParameterError(f"model_complexity must be 0 or 1, got {complexity}")
         if fps <= 0 or self.camera_timeout <= 0 or self.depth_units <= 0:
@@ -113,7 +124,7 @@ class PerceptionNode(Node):
             ids, scales = parse_objects([o for o in objects if o])
         except ValueError as err:
             raise ParameterError(f"objects: {err}") from None
-        self.cameras = cameras
+        self.cameras, self.object_ids = cameras, ids
         self.perception = Perception(cameras, HandTrackerConfig(model_complexity=complexity, crop=crop,
                                                                 mirrored=mirrored),
                                      object_ids=ids, object_scales=scales, mano_model=mano or None)
@@ -135,9 +146,9 @@ class PerceptionNode(Node):
         for cam in cameras:
             base = f"/{cam}/{cam}"
             self.create_subscription(Image, f"{base}/color/image_raw",
-                                     lambda m, c=cam: self._on_image(c, "color", m), qos_profile_sensor_data)
+                                     lambda m, c=cam: self._on_image(c, "color", m), IMAGE_QOS[qos_name])
             self.create_subscription(Image, f"{base}/aligned_depth_to_color/image_raw",
-                                     lambda m, c=cam: self._on_image(c, "depth", m), qos_profile_sensor_data)
+                                     lambda m, c=cam: self._on_image(c, "depth", m), IMAGE_QOS[qos_name])
             self.create_subscription(CameraInfo, f"{base}/color/camera_info",
                                      lambda m, c=cam: self.infos.__setitem__(c, np.reshape(m.k, (3, 3))), 10)
         for note in self.perception.notes:
@@ -181,9 +192,10 @@ class PerceptionNode(Node):
         if self.pairer is None or all(now - self._last_seen.get(c, -1e9) > self.camera_timeout for c in others):
             self._process([frame], entry["color"].header.stamp, stamp)
             return
-        for pair in self.pairer.push(cam, stamp, (frame, entry["color"].header.stamp)):
+        key = now if self.pair_by == "arrival" else stamp
+        for pair in self.pairer.push(cam, key, (frame, entry["color"].header.stamp)):
             frames = [f for f, _ in pair.frames]
-            self._process(frames, pair.frames[0][1], pair.stamp)
+            self._process(frames, pair.frames[0][1], _seconds(pair.frames[0][1]))
 
     def _camera_frame(self, cam: str, color: Image, depth: Image) -> CameraFrame | None:
         K = self.infos.get(cam)
@@ -238,7 +250,7 @@ class PerceptionNode(Node):
         wrist = wrist_frame(hand.keypoints) if hand.detected else None
         if wrist is not None:
             transforms.append(self._transform("hand_wrist", wrist, stamp_msg))
-        if self.perception.objects is not None:
+        if self.object_ids:  # published even when the estimator is off (then empty; /diagnostics says why)
             array = ObjectPoseArray()
             array.header.stamp, array.header.frame_id = stamp_msg, self.world_frame
             for est in result.objects:
