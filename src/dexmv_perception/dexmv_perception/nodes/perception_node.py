@@ -18,8 +18,11 @@ object/<id> on /tf; a MarkerArray on /dexmv/markers (namespace "perception"); /d
 processed moment (cameras that saw the hand, time per moment, pairing drops, notes).
 
 QoS: images SENSOR_DATA (best effort, depth 5: matches realsense-ros's and our publishers, and a
-slow moment drops frames instead of queueing them; `image_qos: DEFAULT` for reliable); camera_info depth 10; /tf_static transient
-local. Outputs reliable, depth 10.
+slow moment drops frames instead of queueing them; `image_qos: DEFAULT` for reliable); camera_info
+depth 10; /tf_static transient local. Outputs reliable, depth 10.
+
+Parameters (declared with descriptions): cameras, world_frame, objects, mano_model, model_complexity,
+crop, mirrored, fps, depth_units, camera_timeout, pair_by, image_qos, publish_markers.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from geometry_msgs.msg import Point, TransformStamped  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
