@@ -196,13 +196,15 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
     from dexmv_retarget.keypoint_files import load_keypoints
 
     out = tmp_path / "poses.npz"
-    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--no-progress")
+    # hand only (--objects with no id): object registration has its own tests and costs seconds a frame
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--objects", "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     poses = load_poses(out)
     arrays, _ = load_ground_truth(recording.ground_truth)
     assert poses["frame"] == "world" and poses["keypoints"].shape == (recording.frames, 21, 3)
     assert poses["handedness"] == "right"
-    assert list(poses["object_ids"]) == ["006_mustard_bottle"] and poses["object_poses"].shape[1:] == (1, 7)
+    assert poses["object_ids"].shape == (0,) and poses["object_poses"].shape == (recording.frames, 0, 7)
+    assert not poses["has_mano"] and "mano_betas" not in poses
     seen = poses["confidence"] > 0
     assert seen.any(axis=1).mean() >= 0.8
     error = np.linalg.norm(poses["keypoints"] - arrays["keypoints_world"], axis=2)[seen]

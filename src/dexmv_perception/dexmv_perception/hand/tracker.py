@@ -50,9 +50,11 @@ class HandTrackerConfig:
     crop: bool = True
     mirrored: bool = False
     filter_min_cutoff_hz: float = 1.5
-    filter_beta: float = 20.0  # per (m/s): the filter's lag stays under 1 / (2 pi beta) = 8 mm
+    filter_beta: float = 40.0  # per (m/s): the filter's lag stays under 1 / (2 pi beta) = 4 mm
     filter_d_cutoff_hz: float = 1.0
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    # one thread per camera: MediaPipe releases the GIL while its graph runs, so two cameras overlap
+    parallel_cameras: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ class HandTracker:
         self.filter = OneEuroFilter(config.filter_min_cutoff_hz, config.filter_beta, config.filter_d_cutoff_hz)
         self._bones: list[np.ndarray] = []  # bone lengths of confident frames
         self._last: np.ndarray | None = None
+        self._pool = None
+        if config.parallel_cameras and len(cameras) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(len(cameras), thread_name_prefix="hand-camera")
 
     def reset(self) -> None:
         for landmarker in self.landmarkers.values():
@@ -126,8 +133,11 @@ class HandTracker:
         """One moment: the frames of the cameras that delivered (any subset of the rig)."""
         seen: dict[str, CameraHand] = {}
         views = []
-        for frame in frames:
-            hand = self.observe(frame)
+        if self._pool is not None and len(frames) > 1:
+            observed = list(self._pool.map(self.observe, frames))
+        else:
+            observed = [self.observe(frame) for frame in frames]
+        for frame, hand in zip(frames, observed, strict=True):
             if hand is None or not np.isfinite(hand.points_world).any():
                 continue
             rng = np.linalg.norm(hand.points_world - frame.T_world_camera[:3, 3], axis=1)
@@ -151,6 +161,8 @@ class HandTracker:
                             sides[0] if sides else "", kept, fused.rejected_cameras)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         for landmarker in self.landmarkers.values():
             landmarker.close()
 
