@@ -33,12 +33,6 @@ class BenchSettings:
     seed: int = 0
 
 
-def _rotation_error_deg(object_id: str, R_est: np.ndarray, R_true: np.ndarray) -> float:
-    from scipy.spatial.transform import Rotation
-
-    return float(np.degrees((Rotation.from_matrix(R_true).inv() * Rotation.from_matrix(R_est)).magnitude()))
-
-
 def decode_rate(directory: Path, max_frames: int | None = None) -> float:
     """Moments per second of decoding the recording alone (the reference for fps)."""
     from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
@@ -55,6 +49,7 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     """The benchmark's JSON-ready result for a `dexmv synth` recording folder."""
     from dexmv_capture.synthetic.synthesize import load_ground_truth
     from dexmv_perception.cli.perceive import objects_of_synthetic_recording
+    from dexmv_perception.objects import rotation_error_deg
     from dexmv_perception.perception import Perception
     from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
 
@@ -94,8 +89,8 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
                 if truth is None or est.confidence <= 0:
                     continue
                 obj_t[est.object_id].append(1000.0 * float(np.linalg.norm(est.T_world_object[:3, 3] - truth[t][:3, 3])))
-                obj_r[est.object_id].append(_rotation_error_deg(est.object_id, est.T_world_object[:3, :3],
-                                                                truth[t][:3, :3]))
+                obj_r[est.object_id].append(rotation_error_deg(est.T_world_object[:3, :3], truth[t][:3, :3],
+                                                               est.object_id))
             if progress:
                 progress(frames, total)
     finally:

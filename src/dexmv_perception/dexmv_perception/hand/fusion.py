@@ -15,7 +15,9 @@ point. A view whose squared Mahalanobis residual exceeds `gate` (it disagrees wi
 MediaPipe put a finger on the wrong finger) is dropped and the point solved again from the rest.
 A whole camera is rejected when its hand disagrees with the others' by more than `hand_gate_m`
 (median over keypoints, e.g. it tracked the other hand or an object): the camera whose hand is
-nearer the previous estimate wins, else the more confident one.
+nearer the previous estimate wins, else the more confident one. Given a recent previous estimate,
+a view's keypoint that jumped more than `jump_gate_m` from it while the rest of that view's hand
+did not is not used (a finger MediaPipe put on its neighbour for a frame).
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ class FusionConfig:
     measured_sigma_m: float = 0.010  # along the ray, depth measured (skin-to-joint, noise)
     shape_sigma_m: float = 0.040  # along the ray, depth from the hand's shape
     gate: float = 16.0  # squared Mahalanobis residual (4 sigma) beyond which a view is dropped
-    hand_gate_m: float = 0.06  # median disagreement beyond which a whole camera is rejected
+    hand_gate_m: float = 0.045  # median disagreement beyond which a whole camera is rejected
+    jump_gate_m: float = 0.05  # a view's keypoint this far from the previous estimate is not used, when the
+    # rest of that view's hand agrees with it (a finger MediaPipe put on another finger, or depth of what is
+    # in front); 30 fps hand motion moves a keypoint about 2 cm a frame
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,9 @@ def select_views(views: list[CameraView], previous: np.ndarray | None, config: F
                 return -float(np.nanmedian(d))
         return v.confidence
 
-    ranked = sorted(views, key=score, reverse=True)
+    # a camera whose confidence was cut (its hand is the wrong side: a mirrored pose) never outranks one
+    # that is not, however near the previous estimate it lies (that estimate may carry its error)
+    ranked = sorted(views, key=lambda v: (v.confidence >= 0.5, score(v)), reverse=True)
     kept, rejected = [ranked[0]], []
     for v in ranked[1:]:
         if all(_hand_disagreement(v, k) <= config.hand_gate_m for k in kept):
@@ -116,6 +123,11 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     info = np.stack(infos)  # (C, 21, 3, 3)
     anchor = np.stack(anchors)  # (C, 21, 3)
     active = np.isfinite(anchor).all(axis=2) & np.isfinite(info).all(axis=(2, 3))  # (C, 21)
+    if previous is not None and np.isfinite(previous).all():
+        jump = np.linalg.norm(anchor - previous, axis=2)  # (C, 21)
+        with np.errstate(invalid="ignore"):
+            steady = np.nanmedian(np.where(active, jump, np.nan), axis=1) < config.jump_gate_m  # (C,)
+            active &= ~(steady[:, None] & (jump > config.jump_gate_m))
     for _ in range(2):  # solve, gate the worst view per keypoint, solve again
         w = np.where(active[..., None, None], info, 0.0)
         a = np.where(active[..., None], anchor, 0.0)

@@ -30,6 +30,7 @@ class Landmarks:
     world: np.ndarray  # (21, 3) MediaPipe's metric landmarks (m), origin near the hand's centre, camera axes
     score: float  # MediaPipe's handedness score of the hand (0..1), its confidence in the detection
     side: str  # "right" or "left": the person's hand (after the vote)
+    frame_side: str  # what MediaPipe said in this frame alone: a flip against `side` often means a wrong pose
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the landmarks (pixels)
     from_crop: bool  # found in the hand-centred crop (else in the full frame)
 
@@ -105,7 +106,8 @@ class HandLandmarker:
         self._box, self._misses = landmark_box(pixels), 0
         right = (label == "Left") != self.mirrored
         self._side_vote = 0.9 * self._side_vote + (score if right else -score)
-        return Landmarks(pixels, world, score, "right" if self._side_vote >= 0 else "left", self._box, from_crop)
+        return Landmarks(pixels, world, score, "right" if self._side_vote >= 0 else "left",
+                         "right" if right else "left", self._box, from_crop)
 
     def close(self) -> None:
         self._full.close()

@@ -20,6 +20,9 @@ from dexmv_perception.hand.skeleton import BONES, NUM_KEYPOINTS, bone_lengths
 # child keypoint as unreliable; a bone over MAX_BONE_M belongs to no human hand.
 BONE_TOLERANCE = 0.35
 MAX_BONE_M = 0.13
+WRONG_SIDE_FACTOR = 0.2
+SIDE_VOTE_DECAY = 0.97  # per camera frame: the vote remembers about a second at 30 fps
+RECENT_S = 0.25  # a previous estimate older than this does not gate the next one
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class HandTrackerConfig:
     filter_beta: float = 40.0  # per (m/s): the filter's lag stays under 1 / (2 pi beta) = 4 mm
     filter_d_cutoff_hz: float = 1.0
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    # "right"/"left" if the person's hand is known (DexMV films right hands), "auto": a vote over cameras
+    # and time. A camera whose MediaPipe says the other side in a frame has most likely fitted the hand's
+    # mirror image (palm and back confused): its confidence is cut to WRONG_SIDE_FACTOR.
+    side: str = "auto"
     # one thread per camera: MediaPipe releases the GIL while its graph runs, so two cameras overlap
     parallel_cameras: bool = True
 
@@ -81,6 +88,8 @@ class HandTracker:
     def __init__(self, cameras: list[str], config: HandTrackerConfig = HandTrackerConfig()) -> None:
         if not cameras:
             raise ValueError("HandTracker needs at least one camera")
+        if config.side not in ("auto", "right", "left"):
+            raise ValueError(f"side must be 'auto', 'right' or 'left', got {config.side!r}")
         self.config = config
         self.landmarkers = {name: HandLandmarker(config.model_complexity, config.min_detection_confidence,
                                                  config.min_tracking_confidence, config.crop,
@@ -88,6 +97,8 @@ class HandTracker:
         self.filter = OneEuroFilter(config.filter_min_cutoff_hz, config.filter_beta, config.filter_d_cutoff_hz)
         self._bones: list[np.ndarray] = []  # bone lengths of confident frames
         self._last: np.ndarray | None = None
+        self._last_stamp = -np.inf
+        self._side_vote = 0.0  # > 0: right
         self._pool = None
         if config.parallel_cameras and len(cameras) > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -99,7 +110,8 @@ class HandTracker:
             landmarker.reset()
         self.filter.reset()
         self._bones.clear()
-        self._last = None
+        self._last, self._last_stamp = None, -np.inf
+        self._side_vote = 0.0
 
     def observe(self, frame: CameraFrame) -> CameraHand | None:
         """MediaPipe and depth lifting on one camera's frame (its landmarker's tracking state advances)."""
@@ -137,6 +149,7 @@ class HandTracker:
             observed = list(self._pool.map(self.observe, frames))
         else:
             observed = [self.observe(frame) for frame in frames]
+        expected = self.expected_side()
         for frame, hand in zip(frames, observed, strict=True):
             if hand is None or not np.isfinite(hand.points_world).any():
                 continue
@@ -144,21 +157,37 @@ class HandTracker:
             if np.nanmedian(rng) > MAX_DEPTH_M:  # plausibility: no hand is tracked that far away
                 continue
             seen[frame.name] = hand
+            confidence = hand.landmarks.score
+            if expected and hand.landmarks.frame_side != expected:
+                confidence *= WRONG_SIDE_FACTOR
             views.append(CameraView(frame.name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
-                                    hand.landmarks.score, frame.K, frame.T_world_camera))
-        fused: FusedHand = fuse_views(views, self._last, self.config.fusion)
+                                    confidence, frame.K, frame.T_world_camera))
+        recent = self._last if stamp - self._last_stamp <= RECENT_S else None
+        fused: FusedHand = fuse_views(views, recent, self.config.fusion)
         confidence = fused.confidence
         if np.isfinite(fused.points).any():
             confidence = self._bone_check(fused.points, confidence)
         valid = confidence > 0
         filtered = self.filter(fused.points, stamp, valid)
         if valid.any():
-            self._last = filtered
+            self._last, self._last_stamp = np.where(valid[:, None], filtered, np.nan), stamp
         kept = {name: hand for name, hand in seen.items() if name not in fused.rejected_cameras}
-        sides = [h.landmarks.side for h in sorted(kept.values(), key=lambda h: -h.landmarks.score)]
-        hand_conf = max((h.landmarks.score for h in kept.values()), default=0.0) if valid.any() else 0.0
+        for hand in seen.values():
+            self._side_vote = SIDE_VOTE_DECAY * self._side_vote + (
+                hand.landmarks.score if hand.landmarks.frame_side == "right" else -hand.landmarks.score)
+        confidences = [v.confidence for v in views if v.name in kept]
+        hand_conf = max(confidences, default=0.0) if valid.any() else 0.0
+        side = self.expected_side() or ("right" if self._side_vote >= 0 else "left") if seen else ""
         return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), fused.points, float(hand_conf),
-                            sides[0] if sides else "", kept, fused.rejected_cameras)
+                            side, kept, fused.rejected_cameras)
+
+    def expected_side(self) -> str:
+        """The person's hand: the configured side, else the vote once it is clear ('' before)."""
+        if self.config.side != "auto":
+            return self.config.side
+        if abs(self._side_vote) < 2.0:
+            return ""
+        return "right" if self._side_vote > 0 else "left"
 
     def close(self) -> None:
         if self._pool is not None:
