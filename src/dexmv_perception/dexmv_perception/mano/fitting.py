@@ -10,6 +10,8 @@ fit as `init` skips the alignment, which makes streaming fits a few iterations e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +65,16 @@ def _kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     return rot, md - rot @ ms
 
 
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class ManoFitter:
     """Fits `model` to keypoints; one fitter per hand stream (it keeps no state between calls)."""
 
@@ -112,11 +124,10 @@ class ManoFitter:
             betas0 = np.zeros(self.num_betas)
             coeffs0 = torch.zeros(1, cfg.num_pca, dtype=dt)
             with torch.no_grad():
-                rest = layer(pose=layer.pose_from_pca(torch.zeros(1, 3, dtype=dt), coeffs0))
-            src = rest.keypoints[0].numpy()
+                src = layer.keypoints(pose=layer.pose_from_pca(torch.zeros(1, 3, dtype=dt), coeffs0))[0].numpy()
             palm = np.array(PALM_KEYPOINTS)
             rot, c = _kabsch(src[palm], kp[palm], w[palm] + 1e-9)
-            j0 = rest.joints[0, 0].numpy()
+            j0 = src[0]  # keypoint 0 is MANO's wrist joint, the root
             from scipy.spatial.transform import Rotation
 
             orient0 = torch.as_tensor(Rotation.from_matrix(rot).as_rotvec(), dtype=dt)[None]
@@ -129,8 +140,8 @@ class ManoFitter:
         trans = trans0.clone().detach().requires_grad_(True)
 
         def loss_fn() -> torch.Tensor:
-            out = layer(betas, layer.pose_from_pca(orient, coeffs), trans)
-            err = ((out.keypoints - target) * 100.0) ** 2  # cm^2, well scaled for L-BFGS
+            keypoints = layer.keypoints(betas, layer.pose_from_pca(orient, coeffs), trans)
+            err = ((keypoints - target) * 100.0) ** 2  # cm^2, well scaled for L-BFGS
             return (err * weight).sum() + cfg.shape_prior * (betas**2).sum() + cfg.pose_prior * (coeffs**2).sum()
 
         def run(params: list[torch.Tensor], iters: int) -> None:
@@ -145,13 +156,13 @@ class ManoFitter:
 
             opt.step(closure)
 
-        if init is None:
-            run([orient, trans], 15)
-        run([betas, orient, coeffs, trans], iterations)
-        with torch.no_grad():
-            pose = layer.pose_from_pca(orient, coeffs)
-            out = layer(betas, pose, trans)
-            fitted = out.keypoints[0].numpy()
+        with _threads(1):  # tiny tensors: one thread is several times faster than contending ones
+            if init is None:
+                run([orient, trans], 15)
+            run([betas, orient, coeffs, trans], iterations)
+            with torch.no_grad():
+                pose = layer.pose_from_pca(orient, coeffs)
+                fitted = layer.keypoints(betas, pose, trans)[0].numpy()
         dist = np.linalg.norm(fitted - kp, axis=1)
         error_mm = float((dist * w).sum() / w.sum() * 1000.0)
         return ManoFit(betas.detach()[0].numpy().copy(), pose[0].numpy().copy(), trans.detach()[0].numpy().copy(),

@@ -62,6 +62,15 @@ class ManoLayer(torch.nn.Module):
         self.parents = [int(p) for p in model.parents]
         self.tip_vertex_ids = list(model.tip_vertex_ids)
         self.keypoint_index = list(MANO_TO_KEYPOINTS)
+        # what the 21 keypoints alone need (fitting): joints regress linearly from the shaped vertices,
+        # and only the five fingertip vertices go through the blend shapes and skinning
+        tips = np.asarray(model.tip_vertex_ids)
+        self.register_buffer("joint_template", t(model.J_regressor @ model.v_template))
+        self.register_buffer("joint_shapedirs", t(np.einsum("jv,vcb->jcb", model.J_regressor, model.shapedirs)))
+        self.register_buffer("tip_template", t(model.v_template[tips]))
+        self.register_buffer("tip_shapedirs", t(model.shapedirs[tips]))
+        self.register_buffer("tip_posedirs", t(model.posedirs[tips].reshape(-1, model.posedirs.shape[2])))
+        self.register_buffer("tip_weights", t(model.weights[tips]))
 
     @property
     def num_betas(self) -> int:
@@ -79,8 +88,8 @@ class ManoLayer(torch.nn.Module):
         rhs = (pose[..., 3:] - self.hands_mean).T
         return torch.linalg.lstsq(comps.T, rhs).solution.T
 
-    def forward(self, betas: torch.Tensor | None = None, pose: torch.Tensor | None = None,
-                translation: torch.Tensor | None = None) -> ManoOutput:
+    def _inputs(self, betas: torch.Tensor | None, pose: torch.Tensor | None,
+                translation: torch.Tensor | None) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]:
         batch = next((x.shape[0] for x in (betas, pose, translation) if x is not None), 1)
         dev = self.v_template.device
         betas = torch.zeros(batch, self.num_betas, dtype=self.dtype, device=dev) if betas is None else betas
@@ -89,24 +98,34 @@ class ManoLayer(torch.nn.Module):
         if betas.shape[-1] != self.num_betas or pose.shape[-1] != 3 * NUM_JOINTS or translation.shape[-1] != 3:
             raise ValueError(f"expected betas (B, {self.num_betas}), pose (B, 48), translation (B, 3); got "
                              f"{tuple(betas.shape)}, {tuple(pose.shape)}, {tuple(translation.shape)}")
-        v_shaped = self.v_template + torch.einsum("vcb,nb->nvc", self.shapedirs, betas)
-        joints_rest = torch.einsum("jv,nvc->njc", self.J_regressor, v_shaped)
-        rot = axis_angle_to_matrix(pose.reshape(batch, NUM_JOINTS, 3))
-        eye = torch.eye(3, dtype=self.dtype, device=dev)
-        pose_feature = (rot[:, 1:] - eye).reshape(batch, -1)
-        v_posed = v_shaped + (pose_feature @ self.posedirs.T).reshape(batch, -1, 3)
-        # forward kinematics: world <- joint frames (rotation, position)
+        return batch, betas, pose, translation
+
+    def _kinematics(self, rot: torch.Tensor, joints_rest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                   torch.Tensor]:
+        """Posed joints (B, 16, 3), world rotations (B, 16, 3, 3) and skinning offsets (B, 16, 3): a
+        rest-pose point x skinned to joint j goes to R_j x + offset_j."""
         g_rot = [rot[:, 0]]
         g_pos = [joints_rest[:, 0]]
         for j in range(1, NUM_JOINTS):
             p = self.parents[j]
             g_rot.append(g_rot[p] @ rot[:, j])
             g_pos.append(g_pos[p] + (g_rot[p] @ (joints_rest[:, j] - joints_rest[:, p])[..., None])[..., 0])
-        g_rot_t = torch.stack(g_rot, 1)  # (B, 16, 3, 3)
-        joints = torch.stack(g_pos, 1)  # (B, 16, 3)
-        # skinning transforms take rest-pose points: x -> R (x - J_rest) + J_posed
+        g_rot_t = torch.stack(g_rot, 1)
+        joints = torch.stack(g_pos, 1)
         offset = joints - (g_rot_t @ joints_rest[..., None])[..., 0]
-        blend_rot = torch.einsum("vj,njab->nvab", self.weights, g_rot_t)
+        return joints, g_rot_t, offset
+
+    def forward(self, betas: torch.Tensor | None = None, pose: torch.Tensor | None = None,
+                translation: torch.Tensor | None = None) -> ManoOutput:
+        batch, betas, pose, translation = self._inputs(betas, pose, translation)
+        v_shaped = self.v_template + torch.einsum("vcb,nb->nvc", self.shapedirs, betas)
+        joints_rest = torch.einsum("jv,nvc->njc", self.J_regressor, v_shaped)
+        rot = axis_angle_to_matrix(pose.reshape(batch, NUM_JOINTS, 3))
+        eye = torch.eye(3, dtype=self.dtype, device=pose.device)
+        pose_feature = (rot[:, 1:] - eye).reshape(batch, -1)
+        v_posed = v_shaped + (pose_feature @ self.posedirs.T).reshape(batch, -1, 3)
+        joints, g_rot, offset = self._kinematics(rot, joints_rest)
+        blend_rot = torch.einsum("vj,njab->nvab", self.weights, g_rot)
         blend_off = torch.einsum("vj,nja->nva", self.weights, offset)
         vertices = (blend_rot @ v_posed[..., None])[..., 0] + blend_off
         vertices = vertices + translation[:, None]
@@ -114,3 +133,20 @@ class ManoLayer(torch.nn.Module):
         tips = vertices[:, self.tip_vertex_ids]
         keypoints = torch.cat([joints, tips], dim=1)[:, self.keypoint_index]
         return ManoOutput(vertices, joints, keypoints)
+
+    def keypoints(self, betas: torch.Tensor | None = None, pose: torch.Tensor | None = None,
+                  translation: torch.Tensor | None = None) -> torch.Tensor:
+        """The 21 keypoints (B, 21, 3) alone, equal to forward()'s but without skinning every vertex
+        (what fitting evaluates hundreds of times)."""
+        batch, betas, pose, translation = self._inputs(betas, pose, translation)
+        joints_rest = self.joint_template + torch.einsum("jcb,nb->njc", self.joint_shapedirs, betas)
+        rot = axis_angle_to_matrix(pose.reshape(batch, NUM_JOINTS, 3))
+        eye = torch.eye(3, dtype=self.dtype, device=pose.device)
+        pose_feature = (rot[:, 1:] - eye).reshape(batch, -1)
+        tips_rest = (self.tip_template + torch.einsum("vcb,nb->nvc", self.tip_shapedirs, betas)
+                     + (pose_feature @ self.tip_posedirs.T).reshape(batch, -1, 3))
+        joints, g_rot, offset = self._kinematics(rot, joints_rest)
+        blend_rot = torch.einsum("vj,njab->nvab", self.tip_weights, g_rot)
+        blend_off = torch.einsum("vj,nja->nva", self.tip_weights, offset)
+        tips = (blend_rot @ tips_rest[..., None])[..., 0] + blend_off
+        return torch.cat([joints, tips], dim=1)[:, self.keypoint_index] + translation[:, None]

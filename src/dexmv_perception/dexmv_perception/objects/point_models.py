@@ -160,6 +160,7 @@ def object_point_model(object_id: str, scale: float = 1.0, mesh_dir: str | None 
     Deterministic (a fixed sampling seed); cached per arguments.
     """
     import mujoco
+
     from dexmv_sim.objects import add_object
 
     spec = mujoco.MjSpec()

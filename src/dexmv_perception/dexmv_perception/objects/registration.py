@@ -24,7 +24,6 @@ import numpy as np
 from dexmv_perception.objects.depth_view import DepthView
 from dexmv_perception.objects.point_models import ObjectPointModel
 
-
 # ICP stops when an iteration moves the pose less than this. small_gicp's defaults (1 mm, 0.1 deg) are
 # meant for scans of rooms: on a 6 cm can a 1 mm step is often the last of a slow slide along the
 # axis, and stopping there left the estimate several millimetres off.
@@ -86,7 +85,7 @@ def scene_cloud(points: np.ndarray, num_neighbors: int = 10):
     return cloud
 
 
-def icp(model: ModelCloud, source, T_world_model: np.ndarray, max_correspondence_m: float,  # noqa: N803
+def icp(model: ModelCloud, source, T_world_model: np.ndarray, max_correspondence_m: float,
         iterations: int) -> np.ndarray:
     """Refine world <- model by GICP of the prepared scene `source` to the model; returns the new pose."""
     import small_gicp
@@ -101,7 +100,7 @@ def icp(model: ModelCloud, source, T_world_model: np.ndarray, max_correspondence
     return pose
 
 
-def fitness(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,  # noqa: N803
+def fitness(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,
             inlier_m: float) -> tuple[float, float, int, np.ndarray]:
     """(fitness, rmse, inlier count, inlier mask) of world `points` against the posed model."""
     if len(points) == 0:
@@ -114,7 +113,7 @@ def fitness(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,  #
     return n / len(points), rmse, n, mask
 
 
-def visibility(model: ModelCloud, T_world_model: np.ndarray, views: Sequence[DepthView],  # noqa: N803
+def visibility(model: ModelCloud, T_world_model: np.ndarray, views: Sequence[DepthView],
                surface_m: float = 0.008, through_m: float = 0.015, cell_px: int = 3) -> tuple[int, int, int]:
     """(explained, violations, checked) over all views for the posed model's camera-facing points.
 
@@ -154,7 +153,7 @@ def visibility(model: ModelCloud, T_world_model: np.ndarray, views: Sequence[Dep
     return explained, violations, checked
 
 
-def score_pose(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,  # noqa: N803
+def score_pose(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,
                views: Sequence[DepthView], inlier_m: float) -> PoseScore:
     fit, rmse, n, _ = fitness(model, T_world_model, points, inlier_m)
     explained, violations, checked = visibility(model, T_world_model, views)

@@ -67,7 +67,7 @@ def _angle_deg(rot: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
 
 
-def rotation_error_deg(R_est: np.ndarray, R_true: np.ndarray, object_id: str) -> float:  # noqa: N803
+def rotation_error_deg(R_est: np.ndarray, R_true: np.ndarray, object_id: str) -> float:
     """Smallest rotation angle (degrees) between R_est and any rotation equivalent to R_true under the
     shape symmetry of `object_id` (both: world <- model frame)."""
     r_est, r_true = np.asarray(R_est, dtype=float)[:3, :3], np.asarray(R_true, dtype=float)[:3, :3]
