@@ -48,7 +48,7 @@ def test_zero_pose_and_shape_give_the_template(model, layer):
     np.testing.assert_allclose(out.joints[0].numpy(), model.J_regressor @ model.v_template, atol=1e-12)
     # translation moves everything rigidly
     shifted = layer(translation=torch.tensor([[0.1, -0.2, 0.3]], dtype=torch.float64))
-    np.testing.assert_allclose(shifted.vertices[0].numpy(), model.v_template + [0.1, -0.2, 0.3], atol=1e-12)
+    np.testing.assert_allclose(shifted.vertices[0].numpy(), model.v_template + np.array([0.1, -0.2, 0.3]), atol=1e-12)
 
 
 def test_shape_blend_shapes_are_linear(model, layer):
@@ -109,7 +109,7 @@ def test_fitter_recovers_a_known_hand(model, layer):
     vertex_error_mm = float((again.vertices - truth.vertices).norm(dim=-1).mean()) * 1000
     assert vertex_error_mm < 3.0
     # the next frame, moved 5 mm, from this fit: a warm start lands as close
-    moved = truth.keypoints[0].numpy() + [0.005, 0.0, 0.0]
+    moved = truth.keypoints[0].numpy() + np.array([0.005, 0.0, 0.0])
     follow = fitter.fit(moved, init=fit)
     assert follow.keypoint_error_mm < 1.5
     np.testing.assert_allclose(follow.translation - fit.translation, [0.005, 0.0, 0.0], atol=0.002)
