@@ -49,7 +49,6 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     """The benchmark's JSON-ready result for a `dexmv synth` recording folder."""
     from dexmv_capture.synthetic.synthesize import load_ground_truth
     from dexmv_perception.cli.perceive import objects_of_synthetic_recording
-    from dexmv_perception.objects import rotation_error_deg
     from dexmv_perception.perception import Perception
     from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
 
@@ -57,6 +56,8 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     arrays, meta = load_ground_truth(directory / "ground_truth.npz")
     rig = open_rig_recording(directory)
     ids, scales = objects_of_synthetic_recording(directory) if settings.objects else ([], {})
+    if ids:
+        from dexmv_perception.objects import rotation_error_deg  # symmetry-aware
     perception = Perception(rig.cameras, settings.hand, object_ids=ids, object_scales=scales, seed=settings.seed)
     gt_stamps = arrays["timestamps_ms"] / 1000.0
     gt_kp = arrays["keypoints_world"]

@@ -30,13 +30,15 @@ def recordings(tmp_path_factory):
     hard.mkdir()
     (hard / "extrinsics.yaml").write_text(rec.extrinsics.read_text())
     with RecordingWriter(hard / "camera1.db3", intrinsics, 10.0, pace=False) as writer:
-        for k, f in enumerate(frames):
-            color, depth = f.color, f.depth
-            if 8 <= k < 11:  # hand out of depth range: the D435 reports 0
+        # 2 s with the hand (the recording and its first half again: the node's first MediaPipe calls are
+        # slow and its image queue keeps the newest 10), 0.5 s out of depth range, 0.5 s without a hand
+        for k in range(30):
+            color, depth = frames[k % len(frames)].color, frames[k % len(frames)].depth
+            if 20 <= k < 25:  # hand out of depth range: the D435 reports 0
                 depth = np.zeros_like(depth)
-            elif k >= 11:  # no hand: an empty grey scene
+            elif k >= 25:  # no hand: an empty grey scene
                 color = np.full_like(color, 128)
-            writer.write(color, depth, f.timestamp_ms)
+            writer.write(color, depth, 100.0 * k)
     return rec, hard
 
 
@@ -110,7 +112,7 @@ def test_missing_camera_no_depth_and_no_hand_publish_no_nan(recordings, run_node
     got = _collect(ros_node)
     cams = _play(run_node, {"camera1": str(hard / "camera1.db3")})  # camera2 never comes
     assert spin_until(ros_node, lambda: "end of recording" in cams[0].output(), 60)
-    spin_until(ros_node, lambda: len(got["hand"]) >= 15, 5)
+    spin_until(ros_node, lambda: len(got["hand"]) >= 30, 10)
     time.sleep(0.5)
     assert node.proc.poll() is None, node.output()[-3000:]
     hands = got["hand"]

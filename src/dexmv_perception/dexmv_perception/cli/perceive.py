@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cameras; 1 for videos)")
     parser.add_argument("--no-crop", action="store_true", help="run MediaPipe on whole frames only")
     parser.add_argument("--mirrored", action="store_true", help="the images are mirrored (a selfie camera)")
+    parser.add_argument("--hand", choices=("auto", "right", "left"), default="auto",
+                        help="the person's hand if known (DexMV films right hands); auto: voted from MediaPipe's "
+                             "handedness; a camera that sees the other side has likely fitted a mirrored pose")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--seed", type=int, default=0, help="seed of the object registration (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,7 +91,7 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     else:
         ids, scales = parse_objects(args.objects)
     config = HandTrackerConfig(model_complexity=0 if args.model_complexity is None else args.model_complexity,
-                               crop=not args.no_crop, mirrored=args.mirrored)
+                               crop=not args.no_crop, mirrored=args.mirrored, side=args.hand)
     perception = Perception(rig.cameras, config, object_ids=ids, object_scales=scales, mano_model=args.mano,
                             seed=args.seed)
     writer = PoseTrackWriter("world", perception.object_ids or ids)

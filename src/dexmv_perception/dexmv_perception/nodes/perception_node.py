@@ -22,7 +22,7 @@ slow moment drops frames instead of queueing them; `image_qos: DEFAULT` for reli
 depth 10; /tf_static transient local. Outputs reliable, depth 10.
 
 Parameters (declared with descriptions): cameras, world_frame, objects, mano_model, model_complexity,
-crop, mirrored, fps, depth_units, camera_timeout, pair_by, image_qos, publish_markers.
+crop, mirrored, hand, fps, depth_units, camera_timeout, pair_by, image_qos, publish_markers.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ class PerceptionNode(Node):
         complexity = declare("model_complexity", 0, "MediaPipe hand model: 0 lite (real time for two cameras), 1 full")
         crop = declare("crop", True, "run MediaPipe on a crop around the previous frame's hand")
         mirrored = declare("mirrored", False, "the images are mirrored (selfie cameras)")
+        side = declare("hand", "auto", "the person's hand if known: right, left; auto: voted from MediaPipe")
         fps = declare("fps", 30.0, "camera frame rate (sets the pairing tolerance)")
         self.depth_units = declare("depth_units", 0.001, "metres per unit of 16UC1 depth images")
         self.camera_timeout = declare("camera_timeout", 0.5, "seconds without frames after which a camera is gone "
@@ -116,6 +117,8 @@ class PerceptionNode(Node):
             raise ParameterError(f"pair_by must be 'stamp' or 'arrival', got {self.pair_by!r}")
         if qos_name not in IMAGE_QOS:
             raise ParameterError(f"image_qos must be one of {sorted(IMAGE_QOS)}, got {qos_name!r}")
+        if side not in ("auto", "right", "left"):
+            raise ParameterError(f"hand must be 'auto', 'right' or 'left', got {side!r}")
         if complexity not in (0, 1):
             raise ParameterError(f"model_complexity must be 0 or 1, got {complexity}")
         if fps <= 0 or self.camera_timeout <= 0 or self.depth_units <= 0:
@@ -128,7 +131,7 @@ class PerceptionNode(Node):
             raise ParameterError(f"objects: {err}") from None
         self.cameras, self.object_ids = cameras, ids
         self.perception = Perception(cameras, HandTrackerConfig(model_complexity=complexity, crop=crop,
-                                                                mirrored=mirrored),
+                                                                mirrored=mirrored, side=side),
                                      object_ids=ids, object_scales=scales, mano_model=mano or None)
         self.pairer = FramePairer((cameras[0], cameras[1]), fps=fps) if len(cameras) == 2 else None
         self.buffer = TransformBuffer()
