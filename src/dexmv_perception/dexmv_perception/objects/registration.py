@@ -69,6 +69,11 @@ class ModelCloud:
         self.cloud = small_gicp.PointCloud(np.asarray(model.points, dtype=float))
         small_gicp.estimate_normals_covariances(self.cloud, num_neighbors=num_neighbors)
         self.tree = small_gicp.KdTree(self.cloud)
+        # a sparser copy (a point per ~8 mm) for the many coarse alignments of detection
+        coarse = np.asarray(small_gicp.voxelgrid_sampling(np.asarray(model.points, dtype=float), 0.008).points())
+        self.coarse_cloud = small_gicp.PointCloud(coarse[:, :3])
+        small_gicp.estimate_normals_covariances(self.coarse_cloud, num_neighbors=8)
+        self.coarse_tree = small_gicp.KdTree(self.coarse_cloud)
         self.nn = cKDTree(model.points)
         # a sparser subset for the visibility check
         step = max(1, len(model.points) // 1500)
@@ -86,14 +91,16 @@ def scene_cloud(points: np.ndarray, num_neighbors: int = 10):
 
 
 def icp(model: ModelCloud, source, T_world_model: np.ndarray, max_correspondence_m: float,
-        iterations: int) -> np.ndarray:
-    """Refine world <- model by GICP of the prepared scene `source` to the model; returns the new pose."""
+        iterations: int, coarse: bool = False) -> np.ndarray:
+    """Refine world <- model by GICP of the prepared scene `source` to the model; returns the new pose.
+    coarse: against the sparse model copy, stopping at small_gicp's default (looser) thresholds."""
     import small_gicp
 
-    result = small_gicp.align(model.cloud, source, model.tree, init_T_target_source=invert(T_world_model),
+    target, tree = (model.coarse_cloud, model.coarse_tree) if coarse else (model.cloud, model.tree)
+    tight = {} if coarse else {"rotation_epsilon": ROTATION_EPSILON, "translation_epsilon": TRANSLATION_EPSILON}
+    result = small_gicp.align(target, source, tree, init_T_target_source=invert(T_world_model),
                               registration_type="GICP", max_correspondence_distance=max_correspondence_m,
-                              max_iterations=iterations, num_threads=1, rotation_epsilon=ROTATION_EPSILON,
-                              translation_epsilon=TRANSLATION_EPSILON)
+                              max_iterations=iterations, num_threads=1, **tight)
     pose = invert(np.asarray(result.T_target_source))
     if not np.all(np.isfinite(pose)):
         return T_world_model

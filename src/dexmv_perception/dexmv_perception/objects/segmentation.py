@@ -59,7 +59,7 @@ def fit_table_plane(points: np.ndarray, rng: np.random.Generator, *, search_m: f
     offsets = -np.einsum("ij,ij->i", normals, anchors)
     counts = np.count_nonzero(np.abs(sample @ normals.T + offsets) < inlier_m, axis=0)
     k = int(np.argmax(counts))
-    if counts[k] < 0.05 * len(sample) or counts[k] < 50:
+    if counts[k] < 0.2 * len(sample) or counts[k] < 100:
         return None
     n, d = normals[k], float(offsets[k])
     inliers = sample[np.abs(sample @ n + d) < inlier_m]

@@ -72,6 +72,7 @@ class TrackerConfig:
     detect_headings: int = 12
     detect_random_rotations: int = 24
     detect_keep: int = 6
+    detect_max_seeds: int = 6  # places (cluster centres or points of big clusters) tried per detection
     cluster_gap_m: float = 0.012
     min_cluster_points: int = 30
 
@@ -161,6 +162,8 @@ class ObjectTracker:
         predicted[:3, 3] += track.velocity
         near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
         segment = pool[near]
+        if model.model.radius / 20.0 > cfg.voxel_m:
+            segment = voxel_downsample(segment, model.model.radius / 20.0)
         if len(segment) < cfg.min_cluster_points:
             return None
         source = scene_cloud(segment)
@@ -213,51 +216,57 @@ class ObjectTracker:
         cfg, model = self.config, self.model(object_id)
         radius = model.model.radius
         best: tuple[float, np.ndarray, PoseScore] | None = None
-        coarse_pool = voxel_downsample(pool, cfg.coarse_voxel_m)
+        # grids relative to the object's size: a twice-as-big mug needs no more points than a mug
+        coarse_voxel = max(cfg.coarse_voxel_m, radius / 12.0)
+        fine_voxel = max(cfg.voxel_m, radius / 20.0)
+        coarse_pool = voxel_downsample(pool, coarse_voxel)
+        seeds: list[np.ndarray] = []
         for idx in clusters(coarse_pool, cfg.cluster_gap_m, max(8, cfg.min_cluster_points // 3)):
             members = coarse_pool[idx]
             extent = float(np.linalg.norm(members.max(axis=0) - members.min(axis=0)))
             if extent < 0.2 * model.model.diameter:
                 continue
-            # seeds: the cluster's centre, or for a cluster larger than the object, spread-out points in it
-            seeds = [members.mean(axis=0)] if extent <= 1.3 * model.model.diameter else \
-                list(members[_farthest_points(members, max(2, min(8, int(extent / radius))), self._rng)])
-            for seed_point in seeds:
-                segment = pool[np.linalg.norm(pool - seed_point, axis=1) < radius + cfg.crop_margin_m]
-                if len(segment) < cfg.min_cluster_points:
-                    continue
-                # the cameras see the near half of the object: its centre lies behind the points' mean
-                centre = segment.mean(axis=0)
-                away = np.mean([centre - v.camera_position() for v in views], axis=0)
-                centre = centre + away / max(np.linalg.norm(away), 1e-9) * 0.4 * radius
-                coarse = voxel_downsample(segment, cfg.coarse_voxel_m)
-                if len(coarse) < 12:
-                    continue
-                coarse_src = scene_cloud(coarse, 8)
-                reach = max(cfg.track_correspondence_m, 0.35 * radius)  # a big object starts further off
-                ranked = []
-                for pose in self._hypotheses(object_id, centre):
-                    pose = icp(model, coarse_src, pose, reach, 10)
-                    pose = icp(model, coarse_src, pose, cfg.track_correspondence_m, 10)
-                    _, _, n, _ = fitness(model, pose, coarse, cfg.inlier_m * 1.5)
-                    ranked.append((n, pose))
-                ranked.sort(key=lambda item: -item[0])
-                source = scene_cloud(segment)
-                candidates = []
-                for _, pose in ranked[:cfg.detect_keep]:
-                    pose = icp(model, source, pose, cfg.track_correspondence_m, 20)
-                    pose = icp(model, source, pose, cfg.fine_correspondence_m, 30)
-                    candidates.append(pose)
-                winner = max(candidates, key=lambda p: score_pose(model, p, segment, views, cfg.inlier_m).ranking)
-                for flip in _HALF_TURNS:
-                    variant = winner.copy()
-                    variant[:3, :3] = winner[:3, :3] @ flip
-                    variant = icp(model, source, variant, cfg.fine_correspondence_m, 30)
-                    candidates.append(variant)
-                for pose in candidates:
-                    score = score_pose(model, pose, segment, views, cfg.inlier_m)
-                    if best is None or score.ranking > best[0]:
-                        best = (score.ranking, pose, score)
+            # the cluster's centre, or for a cluster larger than the object, spread-out points in it
+            seeds += [members.mean(axis=0)] if extent <= 1.3 * model.model.diameter else \
+                list(members[_farthest_points(members, max(2, min(6, int(extent / radius))), self._rng)])
+        # clusters come largest first: a bounded number of places to try
+        for seed_point in seeds[:cfg.detect_max_seeds]:
+            segment = pool[np.linalg.norm(pool - seed_point, axis=1) < radius + cfg.crop_margin_m]
+            if fine_voxel > cfg.voxel_m:
+                segment = voxel_downsample(segment, fine_voxel)
+            if len(segment) < cfg.min_cluster_points:
+                continue
+            # the cameras see the near half of the object: its centre lies behind the points' mean
+            centre = segment.mean(axis=0)
+            away = np.mean([centre - v.camera_position() for v in views], axis=0)
+            centre = centre + away / max(np.linalg.norm(away), 1e-9) * 0.4 * radius
+            coarse = voxel_downsample(segment, coarse_voxel)
+            if len(coarse) < 12:
+                continue
+            coarse_src = scene_cloud(coarse, 8)
+            reach = max(cfg.track_correspondence_m, 0.35 * radius)  # a big object starts further off
+            ranked = []
+            for pose in self._hypotheses(object_id, centre):
+                pose = icp(model, coarse_src, pose, reach, 10, coarse=True)
+                pose = icp(model, coarse_src, pose, cfg.track_correspondence_m, 10, coarse=True)
+                _, _, n, _ = fitness(model, pose, coarse, cfg.inlier_m * 1.5)
+                ranked.append((n, pose))
+            ranked.sort(key=lambda item: -item[0])
+            source = scene_cloud(segment)
+            candidates = [icp(model, source, pose, cfg.track_correspondence_m, 15)
+                          for _, pose in ranked[:cfg.detect_keep]]
+            winner = max(candidates, key=lambda p: score_pose(model, p, segment, views, cfg.inlier_m).ranking)
+            winner = icp(model, source, winner, cfg.fine_correspondence_m, 30)
+            candidates.append(winner)
+            for flip in _HALF_TURNS:
+                variant = winner.copy()
+                variant[:3, :3] = winner[:3, :3] @ flip
+                variant = icp(model, source, variant, cfg.fine_correspondence_m, 30)
+                candidates.append(variant)
+            for pose in candidates:
+                score = score_pose(model, pose, segment, views, cfg.inlier_m)
+                if best is None or score.ranking > best[0]:
+                    best = (score.ranking, pose, score)
         return None if best is None else (best[1], best[2])
 
     # ----------------------------------------------------------------------------------- public
