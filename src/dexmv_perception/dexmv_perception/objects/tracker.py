@@ -6,8 +6,10 @@ Per `update` (one instant, any number of depth views):
 2. objects in order of size (largest first); each object's points explained by its estimate are
    taken out of the pool before the next, so a banana inside a mug is not taken for mug;
 3. a tracked object: its points near the predicted pose (last pose plus last motion), GICP from the
-   prediction (coarse, then fine), scored (registration.py); if its confidence falls below
-   `lost_confidence`, it is re-detected at once;
+   prediction (coarse, then fine), scored (registration.py), restarted from nearby poses when the
+   confidence drops; if it falls below `lost_confidence` (or below `doubt_confidence` and clearly
+   below the last frame's: the object was put somewhere else), it is re-detected at once and the
+   better of the two kept;
 4. detection (first frame, or lost): clusters of the remaining points; per cluster, hypotheses
    (the object resting on the table at 12 headings, plus seeded random rotations) each refined by
    a coarse GICP, the best few by a fine one, then half-turn variants of the winner (an object that
@@ -66,6 +68,7 @@ class TrackerConfig:
     track_correspondence_m: float = 0.03
     fine_correspondence_m: float = 0.01
     lost_confidence: float = 0.3  # below: re-detect
+    doubt_confidence: float = 0.6  # below, and clearly below the last frame's: re-detect too, keep the better
     recheck_drop: float = 0.92  # confidence below this share of the last frame's: try other ICP starts
     recheck_turn_deg: float = 12.0
     min_confidence: float = 0.15  # below: not reported
@@ -288,7 +291,10 @@ class ObjectTracker:
                 continue
             track = self._tracks.get(object_id)
             found = self._track(object_id, track, pool, views) if track is not None else None
-            if found is None or confidence(found[1]) < cfg.lost_confidence:
+            weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
+                confidence(found[1]) < cfg.doubt_confidence
+                and confidence(found[1]) < cfg.recheck_drop * track.confidence)
+            if weak:
                 detected = self._detect(object_id, pool, views)
                 if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
                     found = detected
