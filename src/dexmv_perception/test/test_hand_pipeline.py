@@ -213,6 +213,24 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
     assert keypoints.shape == (recording.frames, 21, 3) and confidence.shape == (recording.frames, 21)
 
 
+def test_perceive_with_a_mano_file_fills_the_mano_fields(recording, tmp_path):
+    from dexmv_perception.mano import write_synthetic_mano_file
+    from dexmv_perception.pose_file import load_poses
+
+    model = write_synthetic_mano_file(tmp_path / "MANO_RIGHT.pkl")
+    out = tmp_path / "poses.npz"
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--objects", "--mano",
+                  str(model), "--max-frames", "3", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    poses = load_poses(out)
+    assert poses["has_mano"] and poses["mano_betas"].shape == (3, 10) and poses["mano_pose"].shape == (3, 48)
+    fitted = np.isfinite(poses["mano_translation"]).all(axis=1)
+    assert fitted[poses["confidence"].max(axis=1) > 0].all()
+    # the fit's translation is the hand's root in world: near the perceived wrist
+    wrist = poses["keypoints"][fitted, 0]
+    assert np.linalg.norm(poses["mano_translation"][fitted] - wrist, axis=1).max() < 0.2
+
+
 def test_perceive_video_then_retarget_fingers_only(recording, tmp_path):
     """.mp4 -> hand-relative keypoints -> Adroit joints, the two commands a user types."""
     import imageio.v2 as imageio
