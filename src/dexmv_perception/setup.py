@@ -19,6 +19,14 @@ setup(
     description="Hand keypoints, MANO fitting and object poses from RGB-D",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "perception_node = dexmv_perception.nodes.perception_node:main",
+        ],
+        "dexmv.verbs": [
+            "perceive = dexmv_perception.cli.perceive",
+        ],
+        "dexmv.bench": [
+            "perception = dexmv_perception.cli.bench_perception",
+        ],
     },
 )

@@ -1,0 +1,122 @@
+"""How well and how fast perception does on a synthetic recording with ground truth.
+
+One process runs the whole pipeline (recording decode, MediaPipe on both cameras, depth lifting,
+fusion, filter, object poses) frame by frame, as `dexmv perceive` does, and compares with the
+recording's ground truth:
+- hand_mpjpe_mm: mean per-joint position error of the fused, filtered keypoints in `world`, over
+  the frames with a hand and the keypoints observed in them (the DexMV paper reports hand pose
+  error the same way, as MPJPE in mm); hand_mpjpe_mm_unfiltered: the same before the filter;
+- hand_mpjpe_mm_per_camera: each camera's own depth-lifted keypoints (before fusion);
+- detection_rate: share of frames (moments) with a fused hand;
+- object_translation_error_mm / object_rotation_error_deg: mean over frames with an estimate, per
+  object and overall (rotation symmetry-aware where the object is symmetric);
+- fps: moments (both cameras) per second of the whole loop; decode_fps: the same recording only
+  decoded, measured in the same run, so a slow machine shows in both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dexmv_perception.hand.tracker import HandTrackerConfig
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    hand: HandTrackerConfig = field(default_factory=HandTrackerConfig)
+    objects: bool = True
+    seed: int = 0
+
+
+def decode_rate(directory: Path, max_frames: int | None = None) -> float:
+    """Moments per second of decoding the recording alone (the reference for fps)."""
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(directory)
+    start, count = time.perf_counter(), 0
+    for _ in iterate_moments(rig, max_frames):
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings(),
+                  progress: Callable[[int, int], None] | None = None) -> dict:
+    """The benchmark's JSON-ready result for a `dexmv synth` recording folder."""
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.cli.perceive import objects_of_synthetic_recording
+    from dexmv_perception.perception import Perception
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    directory = Path(directory)
+    arrays, meta = load_ground_truth(directory / "ground_truth.npz")
+    rig = open_rig_recording(directory)
+    ids, scales = objects_of_synthetic_recording(directory) if settings.objects else ([], {})
+    if ids:
+        from dexmv_perception.objects import rotation_error_deg  # symmetry-aware
+    perception = Perception(rig.cameras, settings.hand, object_ids=ids, object_scales=scales, seed=settings.seed)
+    gt_stamps = arrays["timestamps_ms"] / 1000.0
+    gt_kp = arrays["keypoints_world"]
+    gt_objects = {o["object_id"]: arrays[f"object_pose/{name}"] for name, o in meta.get("objects", {}).items()}
+    errors, raw_errors = [], []
+    per_camera: dict[str, list[np.ndarray]] = {c: [] for c in rig.cameras}
+    seen_by: dict[str, int] = dict.fromkeys(rig.cameras, 0)
+    obj_t: dict[str, list[float]] = {i: [] for i in ids}
+    obj_r: dict[str, list[float]] = {i: [] for i in ids}
+    frames = detected = 0
+    total = int(meta["frames"])
+    start = time.perf_counter()
+    try:
+        for stamp, moment in iterate_moments(rig):
+            result = perception.update(moment, stamp)
+            t = int(np.argmin(np.abs(gt_stamps - stamp)))
+            hand = result.hand
+            frames += 1
+            if hand.detected:
+                detected += 1
+                ok = hand.confidence > 0
+                errors.append(1000.0 * np.linalg.norm(hand.keypoints[ok] - gt_kp[t][ok], axis=1))
+                raw_errors.append(1000.0 * np.linalg.norm(hand.raw[ok] - gt_kp[t][ok], axis=1))
+            for cam, seen in hand.cameras.items():
+                seen_by[cam] += 1
+                d = 1000.0 * np.linalg.norm(seen.points_world - gt_kp[t], axis=1)
+                per_camera[cam].append(d[np.isfinite(d)])
+            for est in result.objects:
+                truth = gt_objects.get(est.object_id)
+                if truth is None or est.confidence <= 0:
+                    continue
+                obj_t[est.object_id].append(1000.0 * float(np.linalg.norm(est.T_world_object[:3, 3] - truth[t][:3, 3])))
+                obj_r[est.object_id].append(rotation_error_deg(est.T_world_object[:3, :3], truth[t][:3, :3],
+                                                               est.object_id))
+            if progress:
+                progress(frames, total)
+    finally:
+        elapsed = time.perf_counter() - start
+        perception.close()
+
+    def mean(chunks: list[np.ndarray]) -> float | None:
+        return round(float(np.mean(np.concatenate(chunks))), 2) if chunks and sum(map(len, chunks)) else None
+
+    def overall(values: dict[str, list[float]]) -> float | None:
+        flat = [v for vs in values.values() for v in vs]
+        return round(float(np.mean(flat)), 2) if flat else None
+
+    return {
+        "recording": str(directory), "task": meta.get("task"), "seed": meta.get("seed"), "frames": frames,
+        "hand_mpjpe_mm": mean(errors),
+        "hand_mpjpe_mm_unfiltered": mean(raw_errors),
+        "hand_mpjpe_mm_per_camera": {c: mean(v) for c, v in per_camera.items()},
+        "camera_detection_rate": {c: round(n / max(frames, 1), 4) for c, n in seen_by.items()},
+        "detection_rate": round(detected / max(frames, 1), 4),
+        "object_translation_error_mm": overall(obj_t),
+        "object_rotation_error_deg": overall(obj_r),
+        "objects": {i: {"translation_error_mm": overall({i: obj_t[i]}), "rotation_error_deg": overall({i: obj_r[i]}),
+                        "frames_with_estimate": len(obj_t[i])} for i in ids},
+        "fps": round(frames / elapsed, 2) if elapsed > 0 else None,
+        "model_complexity": settings.hand.model_complexity, "crop": settings.hand.crop,
+        "notes": perception.notes,
+    }

@@ -1,0 +1,171 @@
+"""3D hand keypoints (and object poses, MANO) from a two-camera RGB-D recording or a monocular video.
+
+A recording folder holds one RealSense recording per camera (`<camera>.db3`, e.g. from
+`dexmv synth` or a capture session) and `extrinsics.yaml` (`dexmv calibrate`); the keypoints come
+out in `world`. A video (`--video clip.mp4`, any phone or webcam, no depth) gives hand-relative
+keypoints (MediaPipe's metric landmarks, wrist at the origin), enough for fingers-only retargeting.
+
+The output .npz is what `dexmv retarget --input` reads (`keypoints`, `confidence`, plus stamps,
+frame, handedness, object poses and MANO parameters; see dexmv_perception/pose_file.py).
+
+examples:
+  dexmv perceive --recording recordings/pour --out pour_poses.npz
+  dexmv perceive --recording recordings/relocate --objects 006_mustard_bottle --out poses.npz
+  dexmv perceive --video clip.mp4 --out clip_poses.npz
+  dexmv retarget --input clip_poses.npz --fingers-only --output clip_joints.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "hand keypoints (and object poses) from a two-camera RGB-D recording or a monocular .mp4"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--recording", metavar="DIR", help="folder with <camera>.db3 per camera and extrinsics.yaml")
+    source.add_argument("--video", metavar="MP4", help="monocular RGB video (no depth): hand-relative keypoints")
+    parser.add_argument("--out", required=True, help="poses .npz to write")
+    parser.add_argument("--extrinsics", help="rig YAML to use instead of <recording>/extrinsics.yaml")
+    parser.add_argument("--objects", nargs="*", metavar="ID[:SCALE]",
+                        help="YCB ids of the objects to track (e.g. 006_mustard_bottle, 025_mug:2); default: the "
+                             "objects a synthetic recording's ground_truth.npz names, else none")
+    parser.add_argument("--mano", metavar="PKL", help="MANO_RIGHT.pkl: fit MANO shape, pose and translation per frame")
+    parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=None,
+                        help="MediaPipe hand model, 0 lite or 1 full (default: 0 for recordings, real time for two "
+                             "cameras; 1 for videos)")
+    parser.add_argument("--no-crop", action="store_true", help="run MediaPipe on whole frames only")
+    parser.add_argument("--mirrored", action="store_true", help="the images are mirrored (a selfie camera)")
+    parser.add_argument("--hand", choices=("auto", "right", "left"), default="auto",
+                        help="the person's hand if known (DexMV films right hands); auto: voted from MediaPipe's "
+                             "handedness; a camera that sees the other side has likely fitted a mirrored pose")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the object registration (default: 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_objects(items: list[str]) -> tuple[list[str], dict[str, float]]:
+    ids, scales = [], {}
+    for item in items:
+        name, _, scale = item.partition(":")
+        ids.append(name)
+        if scale:
+            try:
+                scales[name] = float(scale)
+            except ValueError:
+                raise ValueError(f"--objects {item!r}: the scale after ':' must be a number") from None
+    return ids, scales
+
+
+def objects_of_synthetic_recording(directory: Path) -> tuple[list[str], dict[str, float]]:
+    """The object ids and scales a `dexmv synth` folder's ground truth names (none for other folders)."""
+    gt = directory / "ground_truth.npz"
+    if not gt.is_file():
+        return [], {}
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+
+    _, meta = load_ground_truth(gt)
+    objects = meta.get("objects", {})
+    return ([o["object_id"] for o in objects.values()],
+            {o["object_id"]: float(o.get("scale", 1.0)) for o in objects.values()})
+
+
+def _progress(total: int | None, desc: str, disable: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc=desc, disable=disable)
+
+
+def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
+    from dexmv_perception.hand.tracker import HandTrackerConfig
+    from dexmv_perception.perception import Perception
+    from dexmv_perception.pose_file import PoseTrackWriter
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(args.recording, args.extrinsics)
+    if args.objects is None:
+        ids, scales = objects_of_synthetic_recording(Path(args.recording))
+    else:
+        ids, scales = parse_objects(args.objects)
+    config = HandTrackerConfig(model_complexity=0 if args.model_complexity is None else args.model_complexity,
+                               crop=not args.no_crop, mirrored=args.mirrored, side=args.hand)
+    perception = Perception(rig.cameras, config, object_ids=ids, object_scales=scales, mano_model=args.mano,
+                            seed=args.seed)
+    writer = PoseTrackWriter("world", perception.object_ids or ids)
+    detected = 0
+    bar = _progress(args.max_frames, f"perceiving {Path(args.recording).name}", args.no_progress)
+    try:
+        for stamp, frames in iterate_moments(rig, args.max_frames):
+            result = perception.update(frames, stamp)
+            hand = result.hand
+            writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,
+                       result.mano)
+            detected += hand.detected
+            bar.update(1)
+    finally:
+        bar.close()
+        perception.close()
+    meta = {"source": str(args.recording), "cameras": rig.cameras, "model_complexity": config.model_complexity,
+            "crop": config.crop, "notes": perception.notes}
+    path = writer.save(args.out, meta)
+    return path, {"frames": len(writer), "detected": detected, "notes": perception.notes,
+                  "handedness": writer.handedness(), "objects": writer.object_ids}
+
+
+def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
+    from dexmv_perception.monocular import MonocularHand, video_frames
+    from dexmv_perception.pose_file import PoseTrackWriter
+
+    fps, count, frames = video_frames(args.video)
+    hand = MonocularHand(1 if args.model_complexity is None else args.model_complexity, args.mirrored)
+    writer = PoseTrackWriter("hand_relative")
+    detected = 0
+    total = min(count, args.max_frames) if count and args.max_frames else (count or args.max_frames)
+    bar = _progress(total or None, f"perceiving {Path(args.video).name}", args.no_progress)
+    try:
+        for k, rgb in enumerate(frames):
+            if args.max_frames is not None and k >= args.max_frames:
+                break
+            keypoints, confidence, score, side = hand.update(rgb, k / fps)
+            writer.add(k / fps, keypoints, confidence, score, side)
+            detected += score > 0
+            bar.update(1)
+    finally:
+        bar.close()
+        hand.close()
+    notes = ["hand-relative keypoints (no depth): use `dexmv retarget --fingers-only`"]
+    path = writer.save(args.out, {"source": str(args.video), "fps": fps, "notes": notes})
+    return path, {"frames": len(writer), "detected": detected, "notes": notes, "handedness": writer.handedness(),
+                  "objects": []}
+
+
+def run(args: argparse.Namespace) -> int:
+    from dexmv_perception.monocular import VideoError
+    from dexmv_perception.rig_recording import RigRecordingError
+
+    if Path(args.out).suffix != ".npz":
+        print(f"dexmv perceive: --out {args.out} must end in .npz", file=sys.stderr)
+        return 2
+    if args.max_frames is not None and args.max_frames < 1:
+        print(f"dexmv perceive: --max-frames must be at least 1, got {args.max_frames}", file=sys.stderr)
+        return 2
+    try:
+        path, summary = perceive_video(args) if args.video else perceive_recording(args)
+    except (RigRecordingError, VideoError, ValueError, OSError) as err:
+        print(f"dexmv perceive: {err}", file=sys.stderr)
+        return 2
+    frames = summary["frames"]
+    if frames == 0:
+        print(f"dexmv perceive: {args.video or args.recording}: no frames were read", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: {frames} frames, hand found in {summary['detected']} ({summary['detected'] / frames:.0%}), "
+          f"handedness {summary['handedness'] or 'unknown'}"
+          + (f", objects {', '.join(summary['objects'])}" if summary["objects"] else ""))
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    if summary["handedness"] == "left":
+        print("note: a left hand: add --left-hand to dexmv retarget (Adroit is a right hand)")
+    return 0

@@ -1,0 +1,200 @@
+"""The hand pipeline of one rig: per camera MediaPipe + depth lifting, then fusion and the One Euro filter.
+
+Library code without ROS: `dexmv perceive`, `dexmv bench perception` and perception_node all call
+`HandTracker.update(frames, stamp)` once per moment (one frame of each camera that delivered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dexmv_perception.hand.depth_lifting import MAX_DEPTH_M, LiftedHand, lift_hand
+from dexmv_perception.hand.fusion import CameraView, FusedHand, FusionConfig, fuse_views
+from dexmv_perception.hand.landmarks import HandLandmarker, Landmarks
+from dexmv_perception.hand.one_euro import OneEuroFilter
+from dexmv_perception.hand.skeleton import BONES, NUM_KEYPOINTS, bone_lengths
+
+# A bone this much longer or shorter than the hand's own (median over its confident frames) marks its
+# child keypoint as unreliable; a bone over MAX_BONE_M belongs to no human hand.
+BONE_TOLERANCE = 0.35
+MAX_BONE_M = 0.13
+WRONG_SIDE_FACTOR = 0.2
+SIDE_VOTE_DECAY = 0.97  # per camera frame: the vote remembers about a second at 30 fps
+RECENT_S = 0.25  # a previous estimate older than this does not gate the next one
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One camera's images at one moment, with what is needed to place them in `world`."""
+
+    name: str
+    color: np.ndarray  # (H, W, 3) uint8 RGB
+    depth_m: np.ndarray | None  # (H, W) float32 metres aligned to colour, 0/NaN = no depth; None: no depth camera
+    K: np.ndarray  # (3, 3) colour intrinsics
+    T_world_camera: np.ndarray  # (4, 4) world <- colour optical frame
+
+
+@dataclass(frozen=True)
+class CameraHand:
+    """One camera's hand at one moment (before fusion)."""
+
+    landmarks: Landmarks
+    lifted: LiftedHand  # in the optical frame
+    points_world: np.ndarray  # (21, 3)
+
+
+@dataclass(frozen=True)
+class HandTrackerConfig:
+    model_complexity: int = 0  # MediaPipe: 0 lite (real time for two cameras), 1 full
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    crop: bool = True
+    mirrored: bool = False
+    filter_min_cutoff_hz: float = 1.5
+    filter_beta: float = 40.0  # per (m/s): the filter's lag stays under 1 / (2 pi beta) = 4 mm
+    filter_d_cutoff_hz: float = 1.0
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    # "right"/"left" if the person's hand is known (DexMV films right hands), "auto": a vote over cameras
+    # and time. A camera whose MediaPipe says the other side in a frame has most likely fitted the hand's
+    # mirror image (palm and back confused): its confidence is cut to WRONG_SIDE_FACTOR.
+    side: str = "auto"
+    # one thread per camera: MediaPipe releases the GIL while its graph runs, so two cameras overlap
+    parallel_cameras: bool = True
+
+
+@dataclass(frozen=True)
+class HandEstimate:
+    """The fused hand at one moment, in `world`."""
+
+    stamp: float
+    keypoints: np.ndarray  # (21, 3) filtered; the last known position where not observed now, NaN if never seen
+    confidence: np.ndarray  # (21,) 0 where the keypoint was not observed at this moment
+    raw: np.ndarray  # (21, 3) fused before the filter (NaN where not observed)
+    hand_confidence: float  # 0 when no camera saw the hand
+    side: str  # "right" / "left" ("" when unknown)
+    cameras: dict[str, CameraHand]  # the cameras that saw the hand
+    rejected_cameras: tuple[str, ...]
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.hand_confidence > 0 and (self.confidence > 0).any())
+
+
+class HandTracker:
+    """Tracks one hand through a rig's frames (see the module docstring)."""
+
+    def __init__(self, cameras: list[str], config: HandTrackerConfig = HandTrackerConfig()) -> None:
+        if not cameras:
+            raise ValueError("HandTracker needs at least one camera")
+        if config.side not in ("auto", "right", "left"):
+            raise ValueError(f"side must be 'auto', 'right' or 'left', got {config.side!r}")
+        self.config = config
+        self.landmarkers = {name: HandLandmarker(config.model_complexity, config.min_detection_confidence,
+                                                 config.min_tracking_confidence, config.crop,
+                                                 mirrored=config.mirrored) for name in cameras}
+        self.filter = OneEuroFilter(config.filter_min_cutoff_hz, config.filter_beta, config.filter_d_cutoff_hz)
+        self._bones: list[np.ndarray] = []  # bone lengths of confident frames
+        self._last: np.ndarray | None = None
+        self._last_stamp = -np.inf
+        self._side_vote = 0.0  # > 0: right
+        self._pool = None
+        if config.parallel_cameras and len(cameras) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(len(cameras), thread_name_prefix="hand-camera")
+
+    def reset(self) -> None:
+        for landmarker in self.landmarkers.values():
+            landmarker.reset()
+        self.filter.reset()
+        self._bones.clear()
+        self._last, self._last_stamp = None, -np.inf
+        self._side_vote = 0.0
+
+    def observe(self, frame: CameraFrame) -> CameraHand | None:
+        """MediaPipe and depth lifting on one camera's frame (its landmarker's tracking state advances)."""
+        landmarker = self.landmarkers.get(frame.name)
+        if landmarker is None:
+            raise ValueError(f"unknown camera {frame.name!r}; this tracker has {sorted(self.landmarkers)}")
+        found = landmarker.detect(frame.color)
+        if found is None:
+            return None
+        if frame.depth_m is None:
+            return None  # no depth: this camera cannot place the hand on its own
+        rel = found.world[:, 2] - np.median(found.world[:, 2])
+        lifted = lift_hand(found.pixels, rel, frame.depth_m, frame.K)
+        R, t = frame.T_world_camera[:3, :3], frame.T_world_camera[:3, 3]
+        return CameraHand(found, lifted, lifted.points @ R.T + t)
+
+    def _bone_check(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Confidence with keypoints on implausible bones lowered (their child end)."""
+        lengths = bone_lengths(points)
+        bad = ~(lengths < MAX_BONE_M)
+        if len(self._bones) >= 5:
+            typical = np.median(np.stack(self._bones[-60:]), axis=0)
+            bad |= np.abs(lengths - typical) > BONE_TOLERANCE * typical
+        out = confidence.copy()
+        out[BONES[bad, 1]] *= 0.3
+        if (confidence[BONES].min(axis=1) > 0.5).all() and not bad.any():
+            self._bones.append(lengths)
+        return out
+
+    def update(self, frames: list[CameraFrame], stamp: float) -> HandEstimate:
+        """One moment: the frames of the cameras that delivered (any subset of the rig)."""
+        seen: dict[str, CameraHand] = {}
+        views = []
+        if self._pool is not None and len(frames) > 1:
+            observed = list(self._pool.map(self.observe, frames))
+        else:
+            observed = [self.observe(frame) for frame in frames]
+        expected = self.expected_side()
+        for frame, hand in zip(frames, observed, strict=True):
+            if hand is None or not np.isfinite(hand.points_world).any():
+                continue
+            rng = np.linalg.norm(hand.points_world - frame.T_world_camera[:3, 3], axis=1)
+            if np.nanmedian(rng) > MAX_DEPTH_M:  # plausibility: no hand is tracked that far away
+                continue
+            seen[frame.name] = hand
+            confidence = hand.landmarks.score
+            if expected and hand.landmarks.frame_side != expected:
+                confidence *= WRONG_SIDE_FACTOR
+            views.append(CameraView(frame.name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
+                                    confidence, frame.K, frame.T_world_camera))
+        recent = self._last if stamp - self._last_stamp <= RECENT_S else None
+        fused: FusedHand = fuse_views(views, recent, self.config.fusion)
+        confidence = fused.confidence
+        if np.isfinite(fused.points).any():
+            confidence = self._bone_check(fused.points, confidence)
+        valid = confidence > 0
+        filtered = self.filter(fused.points, stamp, valid)
+        if valid.any():
+            self._last, self._last_stamp = np.where(valid[:, None], filtered, np.nan), stamp
+        kept = {name: hand for name, hand in seen.items() if name not in fused.rejected_cameras}
+        for hand in seen.values():
+            self._side_vote = SIDE_VOTE_DECAY * self._side_vote + (
+                hand.landmarks.score if hand.landmarks.frame_side == "right" else -hand.landmarks.score)
+        confidences = [v.confidence for v in views if v.name in kept]
+        hand_conf = max(confidences, default=0.0) if valid.any() else 0.0
+        side = self.expected_side() or ("right" if self._side_vote >= 0 else "left") if seen else ""
+        return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), fused.points, float(hand_conf),
+                            side, kept, fused.rejected_cameras)
+
+    def expected_side(self) -> str:
+        """The person's hand: the configured side, else the vote once it is clear ('' before)."""
+        if self.config.side != "auto":
+            return self.config.side
+        if abs(self._side_vote) < 2.0:
+            return ""
+        return "right" if self._side_vote > 0 else "left"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        for landmarker in self.landmarkers.values():
+            landmarker.close()
+
+
+def empty_keypoints() -> np.ndarray:
+    return np.full((NUM_KEYPOINTS, 3), np.nan)

@@ -1,0 +1,127 @@
+"""Which depth points may belong to an object: above the table, not the hand, grouped into clusters.
+
+- The table: `world` is the table frame (z up, top at z = 0) after calibration, but a calibration
+  is off by millimetres to centimetres, so the top is found again as the dominant near-horizontal
+  plane near z = 0 (seeded RANSAC) and points within `table_margin_m` above it are dropped.
+- The hand: views carry `mask_exclude` (pixels of the hand and forearm); in addition, points within
+  `hand_radius_m` of the segments between given hand keypoints are dropped, which catches the
+  edge pixels a 2D mask misses.
+- Clusters: connected components of points closer than `cluster_gap_m`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dexmv_perception.objects.depth_view import DepthView
+
+# the hand's bones as keypoint pairs (project order): wrist-to-MCP and finger segments
+HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
+              (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20), (5, 9), (9, 13), (13, 17))
+
+
+@dataclass(frozen=True)
+class Plane:
+    """n . x + d = 0 with |n| = 1 and n pointing up (out of the table)."""
+
+    normal: np.ndarray
+    offset: float
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        return points @ self.normal + self.offset
+
+
+TABLE_FRAME_PLANE = Plane(np.array([0.0, 0.0, 1.0]), 0.0)
+
+
+def fit_table_plane(points: np.ndarray, rng: np.random.Generator, *, search_m: float = 0.05,
+                    inlier_m: float = 0.004, iterations: int = 60, max_tilt_deg: float = 10.0) -> Plane | None:
+    """The dominant near-horizontal plane within `search_m` of z = 0 (RANSAC, then least squares).
+    None when there is no such plane (fewer than 200 supporting points)."""
+    near = points[np.abs(points[:, 2]) < search_m]
+    if len(near) < 200:
+        return None
+    sample = near if len(near) <= 4000 else near[rng.choice(len(near), 4000, replace=False)]
+    # all hypotheses at once: planes through random triples, the near-horizontal ones scored
+    triples = sample[rng.integers(0, len(sample), (iterations, 3))]
+    normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    normals = normals[ok] / norms[ok, None]
+    normals *= np.sign(normals[:, 2:3] + 1e-12)
+    keep = normals[:, 2] >= np.cos(np.radians(max_tilt_deg))
+    normals, anchors = normals[keep], triples[ok][keep, 0]
+    if len(normals) == 0:
+        return None
+    offsets = -np.einsum("ij,ij->i", normals, anchors)
+    counts = np.count_nonzero(np.abs(sample @ normals.T + offsets) < inlier_m, axis=0)
+    k = int(np.argmax(counts))
+    if counts[k] < 0.2 * len(sample) or counts[k] < 100:
+        return None
+    n, d = normals[k], float(offsets[k])
+    inliers = sample[np.abs(sample @ n + d) < inlier_m]
+    centre = inliers.mean(axis=0)
+    _, _, vt = np.linalg.svd(inliers - centre, full_matrices=False)
+    n = vt[2] if vt[2, 2] > 0 else -vt[2]
+    return Plane(n, -float(n @ centre))
+
+
+def points_near_segments(points: np.ndarray, keypoints: np.ndarray, radius: float,
+                         bones: Sequence[tuple[int, int]] = HAND_BONES) -> np.ndarray:
+    """(N,) bool: points within `radius` of any bone segment between finite keypoints."""
+    near = np.zeros(len(points), dtype=bool)
+    if len(points) == 0:
+        return near
+    kp = np.asarray(keypoints, dtype=float)
+    for i, j in bones:
+        a, b = kp[i], kp[j]
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            continue
+        ab = b - a
+        t = np.clip((points - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+        near |= np.linalg.norm(points - (a + t[:, None] * ab), axis=1) < radius
+    return near
+
+
+def scene_points(views: Sequence[DepthView], *, stride: int = 2, mask_dilate_px: int = 3,
+                 max_range_m: float = 2.0) -> np.ndarray:
+    """World points of all views (every `stride`-th pixel), excluded pixels grown by mask_dilate_px
+    (a mask's edge pixels mix hand and background depth)."""
+    import cv2
+
+    clouds = []
+    kernel = np.ones((2 * mask_dilate_px + 1, 2 * mask_dilate_px + 1), np.uint8)
+    for view in views:
+        if view.mask_exclude is not None and mask_dilate_px > 0 and view.mask_exclude.any():
+            grown = cv2.dilate(view.mask_exclude.astype(np.uint8), kernel).astype(bool)
+            view = DepthView(view.depth_m, view.K, view.T_world_camera, grown)
+        clouds.append(view.points_world(stride=stride, max_m=max_range_m))
+    return np.concatenate(clouds) if clouds else np.zeros((0, 3))
+
+
+def voxel_downsample(points: np.ndarray, voxel_m: float) -> np.ndarray:
+    """Mean of the points in each voxel (deterministic; small_gicp's single-threaded voxel grid)."""
+    if len(points) == 0:
+        return points
+    import small_gicp
+
+    return np.asarray(small_gicp.voxelgrid_sampling(np.asarray(points, dtype=float), voxel_m).points())[:, :3]
+
+
+def clusters(points: np.ndarray, gap_m: float, min_points: int) -> list[np.ndarray]:
+    """Index arrays of the connected components (neighbours closer than gap_m), largest first."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    if len(points) < min_points:
+        return []
+    pairs = cKDTree(points).query_pairs(gap_m, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(points), len(points)))
+    _, labels = connected_components(graph, directed=False)
+    counts = np.bincount(labels)
+    order = np.argsort(-counts, kind="stable")
+    return [np.flatnonzero(labels == k) for k in order if counts[k] >= min_points]

@@ -1,0 +1,79 @@
+"""Shape symmetries of the task objects and the symmetry-aware rotation error.
+
+A depth-only estimator cannot tell apart two poses that the object's shape maps onto each other (a
+soup can turned about its axis, a box turned half a turn), so its rotation error is the smallest
+angle to any pose equivalent under the shape's symmetries (as the BOP benchmark's MSSD does). The
+symmetries are those of the simulation's geometry; test_object_symmetry.py checks that each one
+maps the object's point model onto itself, so a change of the sim's shapes that breaks one is caught.
+
+- 004_sugar_box: a box, 180-degree turns about each axis (the printed panels are too thin to see in depth);
+- 005_tomato_soup_can: a cylinder, any turn about its axis (z) and upside down;
+- 051_large_clamp: lying flat and mirror-symmetric, a half turn about the jaw axis (y);
+- 006_mustard_bottle (cap off-centre), 025_mug (handle), 011_banana (curved, stem at one end): none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_RX = np.diag([1.0, -1.0, -1.0])
+_RY = np.diag([-1.0, 1.0, -1.0])
+_RZ = np.diag([-1.0, -1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class ObjectSymmetry:
+    """discrete: rotations (model frame) that map the shape onto itself, identity included; axis: a
+    continuous symmetry axis (model frame) or None; axis_flip: the axis may also point the other way."""
+
+    discrete: tuple[np.ndarray, ...] = (np.eye(3),)
+    axis: np.ndarray | None = None
+    axis_flip: bool = False
+
+    def equivalent_rotations(self, rotation: np.ndarray, samples: int = 36) -> list[np.ndarray]:
+        """Rotations (object in world) equivalent to `rotation`; a continuous axis sampled `samples` times."""
+        from scipy.spatial.transform import Rotation
+
+        syms = list(self.discrete)
+        if self.axis is not None:
+            turns = [Rotation.from_rotvec(self.axis * a).as_matrix()
+                     for a in np.linspace(0, 2 * np.pi, samples, endpoint=False)]
+            flips = [np.eye(3)]
+            if self.axis_flip:
+                perp = np.cross(self.axis, [1.0, 0.0, 0.0] if abs(self.axis[0]) < 0.9 else [0.0, 1.0, 0.0])
+                flips.append(Rotation.from_rotvec(perp / np.linalg.norm(perp) * np.pi).as_matrix())
+            syms = [t @ f for t in turns for f in flips]
+        return [rotation @ s for s in syms]
+
+
+_SYMMETRIES = {
+    "004_sugar_box": ObjectSymmetry(discrete=(np.eye(3), _RX, _RY, _RZ)),
+    "005_tomato_soup_can": ObjectSymmetry(axis=np.array([0.0, 0.0, 1.0]), axis_flip=True),
+    "006_mustard_bottle": ObjectSymmetry(),
+    "025_mug": ObjectSymmetry(),
+    "051_large_clamp": ObjectSymmetry(discrete=(np.eye(3), _RY)),
+    "011_banana": ObjectSymmetry(),
+}
+
+
+def object_symmetry(object_id: str) -> ObjectSymmetry:
+    """The shape symmetry of a task object (unknown objects: none)."""
+    return _SYMMETRIES.get(object_id, ObjectSymmetry())
+
+
+def _angle_deg(rot: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
+
+
+def rotation_error_deg(R_est: np.ndarray, R_true: np.ndarray, object_id: str) -> float:
+    """Smallest rotation angle (degrees) between R_est and any rotation equivalent to R_true under the
+    shape symmetry of `object_id` (both: world <- model frame)."""
+    r_est, r_true = np.asarray(R_est, dtype=float)[:3, :3], np.asarray(R_true, dtype=float)[:3, :3]
+    sym = object_symmetry(object_id)
+    if sym.axis is not None:
+        a_est, a_true = r_est @ sym.axis, r_true @ sym.axis
+        c = float(np.dot(a_est, a_true))
+        return float(np.degrees(np.arccos(np.clip(abs(c) if sym.axis_flip else c, -1.0, 1.0))))
+    return min(_angle_deg((r_true @ s).T @ r_est) for s in sym.discrete)

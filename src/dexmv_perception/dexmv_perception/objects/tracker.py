@@ -1,0 +1,328 @@
+"""The default object pose estimator: segmentation, global registration, ICP, tracking, re-detection.
+
+Per `update` (one instant, any number of depth views):
+1. scene points of all views in `world` (hand pixels excluded), the table plane removed, the hand's
+   keypoints' neighbourhood removed when given, a voxel grid;
+2. objects in order of size (largest first); each object's points explained by its estimate are
+   taken out of the pool before the next, so a banana inside a mug is not taken for mug;
+3. a tracked object: its points near the predicted pose (last pose plus last motion), GICP from the
+   prediction (coarse, then fine), scored (registration.py), restarted from nearby poses when the
+   confidence drops; if it falls below `lost_confidence` (or below `doubt_confidence` and clearly
+   below the last frame's: the object was put somewhere else), it is re-detected at once and the
+   better of the two kept;
+4. detection (first frame, or lost): clusters of the remaining points; per cluster, hypotheses
+   (the object resting on the table at 12 headings, plus seeded random rotations) each refined by
+   a coarse GICP, the best few by a fine one, then half-turn variants of the winner (an object that
+   is nearly symmetric, like the mustard bottle with its off-centre cap) checked too.
+Objects not found this instant are left out of the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dexmv_perception.objects.backend import ObjectPoseEstimate
+from dexmv_perception.objects.depth_view import DepthView
+from dexmv_perception.objects.registration import (
+    ModelCloud,
+    PoseScore,
+    confidence,
+    fitness,
+    icp,
+    scene_cloud,
+    score_pose,
+)
+from dexmv_perception.objects.segmentation import (
+    TABLE_FRAME_PLANE,
+    Plane,
+    clusters,
+    fit_table_plane,
+    points_near_segments,
+    scene_points,
+    voxel_downsample,
+)
+
+
+class ObjectTrackerError(ValueError):
+    """Unknown object ids or unusable arguments; the message names them."""
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tuning of the default estimator (metres)."""
+
+    pixel_stride: int = 2  # use every n-th row and column of the depth images
+    voxel_m: float = 0.004  # scene voxel grid
+    coarse_voxel_m: float = 0.008  # scene voxel grid for detection hypotheses
+    table_margin_m: float = 0.007  # points this close above the table are the table
+    table_refit_every: int = 30  # updates between fits of the table plane
+    max_range_m: float = 2.0
+    hand_radius_m: float = 0.018  # around the hand keypoints' bones
+    forearm_length_m: float = 0.25  # beyond the wrist, away from the middle finger's MCP
+    forearm_radius_m: float = 0.05
+    crop_margin_m: float = 0.03  # around the predicted object when tracking
+    inlier_m: float = 0.006
+    track_correspondence_m: float = 0.03
+    fine_correspondence_m: float = 0.01
+    lost_confidence: float = 0.3  # below: re-detect
+    doubt_confidence: float = 0.6  # below, and clearly below the last frame's: re-detect too, keep the better
+    recheck_drop: float = 0.92  # confidence below this share of the last frame's: try other ICP starts
+    recheck_turn_deg: float = 12.0
+    min_confidence: float = 0.15  # below: not reported
+    detect_headings: int = 12
+    detect_random_rotations: int = 24
+    detect_keep: int = 6
+    detect_max_seeds: int = 6  # places (cluster centres or points of big clusters) tried per detection
+    cluster_gap_m: float = 0.012
+    min_cluster_points: int = 30
+
+
+@dataclass
+class _Track:
+    pose: np.ndarray
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    confidence: float = 0.0
+
+
+_HALF_TURNS = (np.diag([-1.0, -1.0, 1.0]), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]))
+
+
+class ObjectTracker:
+    """Track the 6-DoF poses of `object_ids` (YCB ids, e.g. "006_mustard_bottle") in depth views.
+
+    scales: per object id, the uniform scale the object has in the scene (place_inside's mug is
+    twice its size); default 1. mesh_dir: real YCB meshes, as given to the simulation. seed: the
+    random draws of plane fitting and detection (results are deterministic per seed).
+    """
+
+    def __init__(self, object_ids: Sequence[str], seed: int = 0, *, scales: dict[str, float] | None = None,
+                 config: TrackerConfig | None = None, mesh_dir: str | None = None) -> None:
+        from dexmv_sim.objects import OBJECT_IDS
+
+        ids = list(object_ids)
+        unknown = [o for o in ids if o not in OBJECT_IDS]
+        if unknown or not ids or len(set(ids)) != len(ids):
+            raise ObjectTrackerError(f"object_ids must be distinct task objects ({', '.join(OBJECT_IDS)}); got {ids}")
+        scales = dict(scales or {})
+        bad = {k: v for k, v in scales.items() if k not in ids or not (0.1 <= float(v) <= 10.0)}
+        if bad:
+            raise ObjectTrackerError(f"scales must be for tracked objects and within 0.1-10: {bad}")
+        self.object_ids = ids
+        self.seed = int(seed)
+        self.scales = {o: float(scales.get(o, 1.0)) for o in ids}
+        self.config = config or TrackerConfig()
+        self.mesh_dir = mesh_dir
+        self._models: dict[str, ModelCloud] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and the table plane (a new recording or episode)."""
+        self._tracks: dict[str, _Track] = {}
+        self._plane: Plane | None = None
+        self._updates = 0
+        self._rng = np.random.default_rng(self.seed)
+
+    def model(self, object_id: str) -> ModelCloud:
+        if object_id not in self._models:
+            from dexmv_perception.objects.point_models import object_point_model
+
+            self._models[object_id] = ModelCloud(object_point_model(object_id, self.scales[object_id], self.mesh_dir))
+        return self._models[object_id]
+
+    # ------------------------------------------------------------------------------- the scene
+    def _scene(self, views: Sequence[DepthView], hand_keypoints: np.ndarray | None) -> np.ndarray:
+        cfg = self.config
+        pts = scene_points(views, stride=cfg.pixel_stride, max_range_m=cfg.max_range_m)
+        if len(pts) == 0:
+            return pts
+        if self._plane is None or self._updates % cfg.table_refit_every == 0:
+            self._plane = fit_table_plane(pts, self._rng) or self._plane or TABLE_FRAME_PLANE
+        self._updates += 1
+        plane = self._plane
+        pts = pts[plane.height(pts) > cfg.table_margin_m]
+        if hand_keypoints is not None and len(pts):
+            kp = np.asarray(hand_keypoints, dtype=float)
+            if kp.shape != (21, 3):
+                raise ObjectTrackerError(f"hand_keypoints must be (21, 3), got {kp.shape}")
+            drop = points_near_segments(pts, kp, cfg.hand_radius_m)
+            if np.all(np.isfinite(kp[[0, 9]])):
+                back = kp[0] - kp[9]
+                norm = np.linalg.norm(back)
+                if norm > 1e-6:
+                    elbow = kp[0] + back / norm * cfg.forearm_length_m
+                    drop |= points_near_segments(pts, np.stack([kp[0], elbow]), cfg.forearm_radius_m, ((0, 1),))
+            pts = pts[~drop]
+        return voxel_downsample(pts, cfg.voxel_m)
+
+    # ------------------------------------------------------------------------------ per object
+    def _track(self, object_id: str, track: _Track, pool: np.ndarray,
+               views: Sequence[DepthView]) -> tuple[np.ndarray, PoseScore] | None:
+        cfg, model = self.config, self.model(object_id)
+        predicted = track.pose.copy()
+        predicted[:3, 3] += track.velocity
+        near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
+        segment = pool[near]
+        if model.model.radius / 20.0 > cfg.voxel_m:
+            segment = voxel_downsample(segment, model.model.radius / 20.0)
+        if len(segment) < cfg.min_cluster_points:
+            return None
+        source = scene_cloud(segment)
+
+        def refine(start: np.ndarray) -> tuple[np.ndarray, PoseScore]:
+            pose = icp(model, source, start, cfg.track_correspondence_m, 20)
+            pose = icp(model, source, pose, cfg.fine_correspondence_m, 30)
+            return pose, score_pose(model, pose, segment, views, cfg.inlier_m)
+
+        best = refine(predicted)
+        if confidence(best[1]) < cfg.recheck_drop * track.confidence:
+            # worse than last frame: ICP may have slid into a neighbouring minimum (an occluded handle,
+            # a fast turn); restart from the last pose and from small turns about the object's axes
+            starts = [track.pose]
+            for axis in np.eye(3):
+                for sign in (1.0, -1.0):
+                    start = predicted.copy()
+                    start[:3, :3] = predicted[:3, :3] @ _axis_rotation(axis, sign * cfg.recheck_turn_deg)
+                    starts.append(start)
+            for start in starts:
+                candidate = refine(start)
+                if candidate[1].ranking > best[1].ranking:
+                    best = candidate
+        return best
+
+    def _hypotheses(self, object_id: str, centre: np.ndarray) -> list[np.ndarray]:
+        from scipy.spatial.transform import Rotation
+
+        from dexmv_sim.objects import resting_height
+
+        cfg = self.config
+        plane = self._plane or TABLE_FRAME_PLANE
+        out = []
+        rest_z = resting_height(object_id, scale=self.scales[object_id])
+        table_z = -plane.offset / plane.normal[2]
+        for k in range(cfg.detect_headings):
+            pose = np.eye(4)
+            pose[:3, :3] = Rotation.from_rotvec([0.0, 0.0, 2 * np.pi * k / cfg.detect_headings]).as_matrix()
+            pose[:3, 3] = [centre[0], centre[1], max(centre[2], table_z + rest_z)]
+            out.append(pose)
+        for rot in Rotation.random(cfg.detect_random_rotations, random_state=self._rng.integers(2**31)).as_matrix():
+            pose = np.eye(4)
+            pose[:3, :3] = rot
+            pose[:3, 3] = centre
+            out.append(pose)
+        return out
+
+    def _detect(self, object_id: str, pool: np.ndarray,
+                views: Sequence[DepthView]) -> tuple[np.ndarray, PoseScore] | None:
+        cfg, model = self.config, self.model(object_id)
+        radius = model.model.radius
+        best: tuple[float, np.ndarray, PoseScore] | None = None
+        # grids relative to the object's size: a twice-as-big mug needs no more points than a mug
+        coarse_voxel = max(cfg.coarse_voxel_m, radius / 12.0)
+        fine_voxel = max(cfg.voxel_m, radius / 20.0)
+        coarse_pool = voxel_downsample(pool, coarse_voxel)
+        seeds: list[np.ndarray] = []
+        for idx in clusters(coarse_pool, cfg.cluster_gap_m, max(8, cfg.min_cluster_points // 3)):
+            members = coarse_pool[idx]
+            extent = float(np.linalg.norm(members.max(axis=0) - members.min(axis=0)))
+            if extent < 0.2 * model.model.diameter:
+                continue
+            # the cluster's centre, or for a cluster larger than the object, spread-out points in it
+            seeds += [members.mean(axis=0)] if extent <= 1.3 * model.model.diameter else \
+                list(members[_farthest_points(members, max(2, min(6, int(extent / radius))), self._rng)])
+        # clusters come largest first: a bounded number of places to try
+        for seed_point in seeds[:cfg.detect_max_seeds]:
+            segment = pool[np.linalg.norm(pool - seed_point, axis=1) < radius + cfg.crop_margin_m]
+            if fine_voxel > cfg.voxel_m:
+                segment = voxel_downsample(segment, fine_voxel)
+            if len(segment) < cfg.min_cluster_points:
+                continue
+            # the cameras see the near half of the object: its centre lies behind the points' mean
+            centre = segment.mean(axis=0)
+            away = np.mean([centre - v.camera_position() for v in views], axis=0)
+            centre = centre + away / max(np.linalg.norm(away), 1e-9) * 0.4 * radius
+            coarse = voxel_downsample(segment, coarse_voxel)
+            if len(coarse) < 12:
+                continue
+            coarse_src = scene_cloud(coarse, 8)
+            reach = max(cfg.track_correspondence_m, 0.35 * radius)  # a big object starts further off
+            ranked = []
+            for pose in self._hypotheses(object_id, centre):
+                pose = icp(model, coarse_src, pose, reach, 10, coarse=True)
+                pose = icp(model, coarse_src, pose, cfg.track_correspondence_m, 10, coarse=True)
+                _, _, n, _ = fitness(model, pose, coarse, cfg.inlier_m * 1.5)
+                ranked.append((n, pose))
+            ranked.sort(key=lambda item: -item[0])
+            source = scene_cloud(segment)
+            candidates = [icp(model, source, pose, cfg.track_correspondence_m, 15)
+                          for _, pose in ranked[:cfg.detect_keep]]
+            winner = max(candidates, key=lambda p: score_pose(model, p, segment, views, cfg.inlier_m).ranking)
+            winner = icp(model, source, winner, cfg.fine_correspondence_m, 30)
+            candidates.append(winner)
+            for flip in _HALF_TURNS:
+                variant = winner.copy()
+                variant[:3, :3] = winner[:3, :3] @ flip
+                variant = icp(model, source, variant, cfg.fine_correspondence_m, 30)
+                candidates.append(variant)
+            for pose in candidates:
+                score = score_pose(model, pose, segment, views, cfg.inlier_m)
+                if best is None or score.ranking > best[0]:
+                    best = (score.ranking, pose, score)
+        return None if best is None else (best[1], best[2])
+
+    # ----------------------------------------------------------------------------------- public
+    def update(self, views: Sequence[DepthView], hand_keypoints: np.ndarray | None = None) -> list[ObjectPoseEstimate]:
+        """Poses of the tracked objects seen in `views` (one instant); `hand_keypoints` (21, 3) in
+        world, when known, remove the hand's points besides the views' masks."""
+        if not views:
+            return []
+        for k, view in enumerate(views):
+            if not isinstance(view, DepthView):
+                raise ObjectTrackerError(f"views[{k}] is a {type(view).__name__}, expected a DepthView")
+        cfg = self.config
+        pool = self._scene(views, hand_keypoints)
+        order = sorted(self.object_ids, key=lambda o: -self.model(o).model.diameter)
+        results = []
+        for object_id in order:
+            if len(pool) < cfg.min_cluster_points:
+                self._tracks.pop(object_id, None)
+                continue
+            track = self._tracks.get(object_id)
+            found = self._track(object_id, track, pool, views) if track is not None else None
+            weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
+                confidence(found[1]) < cfg.doubt_confidence
+                and confidence(found[1]) < cfg.recheck_drop * track.confidence)
+            if weak:
+                detected = self._detect(object_id, pool, views)
+                if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
+                    found = detected
+            if found is None or confidence(found[1]) < cfg.min_confidence:
+                self._tracks.pop(object_id, None)
+                continue
+            pose, score = found
+            conf = confidence(score)
+            velocity = pose[:3, 3] - track.pose[:3, 3] if track is not None else np.zeros(3)
+            self._tracks[object_id] = _Track(pose, velocity, conf)
+            results.append(ObjectPoseEstimate(object_id, pose, conf, score.fitness, score.rmse_m))
+            _, _, _, explained = fitness(self.model(object_id), pose, pool, cfg.inlier_m)
+            pool = pool[~explained]
+        results.sort(key=lambda e: self.object_ids.index(e.object_id))
+        return results
+
+
+def _axis_rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_rotvec(np.asarray(axis) * np.radians(degrees)).as_matrix()
+
+
+def _farthest_points(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of k spread-out points (farthest-point sampling from a seeded start)."""
+    chosen = [int(rng.integers(len(points)))]
+    dist = np.linalg.norm(points - points[chosen[0]], axis=1)
+    for _ in range(1, min(k, len(points))):
+        chosen.append(int(np.argmax(dist)))
+        dist = np.minimum(dist, np.linalg.norm(points - points[chosen[-1]], axis=1))
+    return np.array(chosen)

@@ -1,0 +1,267 @@
+"""Hand pipeline: depth lifting, fusion, One Euro filter, and the offline command on synthetic recordings."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dexmv_perception.hand.depth_lifting import backproject, lift_hand
+from dexmv_perception.hand.fusion import CameraView, FusionConfig, fuse_views
+from dexmv_perception.hand.one_euro import OneEuroFilter
+from dexmv_perception.hand.skeleton import SURFACE_TO_JOINT_M
+
+K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """A short synthetic two-camera recording with ground truth (and clean depth)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from dexmv_capture.synthetic.synthesize import synthesize
+
+    out = tmp_path_factory.mktemp("synth")
+    return synthesize("relocate-mustard_bottle", 1.5, 5, out, fps=10.0, pace=False)
+
+
+def _recorded_depth(recording, cam):
+    from dexmv_capture.recording import RecordingReader
+
+    with RecordingReader(recording.recordings[cam]) as reader:
+        return [f.depth.astype(np.float32) * np.float32(reader.info.depth_units) for f in reader]
+
+
+# ---------------------------------------------------------------- depth lifting
+
+
+def test_lifting_ignores_background_at_the_silhouette():
+    """A keypoint on the edge of a finger (half its window is table 30 cm behind) takes the finger's depth."""
+    depth = np.full((480, 640), 0.90, np.float32)
+    depth[:, :300] = 0.60  # the hand covers the left part of the image
+    depth[200:210, 250:260] = 0.0  # a hole of the kind the D435 leaves
+    pixels = np.array([[300.0, 240.0], [299.0, 100.0], [255.0, 205.0]] + [[200.0, 240.0]] * 18)
+    lifted = lift_hand(pixels, np.zeros(21), depth, K)
+    expected = 0.60 + SURFACE_TO_JOINT_M
+    assert lifted.measured.all()
+    np.testing.assert_allclose(lifted.points[:, 2], expected, atol=1e-6)
+
+
+def test_lifting_without_depth_says_so():
+    lifted = lift_hand(np.full((21, 2), 100.0), np.zeros(21), np.zeros((480, 640), np.float32), K)
+    assert not lifted.measured.any() and np.isnan(lifted.points).all()
+
+
+def test_lifting_on_recorded_depth_meets_tolerance(recording):
+    """Ground-truth pixels lifted with the recording's noisy depth (holes, edges, the object in front)."""
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+
+    arrays, _ = load_ground_truth(recording.ground_truth)
+    errors = []
+    for cam in ("camera1", "camera2"):
+        depths = _recorded_depth(recording, cam)
+        for t, depth in enumerate(depths):
+            truth = arrays[f"{cam}/keypoints_camera"][t]
+            rel = truth[:, 2] - np.median(truth[:, 2])
+            lifted = lift_hand(arrays[f"{cam}/keypoints_pixels"][t], rel, depth, K_of(arrays, cam))
+            errors.append(np.linalg.norm(lifted.points - truth, axis=1))
+    errors = np.concatenate(errors) * 1000
+    # the benchmark's per-camera error is ~15-27 mm with MediaPipe's pixels; with exact pixels the
+    # depth part alone is well under that, except for keypoints one camera sees through another
+    # finger or the object (about a quarter here, seen from one side): fusion's job
+    assert np.median(errors) < 8.0, np.median(errors)
+    assert np.mean(errors < 20.0) > 0.65
+
+
+def K_of(arrays, cam):
+    return arrays[f"{cam}/camera_matrix"]
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def _view(name, pose, points_world, pixel_noise, rng, measured=True, depth_error=None, confidence=0.9):
+    R, t = pose[:3, :3], pose[:3, 3]
+    cam = (points_world - t) @ R
+    pixels = np.stack([K[0, 0] * cam[:, 0] / cam[:, 2] + K[0, 2], K[1, 1] * cam[:, 1] / cam[:, 2] + K[1, 2]], -1)
+    pixels = pixels + rng.normal(0.0, pixel_noise, pixels.shape)
+    z = cam[:, 2] + (depth_error if depth_error is not None else rng.normal(0.0, 0.004, len(cam)))
+    lifted = backproject(pixels, z, K) @ R.T + t
+    return CameraView(name, pixels, lifted, np.full(21, measured), confidence, K, pose)
+
+
+def _look_at(position, target):
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_capture.rig import LINK_FROM_OPTICAL, look_at_quaternion
+
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_quat(look_at_quaternion(position, target)).as_matrix() @ LINK_FROM_OPTICAL
+    pose[:3, 3] = position
+    return pose
+
+
+@pytest.fixture
+def rig_and_hand():
+    rng = np.random.default_rng(0)
+    hand = np.array([0.0, 0.0, 0.1]) + rng.normal(0.0, 0.04, (21, 3))
+    poses = [_look_at([0.0, 0.55, 0.45], [0, 0, 0.1]), _look_at([-0.6, 0.0, 0.35], [0, 0, 0.1])]
+    return rng, hand, poses
+
+
+def test_two_views_beat_one(rig_and_hand):
+    """Depth error along one camera's ray is what the other camera's pixels pin down."""
+    rng, hand, poses = rig_and_hand
+    errors = {"one": [], "two": []}
+    for _ in range(20):
+        views = [_view(f"c{k}", p, hand, 4.0, rng, depth_error=rng.normal(0.0, 0.012, 21)) for k, p in enumerate(poses)]
+        errors["one"].append(np.linalg.norm(fuse_views(views[:1]).points - hand, axis=1))
+        fused = fuse_views(views)
+        errors["two"].append(np.linalg.norm(fused.points - hand, axis=1))
+        assert (fused.views == 2).all()
+    one, two = (1000 * np.mean(errors[k]) for k in ("one", "two"))
+    assert two < 0.7 * one and two < 8.0, (one, two)
+
+
+def test_a_view_that_disagrees_on_a_keypoint_is_dropped(rig_and_hand):
+    rng, hand, poses = rig_and_hand
+    bad = np.zeros(21)
+    bad[8] = -0.08  # camera 0 took the object in front of the index tip for the finger
+    views = [_view("c0", poses[0], hand, 2.0, rng, depth_error=bad), _view("c1", poses[1], hand, 2.0, rng,
+                                                                           depth_error=np.zeros(21))]
+    fused = fuse_views(views)
+    assert fused.views[8] == 1
+    assert np.linalg.norm(fused.points[8] - hand[8]) < 0.01
+    ungated = fuse_views(views, config=FusionConfig(gate=math.inf))
+    assert np.linalg.norm(ungated.points[8] - hand[8]) > 0.012
+
+
+def test_a_camera_on_another_hand_is_rejected(rig_and_hand):
+    rng, hand, poses = rig_and_hand
+    good = _view("c0", poses[0], hand, 2.0, rng)
+    elsewhere = _view("c1", poses[1], hand + np.array([0.25, 0.0, 0.0]), 2.0, rng, confidence=1.0)
+    fused = fuse_views([good, elsewhere], previous=hand)
+    assert fused.rejected_cameras == ("c1",)
+    assert np.nanmax(np.linalg.norm(fused.points - hand, axis=1)) < 0.02
+    assert fuse_views([]).confidence.sum() == 0
+
+
+# ---------------------------------------------------------------- One Euro filter
+
+
+def test_one_euro_lag_is_bounded_and_jitter_removed():
+    beta = 20.0
+    f = OneEuroFilter(min_cutoff=1.5, beta=beta, d_cutoff=1.0)
+    rng = np.random.default_rng(1)
+    dt = 1 / 30
+    for v in (0.1, 0.5, 2.0):  # m/s: slow reach to a fast flick
+        f.reset()
+        lags = []
+        for k in range(90):
+            t = k * dt
+            out = f(np.array([[v * t, 0.0, 0.0]]), t)
+            lags.append(v * t - out[0, 0])
+        assert max(lags[60:]) < 1.0 / (2 * math.pi * beta), (v, max(lags[60:]))
+    f.reset()
+    noisy = rng.normal(0.0, 0.003, (300, 1, 3))
+    out = np.array([f(x, k * dt) for k, x in enumerate(noisy)])
+    assert out[30:].std() < 0.5 * noisy.std()
+
+
+def test_one_euro_holds_missing_points_and_restarts_after_a_gap():
+    f = OneEuroFilter(reset_after_s=0.5)
+    first = f(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), 0.0)
+    held = f(np.array([[np.nan, 0.0, 0.0], [1.0, 1.0, 1.0]]), 0.1)
+    np.testing.assert_array_equal(held[0], first[0])
+    later = f(np.array([[0.5, 0.0, 0.0], [1.0, 1.0, 1.0]]), 2.0)
+    assert later[0, 0] == 0.5  # unseen for 1.9 s: starts afresh instead of sliding from the old place
+    never = OneEuroFilter()(np.full((1, 3), np.nan), 0.0)
+    assert np.isnan(never).all()
+
+
+# ---------------------------------------------------------------- the commands
+
+
+def _dexmv(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "dexmv_bringup.cli.main", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.pose_file import load_poses
+    from dexmv_retarget.keypoint_files import load_keypoints
+
+    out = tmp_path / "poses.npz"
+    # hand only (--objects with no id): object registration has its own tests and costs seconds a frame
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--objects", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    poses = load_poses(out)
+    arrays, _ = load_ground_truth(recording.ground_truth)
+    assert poses["frame"] == "world" and poses["keypoints"].shape == (recording.frames, 21, 3)
+    assert poses["handedness"] == "right"
+    assert poses["object_ids"].shape == (0,) and poses["object_poses"].shape == (recording.frames, 0, 7)
+    assert not poses["has_mano"] and "mano_betas" not in poses
+    seen = poses["confidence"] > 0
+    assert seen.any(axis=1).mean() >= 0.8
+    error = np.linalg.norm(poses["keypoints"] - arrays["keypoints_world"], axis=2)[seen]
+    assert np.mean(error) < 0.03, np.mean(error)  # the benchmark's figure is ~15 mm; 10 frames at 10 fps here
+    keypoints, confidence = load_keypoints(out)  # what dexmv retarget reads
+    assert keypoints.shape == (recording.frames, 21, 3) and confidence.shape == (recording.frames, 21)
+
+
+def test_perceive_with_a_mano_file_fills_the_mano_fields(recording, tmp_path):
+    from dexmv_perception.mano import write_synthetic_mano_file
+    from dexmv_perception.pose_file import load_poses
+
+    model = write_synthetic_mano_file(tmp_path / "MANO_RIGHT.pkl")
+    out = tmp_path / "poses.npz"
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--objects", "--mano",
+                  str(model), "--max-frames", "3", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    poses = load_poses(out)
+    assert poses["has_mano"] and poses["mano_betas"].shape == (3, 10) and poses["mano_pose"].shape == (3, 48)
+    fitted = np.isfinite(poses["mano_translation"]).all(axis=1)
+    assert fitted[poses["confidence"].max(axis=1) > 0].all()
+    # the fit's translation is the hand's root in world: near the perceived wrist
+    wrist = poses["keypoints"][fitted, 0]
+    assert np.linalg.norm(poses["mano_translation"][fitted] - wrist, axis=1).max() < 0.2
+
+
+def test_perceive_video_then_retarget_fingers_only(recording, tmp_path):
+    """.mp4 -> hand-relative keypoints -> Adroit joints, the two commands a user types."""
+    import imageio.v2 as imageio
+
+    from dexmv_capture.recording import RecordingReader
+
+    clip = tmp_path / "clip.mp4"
+    with RecordingReader(recording.recordings["camera1"]) as reader:
+        frames = [f.color for f in reader]
+    imageio.mimwrite(clip, frames, fps=10, macro_block_size=1)
+    poses = tmp_path / "clip_poses.npz"
+    done = _dexmv("perceive", "--video", str(clip), "--out", str(poses), "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    from dexmv_perception.pose_file import load_poses
+
+    data = load_poses(poses)
+    assert data["frame"] == "hand_relative"
+    seen = data["confidence"].max(axis=1) > 0
+    assert seen.mean() >= 0.8
+    np.testing.assert_allclose(data["keypoints"][seen][:, 0], 0.0, atol=1e-9)  # wrist at the origin
+    span = np.linalg.norm(data["keypoints"][seen][:, 12], axis=1)  # wrist to middle tip: a hand's length
+    assert 0.1 < np.median(span) < 0.25
+    joints = tmp_path / "joints.npy"
+    done = _dexmv("retarget", "--input", str(poses), "--fingers-only", "--output", str(joints), "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = np.load(joints)
+    assert out.shape == (len(frames), 30) and np.isfinite(out).all()
+
+
+def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):
+    done = _dexmv("perceive", "--recording", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p.npz"))
+    assert done.returncode == 2 and "nowhere" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    done = _dexmv("perceive", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "p.npz"))
+    assert done.returncode == 2 and "none.mp4" in done.stderr

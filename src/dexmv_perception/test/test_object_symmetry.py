@@ -1,0 +1,98 @@
+"""Object point models follow the simulation's geometry; declared symmetries are the shapes' own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+from dexmv_perception.objects import object_point_model, object_symmetry, rotation_error_deg
+from dexmv_perception.objects.depth_view import DepthView, DepthViewError
+from dexmv_perception.objects.segmentation import fit_table_plane, points_near_segments
+from dexmv_sim.objects import OBJECT_IDS, object_bounds
+
+HALF_TURNS = {"x": np.diag([1.0, -1.0, -1.0]), "y": np.diag([-1.0, 1.0, -1.0]), "z": np.diag([-1.0, -1.0, 1.0])}
+
+
+@pytest.mark.parametrize("object_id", OBJECT_IDS)
+def test_point_model_covers_the_sim_object(object_id):
+    model = object_point_model(object_id)
+    lo, hi = object_bounds(object_id)
+    # visual details (labels, a stem) may stick out a little beyond the collision shapes, never fall short
+    assert np.all(model.points.min(axis=0) <= lo + 0.0015)
+    assert np.all(model.points.max(axis=0) >= hi - 0.0015)
+    assert np.all(model.points.min(axis=0) >= lo - 0.015) and np.all(model.points.max(axis=0) <= hi + 0.015)
+    normals = np.linalg.norm(model.normals, axis=1)
+    np.testing.assert_allclose(normals, 1.0, atol=1e-6)
+    assert 500 < len(model.points) < 20000
+
+
+def test_point_model_scales_with_the_object():
+    small, big = object_point_model("025_mug", 1.0), object_point_model("025_mug", 2.0)
+    np.testing.assert_allclose(big.half_extent, 2.0 * small.half_extent, atol=0.002)
+
+
+@pytest.mark.parametrize("object_id", OBJECT_IDS)
+def test_declared_symmetries_are_the_shapes_own(object_id):
+    model = object_point_model(object_id)
+    tree = cKDTree(model.points)
+    sym = object_symmetry(object_id)
+    for rot in sym.equivalent_rotations(np.eye(3), samples=12):
+        dist, _ = tree.query(model.points @ rot.T)
+        assert np.percentile(dist, 99.5) < 0.004, f"{object_id}: a declared symmetry moves the surface"
+    # and every half-turn that is not declared really changes the shape
+    for axis, rot in HALF_TURNS.items():
+        if rotation_error_deg(rot, np.eye(3), object_id) < 1.0:
+            continue
+        dist, _ = tree.query(model.points @ rot.T)
+        assert dist.max() > 0.006, f"{object_id} looks symmetric under a half turn about {axis}: declare it"
+
+
+def test_rotation_error_knows_each_symmetry():
+    tilt = Rotation.from_rotvec([0.0, np.radians(10.0), 0.0]).as_matrix()
+    spin = Rotation.from_rotvec([0.0, 0.0, 1.3]).as_matrix()
+    upside_down = HALF_TURNS["x"]
+    assert rotation_error_deg(spin, np.eye(3), "005_tomato_soup_can") == pytest.approx(0.0, abs=1e-6)
+    assert rotation_error_deg(upside_down, np.eye(3), "005_tomato_soup_can") == pytest.approx(0.0, abs=1e-6)
+    assert rotation_error_deg(tilt @ spin, np.eye(3), "005_tomato_soup_can") == pytest.approx(10.0, abs=1e-6)
+    assert rotation_error_deg(spin, np.eye(3), "025_mug") == pytest.approx(np.degrees(1.3), abs=1e-6)
+    assert rotation_error_deg(HALF_TURNS["z"], np.eye(3), "004_sugar_box") == pytest.approx(0.0, abs=1e-6)
+    quarter = Rotation.from_rotvec([0.0, 0.0, np.pi / 2]).as_matrix()
+    assert rotation_error_deg(quarter, np.eye(3), "004_sugar_box") == pytest.approx(90.0, abs=1e-6)
+    assert rotation_error_deg(HALF_TURNS["y"], np.eye(3), "051_large_clamp") == pytest.approx(0.0, abs=1e-6)
+    assert rotation_error_deg(HALF_TURNS["z"], np.eye(3), "051_large_clamp") == pytest.approx(180.0, abs=1e-6)
+    # the error is the same whichever frame both rotations are expressed in
+    world = Rotation.from_rotvec([0.3, -0.8, 0.5]).as_matrix()
+    assert rotation_error_deg(world @ tilt, world, "006_mustard_bottle") == pytest.approx(10.0, abs=1e-6)
+
+
+def test_table_plane_and_hand_neighbourhood():
+    rng = np.random.default_rng(0)
+    # a table 8 mm high and tilted 2 degrees (a calibration a little off), plus clutter above it
+    normal = Rotation.from_rotvec([np.radians(2.0), 0.0, 0.0]).apply([0.0, 0.0, 1.0])
+    xy = rng.uniform(-0.4, 0.4, (5000, 2))
+    table = np.column_stack([xy, (0.008 - normal[0] * xy[:, 0] - normal[1] * xy[:, 1]) / normal[2]])
+    table += rng.normal(0.0, 0.001, table.shape)
+    clutter = rng.uniform([-0.1, -0.1, 0.02], [0.1, 0.1, 0.2], (1500, 3))
+    plane = fit_table_plane(np.concatenate([table, clutter]), np.random.default_rng(1))
+    assert plane is not None
+    assert np.degrees(np.arccos(plane.normal @ normal)) < 0.5
+    assert abs(plane.height(np.array([[0.0, 0.0, 0.008]]))[0]) < 0.001
+    assert fit_table_plane(clutter, np.random.default_rng(1)) is None
+    keypoints = np.zeros((21, 3))
+    keypoints[:, 0] = np.linspace(0.0, 0.2, 21)
+    near = points_near_segments(np.array([[0.1, 0.01, 0.0], [0.1, 0.05, 0.0]]), keypoints, 0.02)
+    assert near.tolist() == [True, False]
+
+
+def test_depth_view_checks_its_inputs():
+    depth = np.full((4, 6), 0.5, np.float32)
+    view = DepthView(depth, np.array([[100.0, 0, 3], [0, 100.0, 2], [0, 0, 1]]), np.eye(4))
+    assert view.points_world().shape == (24, 3)
+    with pytest.raises(DepthViewError, match="K"):
+        DepthView(depth, np.eye(2), np.eye(4))
+    with pytest.raises(DepthViewError, match="rotation"):
+        DepthView(depth, np.eye(3), np.diag([2.0, 1.0, 1.0, 1.0]))
+    with pytest.raises(DepthViewError, match="mask_exclude"):
+        DepthView(depth, np.eye(3), np.eye(4), np.zeros((3, 3), bool))
