@@ -30,6 +30,12 @@ class NodeSpec:
     param_files: list[str] = field(default_factory=list)  # YAML files (ros__parameters), in order
     params: dict[str, object] = field(default_factory=dict)  # overrides, applied after the files
     enabled_by: str = ""  # the launch argument that asked for this node, for the error when it is not built
+    namespace: str = ""  # the namespace the node puts itself in (camera_node: camera_namespace)
+
+    @property
+    def fqn(self) -> str:
+        """The node's fully qualified name: what its YAML section is keyed by."""
+        return f"/{self.namespace}/{self.name}" if self.namespace else f"/{self.name}"
 
     def resolved_params(self) -> dict[str, object]:
         """What the node receives: this node's entries of its YAML files, then the overrides."""
@@ -38,7 +44,7 @@ class NodeSpec:
         out: dict[str, object] = {}
         for path in self.param_files:
             data = yaml.safe_load(Path(path).read_text()) or {}
-            for key in ("/**", self.name, f"/{self.name}"):
+            for key in dict.fromkeys(("/**", self.name, f"/{self.name}", self.fqn)):
                 out.update((data.get(key) or {}).get("ros__parameters", {}))
         out.update(self.params)
         return out
@@ -148,13 +154,14 @@ def capture_graph(args: dict[str, str]) -> Graph:
             nodes.append(NodeSpec("dexmv_capture", "camera_node", cam, cam_params,
                                   {"camera_name": cam, "camera_namespace": cam, "recording": str(path),
                                    "real_time": flag({"real_time": args.get("real_time", "true")}, "real_time"),
-                                   "wait_for_subscribers": _count(args, "wait_for_subscribers")}))
+                                   "wait_for_subscribers": _count(args, "wait_for_subscribers")},
+                                  namespace=cam))
     else:
         for i in (1, 2):
             cam = f"camera{i}"
             nodes.append(NodeSpec("dexmv_capture", "camera_node", cam, cam_params,
                                   {"camera_name": cam, "camera_namespace": cam,
-                                   "serial_no": args.get(f"serial_no{i}", "")}))
+                                   "serial_no": args.get(f"serial_no{i}", "")}, namespace=cam))
     nodes.append(NodeSpec("dexmv_capture", "extrinsics_publisher", "extrinsics_publisher", [],
                           {"extrinsics_file": extrinsics}))
     if flag(args, "perception"):

@@ -37,10 +37,12 @@ def launch_available() -> None:
 
 @pytest.fixture(scope="session")
 def recording(tmp_path_factory: pytest.TempPathFactory):
-    """A short synthetic two-camera recording (1 s at 10 fps), made once per session."""
+    """A short synthetic two-camera recording (1 s at 10 fps), made once per session; paced (the
+    recorder sees frames 1/fps apart, as a real camera delivers them), since camera_node plays a
+    recording on its recorded timeline."""
     from dexmv_capture.synthetic.synthesize import synthesize
 
-    return synthesize("relocate-mustard_bottle", 1.0, 0, tmp_path_factory.mktemp("recording"), fps=10.0, pace=False)
+    return synthesize("relocate-mustard_bottle", 1.0, 0, tmp_path_factory.mktemp("recording"), fps=10.0, pace=True)
 
 
 def _session_processes(sid: int) -> list[tuple[int, str]]:

@@ -61,11 +61,11 @@ def check_parameters(node, spec) -> None:
     from rclpy.parameter import parameter_value_to_python
 
     expected = spec.resolved_params()
-    declared = set(_call(node, ListParameters, f"/{spec.name}/list_parameters", ListParameters.Request()).result.names)
+    declared = set(_call(node, ListParameters, f"{spec.fqn}/list_parameters", ListParameters.Request()).result.names)
     undeclared = sorted(set(expected) - declared)
     assert not undeclared, f"{spec.name}: {undeclared} set by config/launch but not declared by the node"
     names = sorted(expected)
-    values = _call(node, GetParameters, f"/{spec.name}/get_parameters", GetParameters.Request(names=names)).values
+    values = _call(node, GetParameters, f"{spec.fqn}/get_parameters", GetParameters.Request(names=names)).values
     got = {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}
     for name in names:
         want = expected[name]
@@ -76,11 +76,12 @@ def check_parameters(node, spec) -> None:
 def check_interfaces(node, graph) -> None:
     """The running nodes publish and subscribe exactly what config/interfaces.yaml declares."""
     interfaces = load_interfaces(share_dir() / "config" / "interfaces.yaml")
-    declared = {spec.name: node_topics(spec, interfaces) for spec in graph.nodes}
+    declared = {spec.fqn: node_topics(spec, interfaces) for spec in graph.nodes}
 
-    def actual(name: str) -> tuple[set[str], set[str]]:
-        pubs = {t for t, _ in node.get_publisher_names_and_types_by_node(name, "/")} - ROS_OWN
-        subs = {t for t, _ in node.get_subscriber_names_and_types_by_node(name, "/")} - ROS_OWN
+    def actual(fqn: str) -> tuple[set[str], set[str]]:
+        namespace, _, name = fqn.rpartition("/")
+        pubs = {t for t, _ in node.get_publisher_names_and_types_by_node(name, namespace or "/")} - ROS_OWN
+        subs = {t for t, _ in node.get_subscriber_names_and_types_by_node(name, namespace or "/")} - ROS_OWN
         return pubs, subs
 
     def matches() -> bool:
@@ -143,7 +144,8 @@ def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, 
 
     ok = _spin(ros_node, flowing)
     assert ok, f"topics did not flow: {counts}, /tf_static {frames}\n{run.output()[-3000:]}"
-    assert frames["camera1_link"] == "world" and frames["camera1_color_optical_frame"] == "camera1_link"
+    assert frames["camera1_link"] == "world" and frames["camera1_color_optical_frame"] == "camera1_color_frame"
+    assert frames["camera1_color_frame"] == "camera1_link"  # realsense-ros's tree
     for spec in graph.nodes:
         check_parameters(ros_node, spec)
     check_interfaces(ros_node, graph)

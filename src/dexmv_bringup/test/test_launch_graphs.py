@@ -63,8 +63,9 @@ def test_camera_topics_follow_the_camera_name(rec_dir):
 
 
 def test_every_config_section_is_a_node_the_launch_files_start(rec_dir, tmp_path):
-    started = {n.name: n for case, args in graph_cases(rec_dir, tmp_path).items()
+    started = {n.fqn: n for case, args in graph_cases(rec_dir, tmp_path).items()
                for n in GRAPHS[case.split()[0]](args).nodes}
+    started.update({n.name: n for n in list(started.values()) if not n.namespace})
     for path in sorted((SHARE / "config").glob("*.yaml")):
         if path.name == "interfaces.yaml":
             continue
