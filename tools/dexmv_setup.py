@@ -413,6 +413,47 @@ def write_env_files(mode: str) -> None:
     )
 
 
+# Written into the venv's site-packages; Python runs it at start-up through the .pth file below.
+_NODE_START_HOOK = '''"""Written by tools/dexmv_setup.py: a DexMV node executable stopped while it starts exits quietly.
+
+Python runs this (through 00_dexmv_node_start.pth) while it starts, before the console-script
+wrapper finds the node's entry point and before the node module's first line calls
+dexmv_runtime's quiet_interrupts(), which takes over. It acts only for executables installed as
+<prefix>/lib/dexmv_<package>/<name> (how `ros2 run` and dexmv's node processes start nodes):
+SIGINT or SIGTERM there exits 0 at once, instead of a KeyboardInterrupt traceback or exit -2.
+"""
+
+import os
+import signal
+import sys
+
+
+def _exit_quietly(signum, frame):
+    os._exit(0)
+
+
+_argv = getattr(sys, "orig_argv", [])
+_script = _argv[1].replace(os.sep, "/").split("/") if len(_argv) > 1 else []
+if len(_script) >= 3 and _script[-3] == "lib" and _script[-2].startswith("dexmv_"):
+    signal.signal(signal.SIGINT, _exit_quietly)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+'''
+
+
+def write_node_start_hook() -> None:
+    """Install _NODE_START_HOOK in the venv (first of its .pth files, so before the ROS wheels' re-exec)."""
+    probe = subprocess.run([str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, env=clean_environ())
+    if probe.returncode != 0:
+        raise SetupError(f"The venv's interpreter does not run: run `make clean-env setup` to recreate {VENV}.")
+    site = Path(probe.stdout.strip())
+    for name, text in (("_dexmv_node_start.py", _NODE_START_HOOK),
+                       ("00_dexmv_node_start.pth", "import _dexmv_node_start\n")):
+        path = site / name
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+
+
 _PATH_LISTS = ("PATH", "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "COLCON_PREFIX_PATH", "PYTHONPATH",
                "LD_LIBRARY_PATH")
 
@@ -719,6 +760,7 @@ def _setup(args: argparse.Namespace, start: float) -> int:
             say(f"rewrote manylinux paths in {n} CMake export files")
         stamp_write("cmake-fix", pip_key)
     write_env_files(mode)
+    write_node_start_hook()
     env = build_env(mode)
     key = build_key(mode)
     ensure_tf2_msgs(mode, env, key)

@@ -251,3 +251,46 @@ def test_the_import_check_takes_paths_as_arguments_not_as_code(setup_module, tmp
     (odd / "setup.bash").write_text(f'export PATH="{setup_module.VENV}/bin:$PATH"\n')
     problem = setup_module.import_problem(setup_module.clean_environ())
     assert problem == "ModuleNotFoundError: No module named 'dexmv_msgs'"
+
+
+# ---------------------------------------------------------------- node start-up
+
+
+def test_a_node_executable_stopped_while_python_starts_exits_0_quietly(setup_module, tmp_path):
+    """The start-up hook covers what comes before a node module's first line (site, the ROS wheels'
+    re-exec, the console-script wrapper); dexmv_runtime's own tests cover what comes after.
+
+    A sitecustomize (run by site after the venv's .pth files) holds start-up for a second, so the
+    signal lands there for certain; the same program at a path that is not a node executable gets
+    Python's own KeyboardInterrupt, which shows the hook is what made the difference.
+    """
+    import signal
+    import time
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    started = tmp_path / "started"
+    (hold / "sitecustomize.py").write_text(
+        f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(2.0)\n")
+    program = "print('the node module ran')\n"
+    node = tmp_path / "lib" / "dexmv_probe" / "probe_node"  # laid out as `ros2 run` finds executables
+    other = tmp_path / "elsewhere" / "probe_node"
+    for path in (node, other):
+        path.parent.mkdir(parents=True)
+        path.write_text(program)
+    env = dict(os.environ, PYTHONPATH=f"{hold}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    results = {}
+    for path, sig in ((node, signal.SIGINT), (node, signal.SIGTERM), (other, signal.SIGINT)):
+        started.unlink(missing_ok=True)
+        proc = subprocess.Popen([str(setup_module.venv_python()), str(path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        results[(path.parent.name, sig.name)] = (proc.wait(timeout=30), proc.stdout.read().decode())
+    for key in (("dexmv_probe", "SIGINT"), ("dexmv_probe", "SIGTERM")):
+        code, out = results[key]
+        assert code == 0 and out == "", f"{key}: exit {code}\n{out}"
+    code, out = results[("elsewhere", "SIGINT")]
+    assert code != 0 and "KeyboardInterrupt" in out, f"exit {code}\n{out}"
