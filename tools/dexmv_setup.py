@@ -99,7 +99,7 @@ def run(cmd: list[str], what: str, env: dict[str, str] | None = None, show: str 
                 print(f"  {line.rstrip()}", flush=True)
     if proc.returncode != 0:
         sys.stderr.write("".join(tail))
-        raise SetupError(f"{what} Full output: {log_path.relative_to(ROOT)}")
+        raise SetupError(f"{what} Full output: {os.path.relpath(log_path, ROOT)}")
 
 
 def digest(*parts: object) -> str:
@@ -651,9 +651,10 @@ def repair_python_packages(mode: str) -> bool:
         run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
              "--force-reinstall", "-c", str(lock_file()), *pinned],
             "pip could not reinstall the damaged packages.", show=r"^(Successfully|ERROR)", log_name="pip-repair")
-    for name in ("pip", "cmake-fix"):  # the full install fills in dependencies; the rewrite redoes reinstalled files
-        (STAMPS / name).unlink(missing_ok=True)
-    ensure_python_packages(mode)
+    (STAMPS / "cmake-fix").unlink(missing_ok=True)  # reinstalled ROS wheels bring their manylinux paths back
+    if len(pinned) < len(damaged):  # a requirement the lock does not pin: the full install brings it back
+        (STAMPS / "pip").unlink(missing_ok=True)
+        ensure_python_packages(mode)
     still = damaged_packages(mode)
     if still:
         n, _, why = still[0]

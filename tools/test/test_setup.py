@@ -294,3 +294,29 @@ def test_a_node_executable_stopped_while_python_starts_exits_0_quietly(setup_mod
         assert code == 0 and out == "", f"{key}: exit {code}\n{out}"
     code, out = results[("elsewhere", "SIGINT")]
     assert code != 0 and "KeyboardInterrupt" in out, f"exit {code}\n{out}"
+
+
+def test_a_damaged_package_is_reinstalled(setup_module, tmp_path, monkeypatch):
+    """What `make setup` does after e.g. `rm -rf .venv/lib/python3.11/site-packages/numpy`, with real pip."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    stamps = venv / ".dexmv"
+    stamps.mkdir()
+    pin = next(line for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
+               if line.lower().startswith("iniconfig=="))  # small, pure Python, already in pip's cache
+    lock, req = tmp_path / "lock.txt", tmp_path / "req.txt"
+    lock.write_text(pin + "\n")
+    req.write_text("iniconfig\n")
+    monkeypatch.setattr(setup_module, "VENV", venv)
+    monkeypatch.setattr(setup_module, "STAMPS", stamps)
+    monkeypatch.setattr(setup_module, "LOGS", tmp_path / "logs")
+    monkeypatch.setattr(setup_module, "lock_file", lambda: lock)
+    monkeypatch.setattr(setup_module, "requirement_files", lambda mode: [req])
+    setup_module.ensure_python_packages("system")
+    assert setup_module.damaged_packages("system") == []
+    site = next(venv.glob("lib/python3.*/site-packages"))
+    shutil.rmtree(site / "iniconfig")
+    assert setup_module.damaged_packages("system")[0][:2] == ("iniconfig", pin.split("==")[1])
+    assert setup_module.repair_python_packages("system") is True
+    assert setup_module.damaged_packages("system") == []
+    assert setup_module.repair_python_packages("system") is False
