@@ -3,7 +3,8 @@
 
 `make setup` runs this with the Python that will own the virtual environment. It uses only the
 standard library because it runs before anything is installed. Each step records a hash of its
-inputs under `.venv/.dexmv/`; a second run with unchanged inputs only compares hashes.
+inputs under `.venv/.dexmv/`; a second run with unchanged inputs only compares hashes and runs
+the checks below (about 2 s of CPU).
 
 Two modes:
 - wheels (default): ROS 2 from PyPI wheels inside the venv, which then acts as the ROS underlay
