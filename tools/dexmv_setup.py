@@ -697,7 +697,7 @@ def exclusive(path: Path):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say("another setup is running in this checkout; waiting for it")
+            say(f"another setup of {DISTRO} is running in this checkout; waiting for it")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -719,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
                 select_mode()  # raises the error that names the known distributions
             print({"venv": VENV, "build": BUILD, "install": INSTALL, "log": LOG}[args.where])
             return 0
-        with exclusive(ROOT / ".setup.lock"):
+        # one setup at a time per distribution: the distributions share no folder they write
+        with exclusive(ROOT / f".setup-{DISTRO}.lock"):
             if args.clean or args.clean_env:
                 return clean(with_env=args.clean_env)
             return _setup(args, start)
