@@ -674,8 +674,12 @@ def import_problem(env: dict[str, str]) -> str | None:
     None when all imports work, else the error's last line. The paths go to bash as arguments,
     never inside the command string (a checkout path may hold quotes or `$(`).
     """
+    # The type support check loads each interface package's compiled C libraries, not only its Python.
     code = ("import numpy, rclpy, rclpy.executors, dexmv_msgs.msg, dexmv_msgs.srv, tf2_msgs.msg, "
-            "dexmv_runtime.node_main, dexmv_bringup")
+            "dexmv_runtime.node_main, dexmv_bringup\n"
+            "from rclpy.type_support import check_for_type_support\n"
+            "for t in (dexmv_msgs.msg.HandPose, dexmv_msgs.srv.ResetEpisode, tf2_msgs.msg.TFMessage):\n"
+            "    check_for_type_support(t)")
     setup_bash = INSTALL / "setup.bash"
     if not setup_bash.is_file():
         return f"{os.path.relpath(setup_bash, ROOT)} is missing"
