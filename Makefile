@@ -1,6 +1,12 @@
 # DexMV: the commands users type. Every target sets the environment up first (idempotent).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+# ROS 2 distribution of the wheels mode: kilted (default) or jazzy, e.g. `make test DISTRO=jazzy`.
+# Each distribution has its own venv and build folders (.venv, install/ ...; .venv-jazzy, install-jazzy/ ...).
+DISTRO ?= $(DEXMV_ROS_DISTRO)
+export DEXMV_ROS_DISTRO := $(DISTRO)
+# The selected distribution's install folder, sourced by every target below.
+SOURCE = source "$$($(PYTHON) tools/dexmv_setup.py --where install)/setup.bash"
 
 .PHONY: help setup test lint demo bench lock clean clean-env
 
@@ -10,6 +16,7 @@ help:
 	@echo "make demo    setup, then run the pipeline on the embedded default input"
 	@echo "make bench   setup, then run every benchmark (reports in bench-results/)"
 	@echo "make clean   remove build/, install/, log/   make clean-env  also remove .venv"
+	@echo "DISTRO=jazzy with any target: ROS 2 Jazzy wheels in .venv-jazzy, install-jazzy/ ... (default kilted)"
 	@echo "then: source install/setup.bash && dexmv --help"
 
 setup:
@@ -17,23 +24,23 @@ setup:
 	@$(PYTHON) tools/dexmv_setup.py
 
 test: setup
-	@source install/setup.bash && ruff check .
-	@tools/run_tests.sh
+	@$(SOURCE) && ruff check .
+	@PYTHON=$(PYTHON) tools/run_tests.sh
 
 lint: setup
-	@source install/setup.bash && ruff check .
+	@$(SOURCE) && ruff check .
 
 demo: setup
-	@source install/setup.bash && dexmv demo
+	@$(SOURCE) && dexmv demo
 
 bench: setup
-	@source install/setup.bash && dexmv bench all --out bench-results
+	@$(SOURCE) && dexmv bench all --out bench-results
 
 clean:
-	rm -rf build install log
+	@$(PYTHON) tools/dexmv_setup.py --clean
 
-clean-env: clean
-	rm -rf .venv
+clean-env:
+	@$(PYTHON) tools/dexmv_setup.py --clean-env
 
 lock:
-	@PYTHON=$(PYTHON) tools/update_lock.sh
+	@PYTHON=$(PYTHON) tools/update_lock.sh $(DISTRO)

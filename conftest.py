@@ -4,6 +4,8 @@
   and a random ROS_DOMAIN_ID per session (per xdist worker), inherited by every node process a
   test starts, so parallel test sessions and other ROS users on the machine never see each other.
 - A session in which no test passed exits non-zero, even if everything was skipped.
+- ROS log files go to a temporary folder of the session (unless ROS_LOG_DIR is set), removed when
+  the session ends.
 - Fixtures for tests that talk to real nodes: an in-process rclpy node and node processes
   started like `ros2 run` would start them.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +23,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+# The ROS log folder this session made (None when ROS_LOG_DIR came from outside): removed at the end.
+_LOG_DIR_MADE: str | None = None
 
 
 def _session_domain_id() -> int:
@@ -34,8 +39,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("ROS_STATIC_PEERS", None)
     os.environ.pop("ROS_LOCALHOST_ONLY", None)
     os.environ["ROS_DOMAIN_ID"] = str(_session_domain_id())
-    os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="dexmv-test-roslog-"))
+    if "ROS_LOG_DIR" not in os.environ:
+        global _LOG_DIR_MADE
+        _LOG_DIR_MADE = os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="dexmv-test-roslog-")
     os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _LOG_DIR_MADE
+    if _LOG_DIR_MADE is not None:
+        shutil.rmtree(_LOG_DIR_MADE, ignore_errors=True)
+        os.environ.pop("ROS_LOG_DIR", None)
+        _LOG_DIR_MADE = None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -3,13 +3,24 @@
 
 `make setup` runs this with the Python that will own the virtual environment. It uses only the
 standard library because it runs before anything is installed. Each step records a hash of its
-inputs under `.venv/.dexmv/`; a second run with unchanged inputs only compares hashes.
+inputs under `.venv/.dexmv/`; a second run with unchanged inputs only compares hashes and runs
+the checks below (about 2 s of CPU).
 
 Two modes:
-- wheels (default): ROS 2 Kilted from PyPI wheels inside `.venv`, which then acts as the ROS
-  underlay prefix (like /opt/ros/<distro>).
-- system: a ROS 2 install is sourced (`ROS_DISTRO` set and its rclpy importable); `.venv` sees the
+- wheels (default): ROS 2 from PyPI wheels inside the venv, which then acts as the ROS underlay
+  prefix (like /opt/ros/<distro>). `DEXMV_ROS_DISTRO` (or `make setup DISTRO=...`) picks the
+  distribution: kilted (the default) or jazzy. Kilted lives in `.venv`, `build/`, `install/`,
+  `log/`; another distribution in folders named after it (`.venv-jazzy`, `build-jazzy`,
+  `install-jazzy`, `log-jazzy`), so both coexist in one checkout.
+- system: a ROS 2 install is sourced (`ROS_DISTRO` set and its rclpy importable); the venv sees the
   system site-packages and the workspace builds against that ROS instead.
+
+`DEXMV_VENV=/some/dir` puts the virtual environment elsewhere (a new or empty directory, or one an
+earlier setup made); setup never deletes a directory it did not create.
+
+Every run, even one that changes nothing, checks that the environment is whole: each pinned
+package installed at its version with all its files, and the built workspace importable. What is
+broken is reinstalled or rebuilt; what cannot be repaired ends in one line naming the command to run.
 """
 
 from __future__ import annotations
@@ -28,9 +39,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = Path(os.environ.get("DEXMV_VENV", ROOT / ".venv")).resolve()
-STAMPS = VENV / ".dexmv"
 REQ = ROOT / "requirements"
+# ROS 2 distributions of the wheels mode, newest first; the first is the default. Each has its
+# requirement file (ros-wheels[-<distro>].txt) and its lock (constraints[-<distro>].txt).
+DISTROS = ("kilted", "jazzy")
+DISTRO = os.environ.get("DEXMV_ROS_DISTRO", "").strip().lower() or DISTROS[0]
+_SUFFIX = {DISTROS[0]: ""}.get(DISTRO, f"-{DISTRO}")  # folder and file names of a non-default distribution
+VENV = Path(os.environ.get("DEXMV_VENV") or ROOT / f".venv{_SUFFIX}").resolve()
+BUILD = ROOT / f"build{_SUFFIX}"
+INSTALL = ROOT / f"install{_SUFFIX}"
+LOG = ROOT / f"log{_SUFFIX}"
+STAMPS = VENV / ".dexmv"
 TF2_MSGS_SRC = ROOT / "deps" / "tf2_msgs"
 
 # Debian packages (name -> what needs it). Checked with dpkg where dpkg exists.
@@ -52,7 +71,7 @@ def say(msg: str) -> None:
     print(f"[setup] {msg}", flush=True)
 
 
-LOGS = ROOT / "log" / "setup"
+LOGS = LOG / "setup"
 
 
 def run(cmd: list[str], what: str, env: dict[str, str] | None = None, show: str | None = None,
@@ -81,7 +100,7 @@ def run(cmd: list[str], what: str, env: dict[str, str] | None = None, show: str 
                 print(f"  {line.rstrip()}", flush=True)
     if proc.returncode != 0:
         sys.stderr.write("".join(tail))
-        raise SetupError(f"{what} Full output: {log_path.relative_to(ROOT)}")
+        raise SetupError(f"{what} Full output: {os.path.relpath(log_path, ROOT)}")
 
 
 def digest(*parts: object) -> str:
@@ -113,14 +132,14 @@ def system_ros_python() -> str | None:
     """Return the python3 of a sourced system ROS 2, or None when none is sourced.
 
     A ROS counts as sourced when ROS_DISTRO is set and `import rclpy` works from the system
-    python3 with an rclpy that does not live in our own venv (so sourcing our own environment
-    never looks like a system ROS).
+    python3 with an rclpy that does not live in one of our own venvs (so sourcing our own
+    environment, of this distribution or another, never looks like a system ROS).
     """
     if not os.environ.get("ROS_DISTRO"):
         return None
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
     env["PATH"] = os.pathsep.join(
-        p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(VENV))
+        p for p in env.get("PATH", "").split(os.pathsep) if not _ours(p)
     )
     python = shutil.which("python3", path=env["PATH"])
     if python is None:
@@ -129,9 +148,30 @@ def system_ros_python() -> str | None:
         [python, "-c", "import rclpy, os; print(os.path.realpath(rclpy.__file__))"],
         env=env, capture_output=True, text=True,
     )
-    if probe.returncode != 0 or probe.stdout.strip().startswith(str(VENV)):
+    if probe.returncode != 0 or _ours(probe.stdout.strip()):
         return None
     return python
+
+
+def _ours(path: str) -> bool:
+    """True for a path inside this checkout or this setup's venv (ours, not a system ROS's)."""
+    return bool(path) and (Path(path).is_relative_to(ROOT) or Path(path).is_relative_to(VENV))
+
+
+def select_mode() -> tuple[str, str | None]:
+    """('system', its python3) when a ROS 2 is sourced, else ('wheels', None); checks DEXMV_ROS_DISTRO."""
+    if DISTRO not in DISTROS:
+        raise SetupError(f"DEXMV_ROS_DISTRO={DISTRO} is not a distribution the wheels mode knows: use one "
+                         f"of {', '.join(DISTROS)} (default {DISTROS[0]}).")
+    sys_python = system_ros_python()
+    if sys_python is None:
+        return "wheels", None
+    sourced = os.environ["ROS_DISTRO"]
+    if os.environ.get("DEXMV_ROS_DISTRO") and sourced != DISTRO:
+        raise SetupError(f"ROS 2 {sourced} is sourced but DEXMV_ROS_DISTRO={DISTRO}: unset DEXMV_ROS_DISTRO to "
+                         f"build against {sourced}, or use a shell without /opt/ros/{sourced} sourced for "
+                         f"{DISTRO} from wheels.")
+    return "system", sys_python
 
 
 def check_python(python: str, mode: str) -> tuple[int, int]:
@@ -215,35 +255,80 @@ def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
+def _distro_file(stem: str) -> Path:
+    return REQ / f"{stem}{_SUFFIX}.txt"
+
+
+def lock_file() -> Path:
+    """The lock of the selected distribution: constraints.txt (Kilted), constraints-<distro>.txt."""
+    return _distro_file("constraints")
+
+
+def ros_wheels_file() -> Path:
+    return _distro_file("ros-wheels")
+
+
 def requirement_files(mode: str) -> list[Path]:
-    files = sorted(REQ.glob("*.txt"))
-    files = [f for f in files if f.name != "constraints.txt"]
-    if mode == "system":
-        files = [f for f in files if f.name != "ros-wheels.txt"]
+    """The Python libraries' files, plus the selected distribution's ROS wheels in wheels mode."""
+    files = sorted(f for f in REQ.glob("*.txt") if not f.name.startswith(("constraints", "ros-wheels")))
+    if mode == "wheels":
+        files.append(ros_wheels_file())
     return files
 
 
+def venv_is_ours() -> bool:
+    """Whether setup created VENV: it writes .dexmv/mode into every venv it makes, first thing."""
+    return (STAMPS / "mode").is_file()
+
+
+def remove_ours(path: Path, marker: str) -> None:
+    """Delete a folder setup (or colcon) made, recognised by `marker` inside it; refuse anything else."""
+    if not path.exists():
+        return
+    if not (path / marker).exists():
+        raise SetupError(f"{path} must be rebuilt but was not made by setup or colcon (no {marker} in it), so "
+                         "it is left alone: move it away or delete it yourself, then run `make setup` again.")
+    shutil.rmtree(path)
+
+
 def ensure_venv(python: str, mode: str) -> None:
-    recorded = STAMPS / "mode"
-    if VENV.exists() and (not venv_python().exists() or not recorded.is_file()
-                          or recorded.read_text().strip() != mode):
-        say(f"recreating {VENV.name} for the '{mode}' mode")
-        shutil.rmtree(VENV)
-        for d in ("build", "install"):
-            shutil.rmtree(ROOT / d, ignore_errors=True)
+    """Create VENV, or recreate it when it is ours but of another mode or distribution.
+
+    A DEXMV_VENV that exists and was not made here (no .dexmv/mode) is never touched: an empty
+    directory is used as it is, anything else is an error that says what to do.
+    """
+    if VENV.exists() and not venv_is_ours() and (not VENV.is_dir() or any(VENV.iterdir())):
+        raise SetupError(
+            f"{VENV} exists and was not made by `make setup` (no .dexmv/ record in it), so setup leaves it "
+            f"alone: point DEXMV_VENV at a new or empty directory (setup creates the environment there), or "
+            f"unset DEXMV_VENV to use {ROOT / ('.venv' + _SUFFIX)}.")
+    recorded = (STAMPS / "mode").read_text().strip() if venv_is_ours() else None
+    distro = (STAMPS / "distro").read_text().strip() if (STAMPS / "distro").is_file() else DISTROS[0]
+    if recorded is not None and (not venv_python().exists() or recorded != mode
+                                 or (mode == "wheels" and distro != DISTRO)):
+        say(f"recreating {VENV.name} for the '{mode}' mode" + (f" (ROS 2 {DISTRO})" if mode == "wheels" else ""))
+        remove_ours(VENV, ".dexmv/mode")
+        remove_ours(BUILD, "COLCON_IGNORE")
+        remove_ours(INSTALL, "COLCON_IGNORE")
     if not venv_python().exists():
         say(f"creating {VENV} with {python}")
+        # The record comes first: an interrupted creation still leaves a venv setup knows as its own.
+        stamp_write("mode", mode)
+        stamp_write("distro", DISTRO)
         cmd = [python, "-m", "venv", str(VENV)]
         if mode == "system":
             cmd.append("--system-site-packages")
         run(cmd, f"Could not create the virtual environment with {python}: install its venv module "
             "(apt-get install python3.11-venv).")
-        stamp_write("mode", mode)
 
 
 def ensure_python_packages(mode: str) -> bool:
     files = requirement_files(mode)
-    constraints = REQ / "constraints.txt"
+    constraints = lock_file()
+    missing = [f.relative_to(ROOT) for f in [*files, constraints] if not f.is_file()]
+    if missing:
+        raise SetupError(f"{missing[0]} is missing: restore it from git, or write it with "
+                         f"`tools/update_lock.sh {DISTRO}` if it is the lock.")
     key = digest(mode, sys.version_info[:2], *files, constraints)
     if stamp_ok("pip", key):
         return False
@@ -329,9 +414,70 @@ def write_env_files(mode: str) -> None:
     )
 
 
+# Written into the venv's site-packages; Python runs it at start-up through the .pth file below.
+_NODE_START_HOOK = '''"""Written by tools/dexmv_setup.py: a DexMV node executable stopped while it starts exits quietly.
+
+Python runs this (through 00_dexmv_node_start.pth) while it starts, before the console-script
+wrapper finds the node's entry point and before the node module's first line calls
+dexmv_runtime's quiet_interrupts(), which takes over. It acts only for executables installed as
+<prefix>/lib/dexmv_<package>/<name> (how `ros2 run` and dexmv's node processes start nodes):
+SIGINT or SIGTERM there exits 0 at once, instead of a KeyboardInterrupt traceback or exit -2.
+"""
+
+import os
+import signal
+import sys
+
+
+def _exit_quietly(signum, frame):
+    os._exit(0)
+
+
+_argv = getattr(sys, "orig_argv", [])
+_script = _argv[1].replace(os.sep, "/").split("/") if len(_argv) > 1 else []
+if len(_script) >= 3 and _script[-3] == "lib" and _script[-2].startswith("dexmv_"):
+    signal.signal(signal.SIGINT, _exit_quietly)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+'''
+
+
+def write_node_start_hook() -> None:
+    """Install _NODE_START_HOOK in the venv (first of its .pth files, so before the ROS wheels' re-exec)."""
+    probe = subprocess.run([str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, env=clean_environ())
+    if probe.returncode != 0:
+        raise SetupError(f"The venv's interpreter does not run: run `make clean-env setup` to recreate {VENV}.")
+    site = Path(probe.stdout.strip())
+    for name, text in (("_dexmv_node_start.py", _NODE_START_HOOK),
+                       ("00_dexmv_node_start.pth", "import _dexmv_node_start\n")):
+        path = site / name
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+
+
+_PATH_LISTS = ("PATH", "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "COLCON_PREFIX_PATH", "PYTHONPATH",
+               "LD_LIBRARY_PATH")
+
+
+def clean_environ() -> dict[str, str]:
+    """os.environ without this checkout's or this venv's folders in its search paths.
+
+    A shell that sourced the workspace of another distribution (install/ vs install-jazzy/) must
+    not leak its rclpy, messages or tf2_msgs into this build or its checks.
+    """
+    env = dict(os.environ)
+    for var in _PATH_LISTS:
+        if var in env:
+            env[var] = os.pathsep.join(p for p in env[var].split(os.pathsep) if p and not _ours(p))
+    # The wheels' start-up hook (ros_wheels_bootstrapper) puts the venv's ROS libraries on
+    # LD_LIBRARY_PATH and re-executes Python once, unless this says it already did.
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    return env
+
+
 def build_env(mode: str) -> dict[str, str]:
     """The environment colcon and CMake run in: the venv first, then whatever ROS is sourced."""
-    env = dict(os.environ)
+    env = clean_environ()
     env["VIRTUAL_ENV"] = str(VENV)
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONHOME", None)
@@ -353,9 +499,9 @@ def build_key(mode: str) -> str:
 
     Adding a pure-Python dependency then re-runs pip only, not the interface builds.
     """
-    pins = [line for line in (REQ / "constraints.txt").read_text().splitlines()
+    pins = [line for line in lock_file().read_text().splitlines()
             if re.match(r"(?i)(ros-|colcon|numpy==|setuptools==)", line)]
-    return digest(mode, sys.version_info[:2], REQ / "ros-wheels.txt", pins)
+    return digest(mode, sys.version_info[:2], ros_wheels_file(), pins)
 
 
 def cmake_args() -> list[str]:
@@ -376,8 +522,8 @@ def ensure_tf2_msgs(mode: str, env: dict[str, str], build: str) -> None:
         return
     if not ours and interface_present(env, "tf2_msgs"):
         return  # the ROS we build against ships its own tf2_msgs
-    say("building tf2_msgs into .venv (the wheel set has none)")
-    build_dir = ROOT / "build" / "_deps" / "tf2_msgs"
+    say(f"building tf2_msgs into {VENV.name} (the wheel set has none)")
+    build_dir = BUILD / "_deps" / "tf2_msgs"
     shutil.rmtree(build_dir, ignore_errors=True)
     advice = "Building tf2_msgs failed."
     run(["cmake", "-S", str(TF2_MSGS_SRC), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={VENV}",
@@ -437,7 +583,7 @@ def ensure_composition_interfaces(env: dict[str, str], build: str) -> None:
     if not ours and interface_present(env, "composition_interfaces"):
         return  # the ROS we build against ships its own
     say("building composition_interfaces into .venv (launch_ros imports it; the wheel set has none)")
-    build_dir = ROOT / "build" / "_deps" / "composition_interfaces"
+    build_dir = BUILD / "_deps" / "composition_interfaces"
     shutil.rmtree(build_dir, ignore_errors=True)
     advice = "Building composition_interfaces failed."
     run(["cmake", "-S", str(src), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={VENV}", *cmake_args()],
@@ -539,30 +685,135 @@ def workspace_key(mode: str, build: str) -> str:
 
 def ensure_workspace(mode: str, env: dict[str, str], build: str) -> bool:
     key = workspace_key(mode, build)
-    if stamp_ok("colcon", key) and (ROOT / "install" / "setup.bash").exists():
+    if stamp_ok("colcon", key) and (INSTALL / "setup.bash").exists():
         return False
     colcon = shutil.which("colcon", path=env["PATH"])
     if colcon is None:
         raise SetupError("colcon is not installed: with a system ROS run `apt-get install "
                          "python3-colcon-common-extensions`, otherwise run `make setup` again.")
     say("building the workspace with colcon")
-    run([colcon, "build", "--symlink-install", "--base-paths", "src", "--event-handlers", "console_direct-",
+    run([colcon, "--log-base", str(LOG), "build", "--symlink-install", "--base-paths", "src",
+         "--build-base", str(BUILD), "--install-base", str(INSTALL), "--event-handlers", "console_direct-",
          "--cmake-args", *cmake_args()],
-        "colcon build failed: the package's output is above and in log/latest_build/.", env)
+        f"colcon build failed: the package's output is above and in {LOG.name}/latest_build/.", env)
     stamp_write("colcon", key)
     return True
 
 
-def smoke_check() -> None:
-    """One import of everything the workspace promises, in a shell that sourced install/setup.bash."""
-    code = "import rclpy, dexmv_msgs.msg, dexmv_msgs.srv, tf2_msgs.msg, dexmv_bringup"
-    proc = subprocess.run(
-        ["bash", "-c", f'source "{ROOT}/install/setup.bash" && python -c "{code}"'],
-        capture_output=True, text=True,
-    )
+# ---------------------------------------------------------------- checks of what was built
+
+# Runs in the venv's interpreter: one line per distribution that is not as the lock says.
+_CHECK_PACKAGES = r"""
+import re, sys, sysconfig
+from importlib import metadata
+from pathlib import Path
+
+def canon(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+lock, mode, required = sys.argv[1], sys.argv[2], {canon(n) for n in sys.argv[3:]}
+pins = {}
+for line in open(lock):
+    m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+    if m:
+        pins[canon(m[1])] = m[2]
+installed = {}
+for dist in metadata.distributions():
+    installed.setdefault(canon(dist.metadata["Name"] or ""), dist)
+# wheels mode: the lock is the whole environment; system mode: what the requirement files name
+for name in sorted(pins if mode == "wheels" else required):
+    dist = installed.get(name)
+    if dist is None:
+        print(name, pins.get(name, ""), "not installed", sep="\t")
+    elif name in pins and dist.version.split("+")[0] != pins[name]:
+        print(name, pins[name], f"version {dist.version}", sep="\t")
+# every distribution installed in the venv itself still has every file its RECORD lists
+site = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
+for name, dist in installed.items():
+    base = Path(str(dist.locate_file("")))
+    if base.resolve() not in site or not str(dist._path).endswith(".dist-info"):
+        continue
+    lost = [f for f in dist.files or () if not f.name.endswith((".pyc", ".pyo"))
+            and not (base / f).exists()]
+    if lost:
+        print(name, pins.get(name, dist.version), f"{len(lost)} file(s) gone, e.g. {lost[0]}", sep="\t")
+"""
+
+
+def requirement_names(mode: str) -> list[str]:
+    names = []
+    for path in requirement_files(mode):
+        for line in path.read_text().splitlines():
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+            if m:
+                names.append(m[1])
+    return names
+
+
+def damaged_packages(mode: str) -> list[tuple[str, str, str]]:
+    """(name, pinned version, what is wrong) for each package of the lock that is not whole.
+
+    Looks only at metadata and file names (about a second), not at file contents.
+    """
+    proc = subprocess.run([str(venv_python()), "-c", _CHECK_PACKAGES, str(lock_file()), mode,
+                           *requirement_names(mode)], capture_output=True, text=True, env=clean_environ())
     if proc.returncode != 0:
-        raise SetupError(f"The built environment does not import ({proc.stderr.strip().splitlines()[-1:]}): "
-                         "run `make clean-env setup`.")
+        return [("python", "", f"the venv's interpreter does not run ({proc.stderr.strip()[-200:]})")]
+    return [tuple(line.split("\t")) for line in proc.stdout.splitlines() if line.strip()]  # type: ignore[misc]
+
+
+def repair_python_packages(mode: str) -> bool:
+    """Reinstall what damaged_packages() finds; True when something was repaired."""
+    damaged = damaged_packages(mode)
+    if not damaged:
+        return False
+    shown = "; ".join(f"{n} {why}" for n, _, why in damaged[:5]) + (" ..." if len(damaged) > 5 else "")
+    say(f"{VENV.name} is damaged ({shown}): reinstalling")
+    if damaged[0][0] == "python":
+        raise SetupError(f"{damaged[0][2]}: run `make clean-env setup`"
+                         + (f" {_make_distro_arg()}" if _SUFFIX else "") + " to recreate it.")
+    pinned = [f"{n}=={v}" for n, v, _ in damaged if v]
+    if pinned:
+        run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+             "--force-reinstall", "-c", str(lock_file()), *pinned],
+            "pip could not reinstall the damaged packages.", show=r"^(Successfully|ERROR)", log_name="pip-repair")
+    (STAMPS / "cmake-fix").unlink(missing_ok=True)  # reinstalled ROS wheels bring their manylinux paths back
+    if len(pinned) < len(damaged):  # a requirement the lock does not pin: the full install brings it back
+        (STAMPS / "pip").unlink(missing_ok=True)
+        ensure_python_packages(mode)
+    still = damaged_packages(mode)
+    if still:
+        n, _, why = still[0]
+        raise SetupError(f"{VENV} is still damaged after reinstalling ({n}: {why}): run `make clean-env setup`"
+                         + (f" {_make_distro_arg()}" if _SUFFIX else "") + " to recreate it.")
+    return True
+
+
+def _make_distro_arg() -> str:
+    return f"DISTRO={DISTRO}"
+
+
+def import_problem(env: dict[str, str]) -> str | None:
+    """Import everything the workspace promises, in a shell that sourced its setup.bash.
+
+    None when all imports work, else the error's last line. The paths go to bash as arguments,
+    never inside the command string (a checkout path may hold quotes or `$(`).
+    """
+    # The type support check loads each interface package's compiled C libraries, not only its Python.
+    code = ("import numpy, rclpy, rclpy.executors, dexmv_msgs.msg, dexmv_msgs.srv, tf2_msgs.msg, "
+            "dexmv_runtime.node_main, dexmv_bringup\n"
+            "from rclpy.type_support import check_for_type_support\n"
+            "for t in (dexmv_msgs.msg.HandPose, dexmv_msgs.srv.ResetEpisode, tf2_msgs.msg.TFMessage):\n"
+            "    check_for_type_support(t)")
+    setup_bash = INSTALL / "setup.bash"
+    if not setup_bash.is_file():
+        return f"{os.path.relpath(setup_bash, ROOT)} is missing"
+    proc = subprocess.run(["bash", "-c", 'source "$1" && exec python -c "$2"', "dexmv-import-check",
+                           str(setup_bash), code], capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode == 0:
+        return None
+    lines = proc.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit code {proc.returncode}"
 
 
 # ---------------------------------------------------------------- main
@@ -575,7 +826,7 @@ def exclusive(path: Path):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say("another setup is running in this checkout; waiting for it")
+            say(f"another setup of {DISTRO} is running in this checkout; waiting for it")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -583,27 +834,57 @@ def exclusive(path: Path):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="ignore the recorded hashes and redo every step")
+    parser.add_argument("--where", choices=("venv", "build", "install", "log"),
+                        help="print the selected distribution's folder (for the Makefile and scripts) and exit")
+    parser.add_argument("--clean", action="store_true",
+                        help="remove the selected distribution's build, install and log folders and exit")
+    parser.add_argument("--clean-env", action="store_true",
+                        help="--clean, and remove the venv too if setup made it")
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        with exclusive(ROOT / ".setup.lock"):
+        if args.where:
+            if DISTRO not in DISTROS:
+                select_mode()  # raises the error that names the known distributions
+            print({"venv": VENV, "build": BUILD, "install": INSTALL, "log": LOG}[args.where])
+            return 0
+        # one setup at a time per distribution: the distributions share no folder they write
+        with exclusive(ROOT / f".setup-{DISTRO}.lock"):
+            if args.clean or args.clean_env:
+                return clean(with_env=args.clean_env)
             return _setup(args, start)
     except SetupError as err:
         print(f"\nsetup failed: {err}", file=sys.stderr)
         return 1
 
 
+def clean(with_env: bool) -> int:
+    """`make clean` / `make clean-env`: delete what setup and colcon made for the selected distribution."""
+    for path in (BUILD, INSTALL, LOG):
+        if path.exists():
+            say(f"removing {path.relative_to(ROOT)}")
+            shutil.rmtree(path)
+    if with_env and VENV.exists():
+        if not venv_is_ours():
+            raise SetupError(f"{VENV} was not made by `make setup` (no .dexmv/ record in it): left alone.")
+        say(f"removing {VENV}")
+        shutil.rmtree(VENV)
+    return 0
+
+
 def _setup(args: argparse.Namespace, start: float) -> int:
     """Every step in order; each returns at once when its recorded inputs are unchanged."""
-    if args.force:
-        shutil.rmtree(STAMPS, ignore_errors=True)
-    sys_python = system_ros_python()
-    mode = "system" if sys_python else "wheels"
+    if args.force and STAMPS.is_dir():
+        for stamp in STAMPS.iterdir():
+            if stamp.name not in ("mode", "distro"):  # these say the venv is ours and what it holds
+                stamp.unlink()
+    mode, sys_python = select_mode()
     python = sys_python or sys.executable
     check_python(python, mode)
     ensure_debian_packages(python)
     ensure_venv(python, mode)
     installed = ensure_python_packages(mode)
+    installed = repair_python_packages(mode) or installed
     pip_key = (STAMPS / "pip").read_text().strip()
     if mode == "wheels" and (installed or not stamp_ok("cmake-fix", pip_key)):
         n = fix_cmake_exports()
@@ -611,14 +892,36 @@ def _setup(args: argparse.Namespace, start: float) -> int:
             say(f"rewrote manylinux paths in {n} CMake export files")
         stamp_write("cmake-fix", pip_key)
     write_env_files(mode)
+    write_node_start_hook()
     env = build_env(mode)
     key = build_key(mode)
     ensure_tf2_msgs(mode, env, key)
     ensure_launch(mode, env, key)
-    if ensure_workspace(mode, env, key):
-        smoke_check()
-    say(f"ready ({mode} mode, {time.monotonic() - start:.1f} s): source install/setup.bash")
+    built = ensure_workspace(mode, env, key)
+    ensure_imports(mode, env, key, built)
+    distro = os.environ["ROS_DISTRO"] if mode == "system" else DISTRO
+    say(f"ready ({mode} mode, ROS 2 {distro}, {time.monotonic() - start:.1f} s): "
+        f"source {INSTALL.relative_to(ROOT)}/setup.bash")
     return 0
+
+
+def ensure_imports(mode: str, env: dict[str, str], key: str, built: bool) -> None:
+    """The built workspace imports; if not, rebuild it once (unless it was just built) or say how."""
+    problem = import_problem(env)
+    if problem is None:
+        return
+    if not built:
+        say(f"the built workspace does not import ({problem}): rebuilding it")
+        for name in ("colcon", "tf2_msgs"):
+            (STAMPS / name).unlink(missing_ok=True)
+        ensure_tf2_msgs(mode, env, key)
+        ensure_workspace(mode, env, key)
+        problem = import_problem(env)
+    if problem is not None:
+        make = "make clean setup" + (f" {_make_distro_arg()}" if _SUFFIX else "")
+        raise SetupError(f"The built workspace does not import ({problem}): run `{make}` to rebuild it "
+                         f"from scratch (or `make clean-env setup{' ' + _make_distro_arg() if _SUFFIX else ''}` "
+                         "to recreate the environment too).")
 
 
 if __name__ == "__main__":

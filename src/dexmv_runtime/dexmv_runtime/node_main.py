@@ -1,41 +1,77 @@
 """`run_node`: rclpy init, executor, spin, and a clean exit on Ctrl-C/SIGTERM, for every node.
 
-Why one module: a SIGINT can land anywhere in a node's life, and each place needs its own care:
-- while Python modules still load (before rclpy installs its handler): `quiet_interrupts()`,
-  called first thing by a node module, turns it into a silent exit 0;
-- inside the executor's constructor (a half-built executor prints a traceback when collected):
-  the executor is made before the node announces itself;
-- while rclpy takes a message: pybind11 surfaces the interrupt as "Unable to convert call
-  argument" (RuntimeError), and rclpy's signal thread shuts the context down a moment later;
-  the RuntimeError is a real error only if the context is still up after a second.
-Errors the node's constructor raises for bad parameters or input (`startup_errors`) are one log
-line and exit code 1, not a traceback.
+Why one module: a SIGINT or SIGTERM can land anywhere in a node's life, and each place needs its
+own care. One pair of Python handlers acts by phase:
+- loading (Python modules still import; MuJoCo, torch, MediaPipe take seconds): `quiet_interrupts()`,
+  called first thing by a node module, turns a signal into an immediate silent exit 0 (os._exit:
+  an exception raised inside a C extension's import could come out as another error);
+- running (node construction and spin): the signal stops the spin, then the node shuts down
+  normally and the process exits 0. The executor is made before the node announces itself and
+  with signals held back (a half-built executor prints an error when collected);
+- cleaning up (the node's `shutdown()`, `destroy_node()`, executor and context shutdown): further
+  signals are only noted, so a recorder still closes its bag.
+rclpy's own signal handlers are not installed: they shut the context down from another thread the
+moment a signal arrives, so a node's shutdown() could no longer publish its last messages or wait
+for them to be acknowledged. Instead the signal's wakeup byte (signal.set_wakeup_fd) wakes a small
+thread that wakes the executor, as rclpy's handler would, and the Python handler stops the spin.
+A signal that lands while pybind11 converts a message surfaces as a RuntimeError ("Unable to
+convert call argument"); the handler has recorded the signal by then, so that error is known to be
+the interrupt and is not reported. Errors the node's constructor raises for bad parameters or input
+(`startup_errors`) are one log line and exit code 1, not a traceback. Other errors stay tracebacks
+with exit code 1: they are bugs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
-_QUIET_INSTALLED = False
+_LOADING, _HOLDING, _RUNNING, _CLEANING = "loading", "holding", "running", "cleaning"
+_phase = _LOADING
+_installed = False
+_signalled: int | None = None  # the first SIGINT/SIGTERM received, if any
 
 
-def _exit_quietly(signum: int, frame: Any) -> None:
-    raise SystemExit(0)
+class _Stop(BaseException):
+    """Raised by the handler in the running phase; BaseException so `except Exception` lets it pass."""
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    global _signalled
+    first = _signalled is None
+    if first:
+        _signalled = signum
+    if _phase == _LOADING:
+        # Nothing to clean up yet, and an exception raised inside an import can be turned into
+        # another error by the importing library (numpy reports an ImportError with a traceback).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # a stream written right now: only its buffer is lost
+                stream.flush()
+        os._exit(0)
+    if _phase == _RUNNING and first:
+        raise _Stop
+    # holding (executor construction), cleaning, or a repeated signal: noted only
 
 
 def quiet_interrupts() -> None:
-    """Make SIGINT/SIGTERM a silent exit 0 until `run_node` hands signals to rclpy.
+    """Make SIGINT/SIGTERM a silent exit 0 while the node module loads, and a clean stop later.
 
-    Call it before a node module's heavy imports (MuJoCo, torch, MediaPipe take seconds), so a
-    Ctrl-C during them neither prints a traceback nor exits -2."""
-    global _QUIET_INSTALLED
-    signal.signal(signal.SIGINT, _exit_quietly)
-    signal.signal(signal.SIGTERM, _exit_quietly)
-    _QUIET_INSTALLED = True
+    Call it before a node module's heavy imports so a Ctrl-C during them neither prints a
+    traceback nor exits -2. run_node calls it too, for modules that did not."""
+    global _installed
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    _installed = True
+
+
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM has arrived: for custom spin loops that must end on their own."""
+    return _signalled is not None
 
 
 def _spin_forever(executor: Any, node: Any) -> None:
@@ -56,43 +92,103 @@ def run_node(
     make_node: builds the node (after rclpy.init); startup_errors it raises become one error line
     under `name` and exit code 1. spin(executor, node): the loop (default: add the node and spin
     until shutdown); it may return to end the node normally (e.g. end of a recording).
-    The node's optional `shutdown()` runs before `destroy_node()`, on every path.
+    The node's optional `shutdown()` runs before `destroy_node()`, on every path once the node
+    exists, with the context still up (it may still publish); SIGINT/SIGTERM exit 0.
     """
+    global _phase
+    if not _installed:
+        quiet_interrupts()
+    if _signalled is not None:
+        return 0  # a signal arrived during loading but run_node was reached all the same
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args)
-    if _QUIET_INSTALLED:
-        # rclpy installed its own SIGINT handler in init; SIGTERM ends the spin the same way.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    executor = SingleThreadedExecutor()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = waker = None
+    code = 0
     try:
-        node = make_node()
-    except startup_errors as err:
-        rclpy.logging.get_logger(name).error(str(err))
-        rclpy.try_shutdown()
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        rclpy.try_shutdown()
-        return 0
-    try:
-        (spin or _spin_forever)(executor, node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        _phase = _HOLDING
+        executor = SingleThreadedExecutor()
+        waker = _ExecutorWaker(executor)
+        if _signalled is None:
+            _phase = _RUNNING
+            try:
+                node = make_node()
+            except startup_errors as err:
+                _phase = _CLEANING
+                if _signalled is None:
+                    message = " ".join(str(err).split()) or type(err).__name__
+                    rclpy.logging.get_logger(name).error(message)
+                    code = 1
+            else:
+                (spin or _spin_forever)(executor, node)
+                _phase = _CLEANING
+    except (_Stop, KeyboardInterrupt, ExternalShutdownException):
+        _phase = _CLEANING
     except RuntimeError:
-        deadline = time.monotonic() + 1.0
-        while rclpy.ok() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if rclpy.ok():
-            raise
+        _phase = _CLEANING
+        if _signalled is None:
+            raise  # a real error, not a signal caught mid-conversion by pybind11
     finally:
+        _phase = _CLEANING
+        if waker is not None:
+            waker.close()
+        cleanup = _clean_up(rclpy, node, executor)
+    return max(code, cleanup)
+
+
+class _ExecutorWaker:
+    """Wakes the executor when a signal arrives, so the Python handler runs even while it waits.
+
+    The interpreter's C-level handler writes each signal's number to the wakeup fd from whatever
+    thread received it; this thread reads it and triggers the executor's guard condition, which
+    returns the main thread from rcl_wait to Python, where the handler runs.
+    """
+
+    def __init__(self, executor: Any) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._run, args=(executor,), name="dexmv-signal-waker", daemon=True)
+        self._thread.start()
+
+    def _run(self, executor: Any) -> None:
+        while os.read(self._read, 64):  # b"" once close() closed the write end
+            try:
+                executor.wake()
+            except Exception:  # the executor is going away: the main thread is awake anyway
+                return
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._write)
+        self._thread.join(timeout=1.0)
+        os.close(self._read)
+
+
+def _clean_up(rclpy: Any, node: Any, executor: Any) -> int:
+    """Node shutdown(), destroy_node(), executor and context shutdown: each runs even if one fails."""
+    failed = False
+    steps = []
+    if node is not None:
         shutdown = getattr(node, "shutdown", None)
         if callable(shutdown):
-            shutdown()
-        node.destroy_node()
-        executor.shutdown(timeout_sec=0.5)
-        rclpy.try_shutdown()
-    return 0
+            steps.append(shutdown)
+    if executor is not None:
+        steps.append(lambda: executor.shutdown(timeout_sec=0.5))
+    if node is not None:
+        steps.append(node.destroy_node)
+    steps.append(rclpy.try_shutdown)
+    for step in steps:
+        try:
+            step()
+        except Exception:  # reported, and the remaining steps still run
+            import traceback
+
+            traceback.print_exc()
+            failed = True
+    return 1 if failed else 0
 
 
 def exit_with(code: int) -> None:

@@ -32,35 +32,36 @@ Parameters (all declared with descriptions; `ros2 param describe` shows them):
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from collections import Counter
+from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
 
-import numpy as np
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import JointState
-from std_msgs.msg import ColorRGBA, String
-from std_srvs.srv import Trigger
-from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import Marker, MarkerArray
+quiet_interrupts()  # before the heavy imports: Ctrl-C while they load is a quiet exit 0
 
-from dexmv_msgs.msg import HandPose
-from dexmv_retarget.hand_keypoints import NUM_KEYPOINTS, transform_points
-from dexmv_retarget.palm_frame import mirror_hand
-from dexmv_retarget.retargeter import FrameResult, FrameStatus, RetargetConfig, Retargeter
-from dexmv_retarget.task_vectors import TASK, VECTOR_PAIRS
-from dexmv_retarget.transform_buffer import TransformBuffer, TransformLookupError, transform_matrix
-from dexmv_retarget.transform_wait import TransformWait
-from dexmv_sim.adroit import ADROIT_JOINTS
+import json  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+
+import numpy as np  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from geometry_msgs.msg import Point  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
+from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import ColorRGBA, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from dexmv_msgs.msg import HandPose  # noqa: E402
+from dexmv_retarget.hand_keypoints import NUM_KEYPOINTS, transform_points  # noqa: E402
+from dexmv_retarget.palm_frame import mirror_hand  # noqa: E402
+from dexmv_retarget.retargeter import FrameResult, FrameStatus, RetargetConfig, Retargeter  # noqa: E402
+from dexmv_retarget.task_vectors import TASK, VECTOR_PAIRS  # noqa: E402
+from dexmv_retarget.transform_buffer import TransformBuffer, TransformLookupError, transform_matrix  # noqa: E402
+from dexmv_retarget.transform_wait import TransformWait  # noqa: E402
+from dexmv_sim.adroit import ADROIT_JOINTS  # noqa: E402
 
 HAND_POSE_QOS = QoSProfile(depth=30, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -344,35 +345,8 @@ class RetargetNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    # made before the node announces itself: a SIGINT right after that must not land in the
-    # executor's constructor (a half-built executor prints a traceback when collected)
-    executor = SingleThreadedExecutor()
-    try:
-        node = RetargetNode()
-    except ParameterError as err:
-        rclpy.logging.get_logger("retarget_node").error(str(err))
-        rclpy.try_shutdown()
-        return 1
-    try:
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError:
-        # A SIGINT that lands while rclpy takes a message surfaces as pybind11's "Unable to
-        # convert call argument". rclpy shuts the context down from its own signal thread, often
-        # a moment after the interrupt: give it a second before calling this a real error.
-        deadline = time.monotonic() + 1.0
-        while rclpy.ok() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if rclpy.ok():
-            raise
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(RetargetNode, name="retarget_node", args=args, startup_errors=(ParameterError,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())
