@@ -173,8 +173,9 @@ def capture_graph(args: dict[str, str]) -> Graph:
         nodes.append(sim_node(args))
     if flag(args, "record"):
         nodes.append(NodeSpec("dexmv_learning", "recorder_node", "recorder_node", config_files("recorder.yaml"),
-                              {"output": args.get("record_dir", "") or "bags",
-                               "images": flag(args, "record_images")}, enabled_by="record:=true"))
+                              {"output_dir": args.get("record_dir", "") or "bags",
+                               "record_images": flag(args, "record_images"), "recording": True},
+                              enabled_by="record:=true"))
     return Graph(nodes, rviz_config=rviz_wanted(args, str(share_dir() / "rviz" / "capture.rviz")))
 
 
