@@ -19,6 +19,15 @@ setup(
     description="Demonstrations and imitation learning on a TRPO backbone, policy node",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "recorder_node = dexmv_learning.nodes.recorder_node:main",
+        ],
+        "dexmv.verbs": [
+            "bag = dexmv_learning.cli.bag",
+            "demos = dexmv_learning.cli.demos",
+        ],
+        "dexmv.bench": [
+            "demos = dexmv_learning.cli.bench_demos",
+        ],
     },
 )

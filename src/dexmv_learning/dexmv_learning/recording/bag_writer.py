@@ -1,0 +1,101 @@
+"""Writing a rosbag2 directory (metadata.yaml + MCAP) from serialized messages, without ROS.
+
+The recorder node hands over the CDR bytes it received (rclpy `raw=True` subscriptions), so
+messages are stored exactly as they travelled; library users can also write message objects
+(serialized with the rosbags typestore). Metadata version 9, the version rosbag2 on ROS 2 Jazzy
+writes and reads (`ros2 bag info` on Jazzy accepts versions up to 9).
+
+The writer is closed (metadata.yaml written, MCAP summary flushed) by `close()`, by leaving a
+`with` block, and at interpreter exit if neither happened, so a bag is complete after Ctrl-C,
+SIGTERM or an exception in the recorder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+BAG_VERSION = 9  # rosbag2 metadata version of ROS 2 Jazzy
+
+
+class BagWriteError(RuntimeError):
+    """The bag cannot be created or written; the message names the path."""
+
+
+class BagWriter:
+    """One open bag; thread-safe (a lock around each write)."""
+
+    def __init__(self, path: str | Path) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+
+        self.path = Path(path)
+        if self.path.exists():
+            raise BagWriteError(f"{self.path}: exists already; choose a new bag directory")
+        try:
+            self._writer = Writer(self.path, version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP)
+            self._writer.open()
+        except (WriterError, OSError) as err:
+            raise BagWriteError(f"{self.path}: cannot create the bag ({err})") from None
+        self._connections: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.closed = False
+        ref = weakref.ref(self)
+        self._atexit = lambda: (w := ref()) is not None and w.close()
+        atexit.register(self._atexit)
+
+    def add_topic(self, topic: str, msgtype: str) -> None:
+        """Register a topic of a type (e.g. "sensor_msgs/msg/JointState") before writing to it."""
+        from dexmv_learning.recording.types import ensure_type
+
+        with self._lock:
+            if topic in self._connections:
+                return
+            store = ensure_type(msgtype)
+            self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=store)
+            self.counts[topic] = 0
+
+    def write_raw(self, topic: str, stamp_ns: int, data: bytes | memoryview) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self._writer.write(self._connections[topic], int(stamp_ns), data)
+            self.counts[topic] += 1
+            self.first_ns = stamp_ns if self.first_ns is None else min(self.first_ns, stamp_ns)
+            self.last_ns = stamp_ns if self.last_ns is None else max(self.last_ns, stamp_ns)
+
+    def write(self, topic: str, stamp_ns: int, message: Any) -> None:
+        """Write a rosbags message object (from the typestore's classes)."""
+        from dexmv_learning.recording.types import typestore
+
+        msgtype = self._connections[topic].msgtype
+        self.write_raw(topic, stamp_ns, typestore().serialize_cdr(message, msgtype))
+
+    @property
+    def message_count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.first_ns is None else (self.last_ns - self.first_ns) / 1e9
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            try:
+                self._writer.close()
+            finally:
+                atexit.unregister(self._atexit)
+
+    def __enter__(self) -> BagWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
