@@ -71,10 +71,12 @@ def _first_line(err: BaseException) -> str:
 def bag_info(path: str | Path) -> BagInfo:
     reader = _open(path)
     try:
-        topics = [TopicSummary(t, info.msgtype or "?", info.msgcount) for t, info in sorted(reader.topics().items())]
-        meta = reader.storage.metadata if hasattr(reader.storage, "metadata") else {}
-        version = int(meta.get("version", 0)) if isinstance(meta, dict) else 0
-        storage = meta.get("storage_identifier", "?") if isinstance(meta, dict) else "?"
+        topics = [TopicSummary(t, info.msgtype or "?", info.msgcount) for t, info in sorted(reader.topics.items())]
+        import yaml
+
+        meta = yaml.safe_load((Path(path) / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        version = int(meta.get("version", 0))
+        storage = str(meta.get("storage_identifier", "?"))
         count = reader.message_count
         start = reader.start_time if count else 0
         duration = reader.duration / 1e9 if count else 0.0
