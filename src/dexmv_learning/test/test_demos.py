@@ -52,7 +52,7 @@ def test_dataset_loads_with_minari_spaces_lengths_and_resettable_states(converte
     import dexmv_sim  # noqa: F401
     from dexmv_learning.demos.dataset import load_demonstrations, open_minari
 
-    _, result, out = converted
+    out = converted[2]
     dataset = open_minari(out)
     env = dataset.recover_environment()
     reference = gym.make("dexmv/Relocate-tomato_soup_can-v0")

@@ -153,19 +153,52 @@ def kinematic_reference(traj: HumanTrajectory, task_id: str, config: ConversionC
     return np.clip(q, limits[:, 0], limits[:, 1]), objects
 
 
+_FREE_HAND_MODELS: dict[int, Any] = {}
+
+
+def free_hand_sim(sim):
+    """A twin of `sim` whose model has contacts and joint limits switched off, for inverse dynamics.
+
+    Retargeted fingers interpenetrate each other and the table by millimetres and sit on their
+    limits; mj_inverse turns every such overlap into a large constraint force, so that 40 % of the
+    action values of a synthetic relocate demo came out clipped and the replay broke down even with
+    no object in the scene. The free hand's inverse dynamics gives the actions that move the hand
+    along the motion; contacts then act in the physical replay only (10 % clipped, mostly the arm at
+    its slide limits)."""
+    import mujoco
+
+    from dexmv_sim.simulation import TaskSimulation, build_model
+
+    key = id(sim)
+    if key not in _FREE_HAND_MODELS:
+        from dexmv_sim.tasks import make_task
+
+        model = build_model(make_task(sim.task_id))
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT) | int(mujoco.mjtDisableBit.mjDSBL_LIMIT)
+        _FREE_HAND_MODELS[key] = (sim, TaskSimulation(sim.task_id, model=model))
+    return _FREE_HAND_MODELS[key][1]
+
+
+def hand_actions(sim, q: np.ndarray, options: dict[str, Any], seed: int, config: ConversionConfig,
+                 task_id: str, objects: np.ndarray | None = None) -> np.ndarray:
+    """Normalized actions (T, 30) that drive the hand along q (inverse dynamics)."""
+    from dexmv_sim.inverse_dynamics import compute_actions
+
+    if config.object_in_dynamics and objects is not None:
+        sim.reset(np.random.default_rng(seed), options)
+        return compute_actions(sim, q, object_qpos=objects, object_joint=f"{moved_object(task_id)}/joint").actions
+    free = free_hand_sim(sim)
+    free.reset(np.random.default_rng(seed), options)
+    return compute_actions(free, q).actions
+
+
 def physical_replay(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options: dict[str, Any],
                     config: ConversionConfig, seed: int, source: dict[str, Any]) -> Demonstration:
     """Steps 5 and 6: inverse dynamics on q, then the physical replay recorded as a Demonstration."""
-    from dexmv_sim.inverse_dynamics import compute_actions
-
+    actions = hand_actions(sim, q, options, seed, config, task_id, objects)
     sim.reset(np.random.default_rng(seed), options)
-    if config.object_in_dynamics:
-        ident = compute_actions(sim, q, object_qpos=objects, object_joint=f"{moved_object(task_id)}/joint")
-        sim.reset(np.random.default_rng(seed), options)
-    else:
-        ident = compute_actions(sim, q)
     # actions[t] drives q_t -> q_t+1: T-1 steps from q_0 reproduce the T reference rows
-    return record_rollout(sim, ident.actions[:-1], reference_qpos=q, seed=seed, source=source)
+    return record_rollout(sim, actions[:-1], reference_qpos=q, seed=seed, source=source)
 
 
 def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
@@ -216,7 +249,7 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
 
         refined = refine_grasp(sim, task_id, q, objects, options, config, seed, source)
         result.metrics["refined"] = {**demo_metrics(refined.demonstration, refined.q),
-                                     "squeeze_rad": refined.squeeze, "deviation_from_human_rad":
+                                     "adjustment": vars(refined.adjustment), "deviation_from_human_rad":
                                      round(float(np.abs(refined.q[:, SLIDES:] - q[:, SLIDES:]).max()), 3),
                                      "tries": refined.tries}
         demo = refined.demonstration

@@ -27,7 +27,7 @@ import numpy as np
 from dexmv_learning.demos.dataset import Demonstration
 from dexmv_learning.demos.rollout import record_rollout
 
-SQUEEZES = (0.15, 0.3, 0.5, 0.75, 1.0)  # rad past the human's closure
+SLIDES_N = 3
 CLOSE_S = 0.35  # s before the lift onset that the squeeze starts ramping in
 RAMP_S = 0.25  # s to ramp the squeeze out after the grasp phase
 LIFT_ONSET_M = 0.01  # object rise that marks the lift onset
@@ -38,7 +38,7 @@ ARM_AND_WRIST = 8
 class RefineResult:
     demonstration: Demonstration
     q: np.ndarray  # the adjusted reference (N, 30)
-    squeeze: float
+    adjustment: object
     tries: int
 
 
@@ -89,9 +89,157 @@ def closing_direction(q: np.ndarray, close: int, lift: int) -> np.ndarray:
     return d
 
 
+def slide_jacobian(sim) -> np.ndarray:
+    """(3, 3) world displacement of the palm site per unit of ARTx, ARTy, ARTz (slides: constant)."""
+    import mujoco
+
+    from dexmv_sim.tasks.base import PALM_SITE
+
+    jacp = np.zeros((3, sim.model.nv))
+    data = mujoco.MjData(sim.model)
+    mujoco.mj_forward(sim.model, data)
+    mujoco.mj_jacSite(sim.model, data, jacp, None, sim.model.site(PALM_SITE).id)
+    return jacp[:, :3]
+
+
+def palm_positions(sim, q: np.ndarray) -> np.ndarray:
+    """Palm site (world) along a joint trajectory, objects ignored."""
+    import mujoco
+
+    from dexmv_sim.tasks.base import PALM_SITE
+
+    data = mujoco.MjData(sim.model)
+    site = sim.model.site(PALM_SITE).id
+    out = np.empty((len(q), 3))
+    for t, row in enumerate(q):
+        data.qpos[:30] = row
+        mujoco.mj_kinematics(sim.model, data)
+        out[t] = data.site_xpos[site]
+    return out
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One candidate: palm moved `reach` m towards the object centre (negative: away) during the
+    grasp, fingers opened before closing (`preshape`), then closed `squeeze` rad past the human."""
+
+    reach: float
+    squeeze: float
+    preshape: bool
+
+    @property
+    def size(self) -> float:
+        return abs(self.reach) * 10 + self.squeeze + (0.2 if self.preshape else 0.0)
+
+
+CANDIDATES = sorted({Adjustment(r, s, p) for r in (0.0, 0.015, 0.03, -0.015) for s in (0.3, 0.6, 1.0)
+                     for p in (False, True)}, key=lambda a: a.size)
+MAX_TRIES = 12
+PRESHAPE_S = 0.5  # s before closing over which the fingers open
+
+
+def adjusted_reference(q: np.ndarray, palm: np.ndarray, objects: np.ndarray, phase: tuple[int, int, int],
+                       adj: Adjustment, jac: np.ndarray, limits: np.ndarray, dt: float) -> np.ndarray:
+    close, lift, release = phase
+    n = len(q)
+    t = np.arange(n)
+    out = q.copy()
+    # arm: the palm moves towards the object centre, ramped in before closing and held while carried
+    start = max(0, close - round(PRESHAPE_S / dt))
+    toward = objects[lift, :3] - palm[lift]
+    toward /= max(np.linalg.norm(toward), 1e-6)
+    shift = np.linalg.lstsq(jac, adj.reach * toward, rcond=None)[0]
+    arm = np.zeros(n)
+    ramp = (t >= start) & (t < close)
+    x = (t[ramp] - start) / max(1, close - start)
+    arm[ramp] = x * x * (3 - 2 * x)
+    arm[close:release] = 1.0
+    out[:, :SLIDES_N] += arm[:, None] * shift[None, :]
+    fingers = np.arange(30) >= ARM_AND_WRIST
+    if adj.preshape:  # fingers open (towards their lower limit) while the palm arrives, then close
+        opened = q.copy()
+        opened[:, fingers] = np.minimum(q[:, fingers], q[start][fingers])
+        w = np.zeros(n)
+        w[ramp] = x * x * (3 - 2 * x)
+        closing = (t >= close) & (t < lift)
+        y = (t[closing] - close) / max(1, lift - close)
+        w[closing] = 1 - y * y * (3 - 2 * y)
+        out[:, fingers] = (1 - w[:, None]) * out[:, fingers] + w[:, None] * opened[:, fingers]
+    profile = squeeze_profile(n, close, lift, release, dt)
+    direction = closing_direction(q, close, lift)
+    out += adj.squeeze * profile[:, None] * direction[None, :]
+    return np.clip(out, limits[:, 0], limits[:, 1])
+
+
+PALM_BODIES = ("forearm", "wrist", "palm", "lfmetacarpal", "thbase")
+CLEARANCE_M = 0.004  # gap kept between the hand and the object while it arrives
+
+
+def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, int], jac: np.ndarray,
+                   preshaped: np.ndarray) -> np.ndarray:
+    """(N, 3) slide offsets that keep the hand out of the resting object while it arrives.
+
+    The robot hand is larger than the human's: on the human's path its palm or fingers run into
+    the object before the grasp and knock it away. Until the lift onset the object rests where
+    `sim` was reset; wherever the arriving hand (fingers as in `preshaped`, which may be opened)
+    would overlap it, the palm is pushed back along the object-to-palm direction until CLEARANCE_M
+    separates them; from closing on only the palm counts (closing fingers are meant to press).
+    The push is smoothed, made monotone until the lift and held while the object is carried."""
+    import mujoco
+
+    from dexmv_sim.scene import body_geom_ids, hand_geom_ids
+
+    model = sim.model
+    data = mujoco.MjData(model)
+    data.qpos[:] = sim.data.qpos
+    close, lift, release = phase
+    obj_geoms = set(body_geom_ids(model, object_id).tolist())
+    hand = hand_geom_ids(model)
+    palm_geoms = {int(g) for g in hand if model.body(model.geom_bodyid[g]).name in PALM_BODIES}
+    hand_geoms = set(hand.tolist())
+    obj_pos = sim.data.xpos[model.body(object_id).id].copy()
+    push = np.zeros(len(q))
+    data.qpos[:30] = q[close]
+    mujoco.mj_kinematics(model, data)
+    from dexmv_sim.tasks.base import PALM_SITE
+
+    away = data.site_xpos[model.site(PALM_SITE).id] - obj_pos
+    away /= max(np.linalg.norm(away), 1e-6)
+    step = np.linalg.lstsq(jac, away, rcond=None)[0]  # slides per metre along `away`
+    for t in range(lift):
+        geoms = hand_geoms if t < close else palm_geoms
+        amount = 0.0
+        for _ in range(4):
+            data.qpos[:30] = preshaped[t]
+            data.qpos[:3] += amount * step
+            mujoco.mj_fwdPosition(model, data)
+            depth = 0.0
+            for c in data.contact[: data.ncon]:
+                a, b = int(c.geom[0]), int(c.geom[1])
+                if (a in geoms and b in obj_geoms) or (b in geoms and a in obj_geoms):
+                    depth = max(depth, CLEARANCE_M - c.dist)
+            if depth <= 1e-4:
+                break
+            amount += depth
+        push[t] = amount
+    if lift < len(q):
+        push[lift:release] = push[:lift + 1].max() if lift else 0.0
+    # monotone up to the peak, then held; zero-phase smoothing keeps the arm's accelerations small
+    peak = int(np.argmax(push)) if push.any() else 0
+    push[:peak + 1] = np.maximum.accumulate(push[:peak + 1])
+    push[peak:release] = push[peak]
+    if release < len(q):
+        n_out = len(q) - release
+        push[release:] = push[peak] * np.clip(1 - np.arange(n_out) / 25.0, 0, 1)
+    from dexmv_learning.demos.conversion import lowpass
+
+    push = np.maximum(lowpass(push, 2.0, 100.0), 0.0)
+    return push[:, None] * step[None, :]
+
+
 def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options: dict[str, Any], config,
                  seed: int, source: dict[str, Any]) -> RefineResult:
-    from dexmv_sim.inverse_dynamics import compute_actions
+    from dexmv_learning.demos.conversion import hand_actions
     from dexmv_sim.scene import CONTROL_DT
     from dexmv_sim.tasks.base import N_HAND
 
@@ -99,26 +247,32 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
     phase = grasp_phase(objects, CONTROL_DT, task_id)
 
     def replay(q_ref: np.ndarray) -> Demonstration:
+        actions = hand_actions(sim, q_ref, options, seed, config, task_id)
         sim.reset(np.random.default_rng(seed), options)
-        ident = compute_actions(sim, q_ref)
-        return record_rollout(sim, ident.actions[:-1], reference_qpos=q_ref, seed=seed,
-                              source={**source, "refined": True})
+        return record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source={**source, "refined": True})
 
     if phase is None:
-        return RefineResult(replay(q), q, 0.0, 1)
-    close, lift, release = phase
-    profile = squeeze_profile(len(q), close, lift, release, CONTROL_DT)
-    direction = closing_direction(q, close, lift)
-    best: tuple[float, float, Demonstration, np.ndarray] | None = None
+        return RefineResult(replay(q), q, Adjustment(0.0, 0.0, False), 1)
+    jac = slide_jacobian(sim)
+    palm = palm_positions(sim, q)
+    best = None
     tries = 0
-    for squeeze in SQUEEZES:
-        q_ref = np.clip(q + squeeze * profile[:, None] * direction[None, :], limits[:, 0], limits[:, 1])
+    from dexmv_learning.demos.conversion import moved_object
+
+    sim.reset(np.random.default_rng(seed), options)
+    pushes: dict[bool, np.ndarray] = {}
+    for adj in CANDIDATES[:MAX_TRIES]:
+        q_ref = adjusted_reference(q, palm, objects, phase, adj, jac, limits, CONTROL_DT)
+        if adj.preshape not in pushes:
+            pushes[adj.preshape] = clearance_push(sim, q, moved_object(task_id), phase, jac, q_ref)
+        q_ref[:, :SLIDES_N] += pushes[adj.preshape]
+        q_ref = np.clip(q_ref, limits[:, 0], limits[:, 1])
         demo = replay(q_ref)
         tries += 1
         score = float(demo.score[-1]) + (1.0 if demo.success[-1] else 0.0)
         if best is None or score > best[0]:
-            best = (score, squeeze, demo, q_ref)
+            best = (score, adj, demo, q_ref)
         if demo.success[-1]:
             break
-    _, squeeze, demo, q_ref = best
-    return RefineResult(demo, q_ref, squeeze, tries)
+    _, adj, demo, q_ref = best
+    return RefineResult(demo, q_ref, adj, tries)
