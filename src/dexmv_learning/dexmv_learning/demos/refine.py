@@ -126,15 +126,19 @@ class Adjustment:
     reach: float
     squeeze: float
     preshape: bool
+    hover: float = 0.0  # m the hand stays higher while it arrives, descending onto the object to close
 
     @property
     def size(self) -> float:
-        return abs(self.reach) * 10 + self.squeeze + (0.2 if self.preshape else 0.0)
+        return abs(self.reach) * 10 + self.squeeze + (0.2 if self.preshape else 0.0) + 5 * self.hover
 
 
-CANDIDATES = sorted({Adjustment(r, s, p) for r in (0.0, 0.015, 0.03, -0.015) for s in (0.3, 0.6, 1.0)
-                     for p in (False, True)}, key=lambda a: a.size)
-MAX_TRIES = 12
+CANDIDATES = sorted({Adjustment(r, s, p, h) for r in (0.0, 0.015, -0.015) for s in (0.3, 0.6, 1.0)
+                     for p in (False, True) for h in (0.0, 0.06)}, key=lambda a: (a.size, repr(a)))
+MAX_TRIES = 20
+PROBE_S = 0.4  # s after the perceived lift onset by which the object must have risen PROBE_LIFT_M
+PROBE_LIFT_M = 0.015
+HOVER_S = (1.2, 0.6, 0.15)  # s before closing: start rising, be up, start descending
 PRESHAPE_S = 0.5  # s before closing over which the fingers open
 
 
@@ -155,6 +159,16 @@ def adjusted_reference(q: np.ndarray, palm: np.ndarray, objects: np.ndarray, pha
     arm[ramp] = x * x * (3 - 2 * x)
     arm[close:release] = 1.0
     out[:, :SLIDES_N] += arm[:, None] * shift[None, :]
+    if adj.hover:
+        rise, up, down = (max(0, close - round(s / dt)) for s in HOVER_S)
+        h = np.zeros(n)
+        for a, b, lo, hi in ((rise, up, 0.0, 1.0), (down, close, 1.0, 0.0)):
+            seg = (t >= a) & (t < b)
+            y = (t[seg] - a) / max(1, b - a)
+            h[seg] = lo + (hi - lo) * y * y * (3 - 2 * y)
+        h[up:down] = 1.0
+        lift_up = np.linalg.lstsq(jac, np.array([0.0, 0.0, adj.hover]), rcond=None)[0]
+        out[:, :SLIDES_N] += h[:, None] * lift_up[None, :]
     fingers = np.arange(30) >= ARM_AND_WRIST
     if adj.preshape:  # fingers open (towards their lower limit) while the palm arrives, then close
         opened = q.copy()
@@ -173,6 +187,7 @@ def adjusted_reference(q: np.ndarray, palm: np.ndarray, objects: np.ndarray, pha
 
 PALM_BODIES = ("forearm", "wrist", "palm", "lfmetacarpal", "thbase")
 CLEARANCE_M = 0.004  # gap kept between the hand and the object while it arrives
+MAX_PUSH_M = 0.03
 
 
 def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, int], jac: np.ndarray,
@@ -233,7 +248,7 @@ def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, in
         push[release:] = push[peak] * np.clip(1 - np.arange(n_out) / 25.0, 0, 1)
     from dexmv_learning.demos.conversion import lowpass
 
-    push = np.maximum(lowpass(push, 2.0, 100.0), 0.0)
+    push = np.clip(lowpass(push, 2.0, 100.0), 0.0, MAX_PUSH_M)
     return push[:, None] * step[None, :]
 
 
@@ -261,18 +276,33 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
 
     sim.reset(np.random.default_rng(seed), options)
     pushes: dict[bool, np.ndarray] = {}
+    body = sim.model.body(moved_object(task_id)).id
     for adj in CANDIDATES[:MAX_TRIES]:
         q_ref = adjusted_reference(q, palm, objects, phase, adj, jac, limits, CONTROL_DT)
         if adj.preshape not in pushes:
             pushes[adj.preshape] = clearance_push(sim, q, moved_object(task_id), phase, jac, q_ref)
         q_ref[:, :SLIDES_N] += pushes[adj.preshape]
         q_ref = np.clip(q_ref, limits[:, 0], limits[:, 1])
-        demo = replay(q_ref)
         tries += 1
-        score = float(demo.score[-1]) + (1.0 if demo.success[-1] else 0.0)
+        # probe: the first PROBE_S after the lift onset must raise the object, else skip the rest
+        actions = hand_actions(sim, q_ref, options, seed, config, task_id)
+        sim.reset(np.random.default_rng(seed), options)
+        z0 = float(sim.data.xpos[body, 2])
+        for action in actions[: min(len(actions) - 1, phase[1] + round(PROBE_S / CONTROL_DT))]:
+            sim.step_action(action)
+        raised = float(sim.data.xpos[body, 2]) - z0
+        if raised < PROBE_LIFT_M:
+            if best is None or raised > best[0]:
+                best = (raised, adj, None, q_ref)
+            continue
+        sim.reset(np.random.default_rng(seed), options)
+        demo = record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source={**source, "refined": True})
+        score = 1.0 + float(demo.score[-1]) + (1.0 if demo.success[-1] else 0.0)
         if best is None or score > best[0]:
             best = (score, adj, demo, q_ref)
         if demo.success[-1]:
             break
     _, adj, demo, q_ref = best
+    if demo is None:
+        demo = replay(q_ref)
     return RefineResult(demo, q_ref, adj, tries)
