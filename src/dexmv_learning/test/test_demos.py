@@ -128,3 +128,33 @@ def test_scripted_rollouts_for_learning_tests():
     demos = rollout_demonstrations("relocate-large_clamp", 1, 0, max_steps=60)
     assert len(demos[0]) == 60 and demos[0].observations.shape == (61, 39)
     demos[0].check()
+
+
+def test_demos_cli_converts_a_bag_and_a_poses_file_into_one_dataset(converted, tmp_path, capsys):
+    import argparse
+    import json
+
+    from dexmv_learning.cli import demos as demos_cli
+    from dexmv_learning.demos.dataset import load_demonstrations
+    from dexmv_learning.recording.bag_writer import write_trajectory_bag
+
+    traj = converted[0]
+    bag = write_trajectory_bag(tmp_path / "human.bag", traj)
+    poses = tmp_path / "poses.npz"
+    np.savez(poses, keypoints=traj.keypoints, confidence=traj.confidence, stamps=traj.stamps, frame="world",
+             object_ids=np.array(traj.object_ids), object_poses=traj.object_poses,
+             object_confidence=traj.object_confidence)
+    out = tmp_path / "ds"
+    args = argparse.Namespace(task=TASK, sources=[str(bag), str(poses)], out=str(out), default=False, tasks=None,
+                              per_task=1, seconds=2.0, refine="none", max_gap=0.3, state_only=False, seed=3,
+                              force=False, json=True)
+    assert demos_cli.run(args) == 0
+    summary = json.loads(capsys.readouterr().out)[0]
+    assert summary["kept"] == 2 and summary["sources"] == ["bag", "perception"]
+    demos = load_demonstrations(out)
+    assert len(demos) == 2
+    # the bag and the poses file hold the same trajectory: the same demonstration, up to float32 in the bag
+    np.testing.assert_allclose(demos[0].reference_qpos, demos[1].reference_qpos, atol=2e-3)
+    args.sources = [str(tmp_path / "missing.npz")]
+    assert demos_cli.run(args) == 2
+    assert "missing.npz: no such file" in capsys.readouterr().err

@@ -99,3 +99,46 @@ class BagWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def write_trajectory_bag(path: str | Path, traj, *, hand_topic: str = "/dexmv/hand_pose",
+                         object_topic: str = "/dexmv/object_poses", frame_id: str = "world") -> Path:
+    """Write a HumanTrajectory as the HandPose and ObjectPoseArray messages perception publishes
+    (header stamps = the trajectory's stamps; missing keypoints get confidence 0): a bag that
+    `dexmv demos --from` converts like a recorded one."""
+    import numpy as np
+
+    from dexmv_learning.recording.types import typestore
+
+    store = typestore()
+    t = store.types
+    Header, Time = t["std_msgs/msg/Header"], t["builtin_interfaces/msg/Time"]
+    Point, Pose, Quat = t["geometry_msgs/msg/Point"], t["geometry_msgs/msg/Pose"], t["geometry_msgs/msg/Quaternion"]
+    HandPose, ObjectPose = t["dexmv_msgs/msg/HandPose"], t["dexmv_msgs/msg/ObjectPose"]
+    ObjectPoseArray, Vector3 = t["dexmv_msgs/msg/ObjectPoseArray"], t["geometry_msgs/msg/Vector3"]
+    with BagWriter(path) as writer:
+        writer.add_topic(hand_topic, "dexmv_msgs/msg/HandPose")
+        writer.add_topic(object_topic, "dexmv_msgs/msg/ObjectPoseArray")
+        for k, stamp in enumerate(traj.stamps):
+            ns = int(np.rint(stamp * 1e9)) + 1_000_000_000  # stamps of 0 s read as "no stamp"
+            header = Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=frame_id)
+            kp = traj.keypoints[k]
+            valid = np.isfinite(kp).all(axis=1)
+            conf = np.where(valid, traj.confidence[k], 0.0).astype(np.float32)
+            hand = HandPose(header=header, side="right", confidence=float(conf.mean()),
+                            keypoints=[Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) if ok
+                                       else Point(x=0.0, y=0.0, z=0.0) for p, ok in zip(kp, valid, strict=True)],
+                            keypoint_confidence=conf, has_mano=False, mano_betas=np.zeros(10, np.float32),
+                            mano_pose=np.zeros(48, np.float32), mano_translation=Vector3(x=0.0, y=0.0, z=0.0))
+            writer.write(hand_topic, ns, hand)
+            objects = []
+            for j, oid in enumerate(traj.object_ids):
+                pose = traj.object_poses[k, j]
+                if not np.isfinite(pose).all():
+                    continue
+                objects.append(ObjectPose(object_id=oid, pose=Pose(
+                    position=Point(x=float(pose[0]), y=float(pose[1]), z=float(pose[2])),
+                    orientation=Quat(x=float(pose[3]), y=float(pose[4]), z=float(pose[5]), w=float(pose[6]))),
+                    confidence=float(traj.object_confidence[k, j])))
+            writer.write(object_topic, ns, ObjectPoseArray(header=header, objects=objects))
+    return Path(path)
