@@ -186,8 +186,21 @@ def adjusted_reference(q: np.ndarray, palm: np.ndarray, objects: np.ndarray, pha
 
 
 PALM_BODIES = ("forearm", "wrist", "palm", "lfmetacarpal", "thbase")
-CLEARANCE_M = 0.004  # gap kept between the hand and the object while it arrives
-MAX_PUSH_M = 0.03
+CLEARANCE_M = 0.015  # gap kept between the hand and the object while it arrives (the replay lags ~1 cm)
+MAX_PUSH_M = 0.08
+
+
+def _min_distance(model, data, geoms_a: np.ndarray, geoms_b: np.ndarray, distmax: float) -> float:
+    """Smallest surface distance between two geom sets, capped at distmax (negative: overlap)."""
+    import mujoco
+
+    pa, pb = data.geom_xpos[geoms_a], data.geom_xpos[geoms_b]
+    centre = np.linalg.norm(pa[:, None] - pb[None], axis=-1)
+    near = centre - model.geom_rbound[geoms_a][:, None] - model.geom_rbound[geoms_b][None] < distmax
+    best = distmax
+    for i, j in zip(*np.nonzero(near), strict=True):
+        best = min(best, mujoco.mj_geomDistance(model, data, int(geoms_a[i]), int(geoms_b[j]), distmax, None))
+    return best
 
 
 def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, int], jac: np.ndarray,
@@ -221,34 +234,35 @@ def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, in
     away = data.site_xpos[model.site(PALM_SITE).id] - obj_pos
     away /= max(np.linalg.norm(away), 1e-6)
     step = np.linalg.lstsq(jac, away, rcond=None)[0]  # slides per metre along `away`
+    obj_list = np.array(sorted(obj_geoms))
+    hand_arr, palm_arr = np.array(sorted(hand_geoms)), np.array(sorted(palm_geoms))
     for t in range(lift):
-        geoms = hand_geoms if t < close else palm_geoms
+        geoms = hand_arr if t < close else palm_arr
         amount = 0.0
         for _ in range(4):
             data.qpos[:30] = preshaped[t]
             data.qpos[:3] += amount * step
-            mujoco.mj_fwdPosition(model, data)
-            depth = 0.0
-            for c in data.contact[: data.ncon]:
-                a, b = int(c.geom[0]), int(c.geom[1])
-                if (a in geoms and b in obj_geoms) or (b in geoms and a in obj_geoms):
-                    depth = max(depth, CLEARANCE_M - c.dist)
-            if depth <= 1e-4:
+            mujoco.mj_kinematics(model, data)
+            gap = _min_distance(model, data, geoms, obj_list, CLEARANCE_M)
+            if gap >= CLEARANCE_M - 1e-4:
                 break
-            amount += depth
+            amount += CLEARANCE_M - gap
         push[t] = amount
-    if lift < len(q):
-        push[lift:release] = push[:lift + 1].max() if lift else 0.0
-    # monotone up to the peak, then held; zero-phase smoothing keeps the arm's accelerations small
-    peak = int(np.argmax(push)) if push.any() else 0
-    push[:peak + 1] = np.maximum.accumulate(push[:peak + 1])
-    push[peak:release] = push[peak]
-    if release < len(q):
-        n_out = len(q) - release
-        push[release:] = push[peak] * np.clip(1 - np.arange(n_out) / 25.0, 0, 1)
+    # widen each needed push by 0.3 s either side (the replay lags and the arm needs time), then
+    # smooth: the hand detours around the object and comes back to the human's grasp to close
+    from scipy.ndimage import maximum_filter1d
+
     from dexmv_learning.demos.conversion import lowpass
 
+    push[:lift] = maximum_filter1d(push[:lift], size=61, mode="nearest") if lift else push[:lift]
+    if lift < len(q):
+        push[lift:release] = push[lift - 1] if lift else 0.0
+        if release < len(q):
+            push[release:] = push[release - 1] * np.clip(1 - np.arange(len(q) - release) / 25.0, 0, 1)
     push = np.clip(lowpass(push, 2.0, 100.0), 0.0, MAX_PUSH_M)
+    ramp_in = min(50, len(push))  # from the start pose the episode is reset to
+    x = np.arange(ramp_in) / ramp_in
+    push[:ramp_in] *= x * x * (3 - 2 * x)
     return push[:, None] * step[None, :]
 
 
