@@ -135,7 +135,7 @@ class Adjustment:
 
 CANDIDATES = sorted({Adjustment(r, s, p, h) for r in (0.0, 0.015, -0.015) for s in (0.3, 0.6, 1.0)
                      for p in (False, True) for h in (0.0, 0.06)}, key=lambda a: (a.size, repr(a)))
-MAX_TRIES = 20
+MAX_TRIES = 36
 PROBE_S = 0.4  # s after the perceived lift onset by which the object must have risen PROBE_LIFT_M
 PROBE_LIFT_M = 0.015
 HOVER_S = (1.2, 0.6, 0.15)  # s before closing: start rising, be up, start descending
