@@ -33,6 +33,7 @@ setup(
         ],
         "dexmv.bench": [
             "demos = dexmv_learning.cli.bench_demos",
+            "learning = dexmv_learning.cli.bench_learning",
         ],
     },
 )

@@ -16,6 +16,8 @@ from dexmv_learning.algos.npg import conjugate_gradient, flat_grad, flat_params,
 from dexmv_learning.algos.policy import GaussianMLPPolicy, gaussian_kl
 from dexmv_learning.algos.soil import InverseDynamics
 
+torch.set_num_threads(1)  # as training does: tiny matrices, and intra-op threads only contend for the cores
+
 
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)

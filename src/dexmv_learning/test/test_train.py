@@ -129,3 +129,17 @@ def test_train_cli_resumes_and_rejects_bad_input(tmp_path, demo_list):
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and "nowhere" in lines[-1] and "Traceback" not in result.stderr
+
+
+def test_bench_learning_reports_throughput(tmp_path):
+    from dexmv_learning.cli import bench_learning
+
+    parser = argparse.ArgumentParser()
+    bench_learning.add_arguments(parser)
+    report = tmp_path / "bench.json"
+    assert bench_learning.run(parser.parse_args(["--trajectories", "2", "--horizon", "10", "--repeats", "1",
+                                                 "--workers", "1", "--report", str(report)])) == 0
+    import json
+
+    data = json.loads(report.read_text())
+    assert data["sampling_steps_per_s"] > 0 and data["one_thread_steps_per_s"] > 0 and data["update_s"] > 0
