@@ -118,3 +118,30 @@ def test_bag_trajectory_reader_gives_the_same_trajectory_type(tmp_path):
     traj = load_trajectory(_write_small_bag(tmp_path / "t"))
     assert traj.source == "bag" and traj.keypoints.shape == (10, 21, 3)
     np.testing.assert_allclose(traj.stamps, np.arange(10.0))
+
+
+def test_recorder_services_start_and_stop_a_bag(run_node, ros_node, spin_until, tmp_path):
+    from sensor_msgs.msg import JointState
+
+    from dexmv_learning.recording.bag_reader import bag_info
+    from dexmv_msgs.srv import StartRecording, StopRecording
+
+    proc = run_node("dexmv_learning", "recorder_node", params={"output_dir": str(tmp_path)})
+    start = ros_node.create_client(StartRecording, "/recorder_node/start_recording")
+    stop = ros_node.create_client(StopRecording, "/recorder_node/stop_recording")
+    assert spin_until(ros_node, lambda: start.service_is_ready() and stop.service_is_ready(), timeout=30), proc.output()
+    pub = ros_node.create_publisher(JointState, "/adroit/joint_targets", 10)
+    future = start.call_async(StartRecording.Request(output=str(tmp_path / "svc"), topics=["/adroit/joint_targets"]))
+    assert spin_until(ros_node, future.done, timeout=10) and future.result().success, future.result()
+    assert proc.wait_for_output("recording /adroit/joint_targets", timeout=20), proc.output()
+    assert spin_until(ros_node, lambda: pub.get_subscription_count() > 0, timeout=10)
+    for i in range(20):
+        pub.publish(JointState(name=["ARTx"], position=[0.01 * i]))
+    spin_until(ros_node, lambda: False, timeout=1.0)
+    future = stop.call_async(StopRecording.Request())
+    assert spin_until(ros_node, future.done, timeout=10)
+    reply = future.result()
+    assert reply.success and reply.message_count == 20 and reply.output == str(tmp_path / "svc")
+    assert {t.topic: t.count for t in bag_info(tmp_path / "svc").topics} == {"/adroit/joint_targets": 20}
+    again = stop.call_async(StopRecording.Request())
+    assert spin_until(ros_node, again.done, timeout=10) and not again.result().success
