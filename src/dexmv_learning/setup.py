@@ -8,6 +8,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
+    package_data={PACKAGE: ["config/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -19,6 +20,20 @@ setup(
     description="Demonstrations and imitation learning on a TRPO backbone, policy node",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "recorder_node = dexmv_learning.nodes.recorder_node:main",
+            "policy_node = dexmv_learning.nodes.policy_node:main",
+        ],
+        "dexmv.verbs": [
+            "bag = dexmv_learning.cli.bag",
+            "demos = dexmv_learning.cli.demos",
+            "train = dexmv_learning.cli.train",
+            "eval = dexmv_learning.cli.eval",
+            "table1 = dexmv_learning.cli.table1",
+        ],
+        "dexmv.bench": [
+            "demos = dexmv_learning.cli.bench_demos",
+            "learning = dexmv_learning.cli.bench_learning",
+        ],
     },
 )

@@ -1,0 +1,110 @@
+"""Turn human demonstrations (perceived hand and object trajectories) into robot demonstrations.
+
+Sources (--from, any number, all of one task): a rosbag2 directory recorded by recorder_node
+(/dexmv/hand_pose, /dexmv/object_poses), a recording directory (its poses.npz from perception, else
+its ground_truth.npz), or a poses .npz file. Pipeline (as DexMV): retargeting, the object's last
+pose as the relocate target (hindsight), resampling to 100 Hz with a low-pass filter and velocity
+and acceleration limits, inverse dynamics and a physical replay; then (default, --refine contact)
+a contact-aware refinement of the grasp so the replay holds the object. Output: a Minari dataset
+(--out, default data/demos/<task> or $DEXMV_DEMOS_DIR/<task>, where `dexmv train` looks) and a
+summary (also <out>/summary.json).
+
+examples:
+  dexmv demos --default                                   # every task, a few synthetic demos each
+  dexmv demos --task relocate-mug --from rec1 rec2 run.bag --out data/demos/relocate-mug --force
+  dexmv demos --task pour --from poses.npz --refine none --state-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "human recordings/bags/poses -> robot demonstrations (Minari dataset) with a physical replay check"
+DEFAULT_PER_TASK = 3
+DEFAULT_SECONDS = 4.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", help="task id (relocate-<object>, pour, place_inside)")
+    parser.add_argument("--from", dest="sources", nargs="+", metavar="PATH",
+                        help="bag directories, recording directories or poses .npz files")
+    parser.add_argument("--out", help="dataset directory (default: data/demos/<task>, or $DEXMV_DEMOS_DIR/<task>)")
+    parser.add_argument("--default", action="store_true",
+                        help="the embedded default: synthetic human motions of every task (or --tasks), "
+                             "--per-task each (seeds 0..n-1), written to the default location")
+    parser.add_argument("--tasks", nargs="+", help="with --default: only these tasks")
+    parser.add_argument("--per-task", type=int, default=DEFAULT_PER_TASK, help="with --default (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
+                        help="with --default: length of each synthetic motion (default: %(default)s)")
+    parser.add_argument("--refine", choices=("contact", "none"), default="contact",
+                        help="grasp refinement so the physical replay succeeds (default: %(default)s); none "
+                             "keeps DexMV's kinematic demonstrations")
+    parser.add_argument("--max-gap", type=float, default=0.3, metavar="S",
+                        help="longest perception gap (s) filled by interpolation; longer drops the demo "
+                             "(default: %(default)s)")
+    parser.add_argument("--state-only", action="store_true",
+                        help="also write <out>-state-only: observations without actions, for SOIL")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' random draws (default: 0)")
+    parser.add_argument("--force", action="store_true", help="replace an existing dataset at --out")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dexmv_learning.demos import default_location
+    from dexmv_learning.demos.conversion import ConversionConfig
+    from dexmv_learning.demos.dataset import DatasetError
+    from dexmv_learning.demos.generate import convert_all, summary_lines, write_results
+    from dexmv_learning.demos.trajectory import TrajectoryInputError, load_trajectory
+    from dexmv_sim.tasks import TASK_IDS
+
+    if args.max_gap <= 0:
+        print(f"dexmv demos: --max-gap must be positive, got {args.max_gap}", file=sys.stderr)
+        return 2
+    config = ConversionConfig(max_gap_s=args.max_gap, refine=args.refine)
+    jobs = []  # (task, trajectories, out)
+    if args.default:
+        from dexmv_learning.demos.motion_source import motion_trajectory
+
+        tasks = args.tasks or list(TASK_IDS)
+        bad = [t for t in tasks if t not in TASK_IDS]
+        if bad:
+            print(f"dexmv demos: unknown task(s) {', '.join(bad)}; choose from {', '.join(TASK_IDS)}", file=sys.stderr)
+            return 2
+        for task in tasks:
+            trajs = (motion_trajectory(task, s, args.seconds) for s in range(args.per_task))
+            jobs.append((task, trajs, default_location(task), args.per_task))
+        args.force = True  # the default set is regenerated in place
+    else:
+        if not args.task or not args.sources:
+            print("dexmv demos: give --task and --from (or --default)", file=sys.stderr)
+            return 2
+        if args.task not in TASK_IDS:
+            print(f"dexmv demos: unknown task '{args.task}'; choose from {', '.join(TASK_IDS)}", file=sys.stderr)
+            return 2
+        try:
+            trajs = [load_trajectory(p) for p in args.sources]
+        except (TrajectoryInputError, ValueError) as err:
+            print(f"dexmv demos: {err}", file=sys.stderr)
+            return 2
+        jobs.append((args.task, trajs, args.out or default_location(args.task), len(trajs)))
+    summaries = []
+    for task, trajs, out, n in jobs:
+        with tqdm(total=n, desc=f"demos {task}", unit="demo", disable=args.json) as bar:
+            results = convert_all(task, trajs, config, seed=args.seed, progress=bar.update)
+        try:
+            summary = write_results(out, task, results, config, state_only=args.state_only, overwrite=args.force)
+        except DatasetError as err:
+            print(f"dexmv demos: {err}", file=sys.stderr)
+            return 2
+        summary["out"] = str(out)
+        summaries.append(summary)
+        if not args.json:
+            print("\n".join(summary_lines(summary)))
+            print(f"  -> {out}")
+    if args.json:
+        print(json.dumps([{k: v for k, v in s.items() if k != "per_demo"} for s in summaries], indent=2))
+    return 0

@@ -1,0 +1,258 @@
+"""Human trajectory -> robot demonstration, as DexMV made them, plus an optional physical refinement.
+
+1. Repair perception gaps (gaps.py); long gaps drop the demonstration with the reason.
+2. Retarget the hand keypoints to the 30 Adroit joints (dexmv_retarget batch API).
+3. Hindsight goal: for relocate the target is where the object ended (its last perceived pose).
+4. Resample from the camera rate to the 100 Hz control rate (cubic spline), low-pass filter it
+   (zero-phase Butterworth) and clip joint velocities and accelerations (slides m/s, hinges rad/s).
+5. Place the simulated objects where perception saw them at the start (upright, perceived yaw).
+6. Inverse dynamics (dexmv_sim.inverse_dynamics) of the hand gives the actions (the perceived
+   object can enter its contacts, off by default: perceived poses overlap the fingers and give
+   huge forces); replaying them with physics gives the stored observations, rewards and sim
+   states (the demonstration is what the env really does under those actions).
+7. Refinement (refine.py, on by default): the kinematic demonstration rarely lifts anything in
+   physics; the grasp phase is adjusted until the replay holds the object, then step 6 is redone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dexmv_learning.demos.dataset import Demonstration
+from dexmv_learning.demos.gaps import repair_gaps
+from dexmv_learning.demos.rollout import record_rollout
+from dexmv_learning.demos.trajectory import HumanTrajectory
+
+SLIDES = 3  # the arm's three translations come first (metres); the rest are hinges (radians)
+REFINE_MODES = ("contact", "none")
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    max_gap_s: float = 0.3
+    min_confidence: float = 0.3
+    filter_cutoff_hz: float = 5.0  # low-pass on the 100 Hz joints (0: off)
+    max_velocity: tuple[float, float] = (0.8, 6.0)  # slides m/s, hinges rad/s
+    max_acceleration: tuple[float, float] = (8.0, 80.0)  # slides m/s^2, hinges rad/s^2
+    # True: the perceived object enters inverse dynamics' contacts (its penetrations give huge forces)
+    object_in_dynamics: bool = False
+    refine: str = "contact"
+
+
+@dataclass
+class ConversionResult:
+    source: dict[str, Any]
+    demonstration: Demonstration | None = None
+    dropped: str = ""  # reason when no demonstration came out
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def moved_object(task_id: str) -> str:
+    """The YCB id of the object the hand moves in a task."""
+    if task_id.startswith("relocate-"):
+        from dexmv_sim.objects import OBJECT_BY_SHORT_NAME
+
+        return OBJECT_BY_SHORT_NAME[task_id.removeprefix("relocate-")]
+    return {"pour": "025_mug", "place_inside": "011_banana"}[task_id]
+
+
+def resample(stamps: np.ndarray, values: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Values sampled at `stamps` -> every `dt` seconds from the first stamp, by a cubic spline
+    (smooth accelerations for inverse dynamics; linear interpolation gives impulses)."""
+    from scipy.interpolate import CubicSpline
+
+    t = np.arange(0.0, stamps[-1] - stamps[0] + 1e-9, dt)
+    return t, CubicSpline(stamps - stamps[0], values, axis=0)(t)
+
+
+def resample_poses(stamps: np.ndarray, poses: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(T, 7) xyz + quat xyzw -> (len(t), 7) xyz + quat wxyz (MuJoCo order): spline and slerp."""
+    from scipy.interpolate import CubicSpline
+    from scipy.spatial.transform import Rotation, Slerp
+
+    rel = stamps - stamps[0]
+    pos = CubicSpline(rel, poses[:, :3], axis=0)(t)
+    quat = Slerp(rel, Rotation.from_quat(poses[:, 3:])) (np.clip(t, 0, rel[-1])).as_quat()
+    return np.concatenate([pos, np.roll(quat, 1, axis=1)], axis=1)
+
+
+def lowpass(q: np.ndarray, cutoff_hz: float, rate_hz: float) -> np.ndarray:
+    """Zero-phase Butterworth (order 2, forward and backward): no lag against the object's motion."""
+    from scipy.signal import butter, filtfilt
+
+    if cutoff_hz <= 0 or len(q) < 16:
+        return q
+    b, a = butter(2, cutoff_hz, btype="low", fs=rate_hz)
+    return filtfilt(b, a, q, axis=0, padlen=min(len(q) - 1, 3 * max(len(a), len(b))))
+
+
+def clip_velocity_acceleration(q: np.ndarray, dt: float, vmax: np.ndarray,
+                               amax: np.ndarray) -> tuple[np.ndarray, float]:
+    """Follow `q` as closely as joint speed and acceleration limits allow (per joint); returns the
+    limited trajectory and the fraction of (step, joint) values that were limited."""
+    out = np.empty_like(q)
+    out[0] = q[0]
+    v = np.zeros(q.shape[1])
+    limited = 0
+    for t in range(1, len(q)):
+        want = (q[t] - out[t - 1]) / dt
+        v_new = np.clip(want, -vmax, vmax)
+        v_new = np.clip(v_new, v - amax * dt, v + amax * dt)
+        limited += int(np.sum(np.abs(v_new - want) > 1e-9))
+        v = v_new
+        out[t] = out[t - 1] + v * dt
+    return out, limited / max(1, q.size)
+
+
+def upright_quat_wxyz(quat_xyzw: np.ndarray) -> np.ndarray:
+    """The yaw of a perceived orientation as an upright quaternion (wxyz): objects start resting."""
+    from scipy.spatial.transform import Rotation
+
+    yaw = Rotation.from_quat(quat_xyzw).as_euler("ZYX")[0]
+    return np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+
+
+def reset_options(task_id: str, start_pose: np.ndarray, final_pose: np.ndarray, hand_q0: np.ndarray) -> dict[str, Any]:
+    """Objects where perception saw them first (upright, table height from the task), relocate's
+    target where the object ended (hindsight)."""
+    quat = upright_quat_wxyz(start_pose[3:])
+    options: dict[str, Any] = {"hand_qpos": hand_q0}
+    if task_id.startswith("relocate-"):
+        options.update(object_pos=start_pose[:2], object_quat=quat, target=final_pose[:3])
+    elif task_id == "pour":
+        options["mug_pos"] = start_pose[:2]
+    elif task_id == "place_inside":
+        options.update(banana_pos=start_pose[:2], banana_quat=quat)
+    return options
+
+
+def kinematic_reference(traj: HumanTrajectory, task_id: str, config: ConversionConfig, limits: np.ndarray,
+                        metrics: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2 and 4: (q (N, 30) at 100 Hz, object poses (N, 7) xyz + quat wxyz at 100 Hz)."""
+    from dexmv_retarget import RetargetConfig, Retargeter
+    from dexmv_sim.scene import CONTROL_DT
+
+    fps = traj.fps
+    result = Retargeter(RetargetConfig(fps=fps, min_confidence=config.min_confidence)).retarget(
+        traj.keypoints, traj.confidence)
+    metrics["retarget_tsv_error_mm"] = round(float(result.tsv_error_mm), 2)
+    metrics["camera_fps"] = round(fps, 2)
+    t, q = resample(traj.stamps, result.joints, CONTROL_DT)
+    q = lowpass(q, config.filter_cutoff_hz, 1.0 / CONTROL_DT)
+    q = np.clip(q, limits[:, 0], limits[:, 1])
+    n = q.shape[1]
+    vmax = np.where(np.arange(n) < SLIDES, config.max_velocity[0], config.max_velocity[1])
+    amax = np.where(np.arange(n) < SLIDES, config.max_acceleration[0], config.max_acceleration[1])
+    q, limited = clip_velocity_acceleration(q, CONTROL_DT, vmax, amax)
+    metrics["velocity_acceleration_limited"] = round(limited, 4)
+    k = traj.object_index(moved_object(task_id))
+    objects = resample_poses(traj.stamps, traj.object_poses[:, k], t)
+    return np.clip(q, limits[:, 0], limits[:, 1]), objects
+
+
+_FREE_HAND_MODELS: dict[int, Any] = {}
+
+
+def free_hand_sim(sim):
+    """A twin of `sim` whose model has contacts and joint limits switched off, for inverse dynamics.
+
+    Retargeted fingers interpenetrate each other and the table by millimetres and sit on their
+    limits; mj_inverse turns every such overlap into a large constraint force, so that 40 % of the
+    action values of a synthetic relocate demo came out clipped and the replay broke down even with
+    no object in the scene. The free hand's inverse dynamics gives the actions that move the hand
+    along the motion; contacts then act in the physical replay only (10 % clipped, mostly the arm at
+    its slide limits)."""
+    import mujoco
+
+    from dexmv_sim.simulation import TaskSimulation, build_model
+
+    key = id(sim)
+    if key not in _FREE_HAND_MODELS:
+        from dexmv_sim.tasks import make_task
+
+        model = build_model(make_task(sim.task_id))
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT) | int(mujoco.mjtDisableBit.mjDSBL_LIMIT)
+        _FREE_HAND_MODELS[key] = (sim, TaskSimulation(sim.task_id, model=model))
+    return _FREE_HAND_MODELS[key][1]
+
+
+def hand_actions(sim, q: np.ndarray, options: dict[str, Any], seed: int, config: ConversionConfig,
+                 task_id: str, objects: np.ndarray | None = None) -> np.ndarray:
+    """Normalized actions (T, 30) that drive the hand along q (inverse dynamics)."""
+    from dexmv_sim.inverse_dynamics import compute_actions
+
+    if config.object_in_dynamics and objects is not None:
+        sim.reset(np.random.default_rng(seed), options)
+        return compute_actions(sim, q, object_qpos=objects, object_joint=f"{moved_object(task_id)}/joint").actions
+    free = free_hand_sim(sim)
+    free.reset(np.random.default_rng(seed), options)
+    return compute_actions(free, q).actions
+
+
+def physical_replay(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options: dict[str, Any],
+                    config: ConversionConfig, seed: int, source: dict[str, Any]) -> Demonstration:
+    """Steps 5 and 6: inverse dynamics on q, then the physical replay recorded as a Demonstration."""
+    actions = hand_actions(sim, q, options, seed, config, task_id, objects)
+    sim.reset(np.random.default_rng(seed), options)
+    # actions[t] drives q_t -> q_t+1: T-1 steps from q_0 reproduce the T reference rows
+    return record_rollout(sim, actions[:-1], reference_qpos=q, seed=seed, source=source)
+
+
+def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
+    from dexmv_sim.inverse_dynamics import tracking_error
+
+    err = tracking_error(q, demo.observations[:, :30].astype(np.float64))
+    return {"tracking_max_mm": round(err["max_m"] * 1000, 2), "tracking_rms_mm": round(err["rms_m"] * 1000, 2),
+            "tracking_max_rad": round(err["max_rad"], 4), "tracking_rms_rad": round(err["rms_rad"], 4),
+            "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo)}
+
+
+def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = ConversionConfig(), *, seed: int = 0,
+            sim=None) -> ConversionResult:
+    """One human trajectory -> one robot demonstration (or the reason it was dropped)."""
+    from dexmv_sim.simulation import TaskSimulation
+    from dexmv_sim.tasks.base import N_HAND
+
+    if config.refine not in REFINE_MODES:
+        raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}, got '{config.refine}'")
+    source = {"path": traj.path, "source": traj.source, "task_hint": traj.meta.get("task"),
+              "seed_hint": traj.meta.get("seed")}
+    result = ConversionResult(source=source)
+    obj = moved_object(task_id)
+    if obj not in traj.object_ids:
+        result.dropped = f"no poses of {obj} in {traj.path or traj.source}"
+        return result
+    fixed, repair = repair_gaps(traj, [obj], max_gap_s=config.max_gap_s, min_confidence=config.min_confidence)
+    result.metrics.update(filled_hand_frames=repair.filled_hand_frames,
+                          filled_object_frames=repair.filled_object_frames, trimmed_frames=repair.trimmed_frames)
+    if repair.reason:
+        result.dropped = repair.reason
+        return result
+    sim = sim or TaskSimulation(task_id)
+    limits = sim.model.jnt_range[:N_HAND]
+    q, objects = kinematic_reference(fixed, task_id, config, limits, result.metrics)
+    if len(q) < 20:
+        result.dropped = f"only {len(q)} control steps after repair (under 0.2 s)"
+        return result
+    # objects as MuJoCo free-joint qpos (xyz + wxyz) at 100 Hz; hindsight target from the last pose
+    start = np.concatenate([objects[0, :3], np.roll(objects[0, 3:], -1)])
+    final = np.concatenate([objects[-1, :3], np.roll(objects[-1, 3:], -1)])
+    options = reset_options(task_id, start, final, q[0])
+    kinematic = physical_replay(sim, task_id, q, objects, options, config, seed, {**source, "refined": False})
+    result.metrics["kinematic"] = demo_metrics(kinematic, q)
+    demo = kinematic
+    if config.refine == "contact":
+        from dexmv_learning.demos.refine import refine_grasp
+
+        refined = refine_grasp(sim, task_id, q, objects, options, config, seed, source)
+        result.metrics["refined"] = {**demo_metrics(refined.demonstration, refined.q),
+                                     "adjustment": vars(refined.adjustment), "deviation_from_human_rad":
+                                     round(float(np.abs(refined.q[:, SLIDES:] - q[:, SLIDES:]).max()), 3),
+                                     "tries": refined.tries}
+        demo = refined.demonstration
+    demo.source = {**demo.source, "options": {k: np.asarray(v).tolist() for k, v in options.items()}}
+    result.demonstration = demo
+    return result

@@ -1,0 +1,115 @@
+"""Perception gaps: short ones are interpolated, long ones make a demonstration unusable.
+
+A hand frame is missing when its wrist or a palm keypoint (0, 5, 9, 13, 17) is missing or below
+the confidence threshold: retargeting cannot place the palm there. An object frame is missing when
+its pose is NaN or below the threshold. Gaps up to `max_gap_s` between good frames are filled
+(keypoints and object positions linearly, object orientations by slerp), missing frames at the
+start or end are cut off when they are short, and anything longer is reported, not invented.
+Single finger keypoints that stay missing are left to the retargeter (it holds that finger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from dexmv_learning.demos.trajectory import HumanTrajectory
+
+PALM = (0, 5, 9, 13, 17)
+
+
+@dataclass
+class RepairReport:
+    filled_hand_frames: int = 0
+    filled_object_frames: int = 0
+    trimmed_frames: int = 0
+    longest_gap_s: float = 0.0
+    reason: str = ""  # why the trajectory is unusable; empty when it is usable
+
+
+def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index runs where `bad` is True."""
+    padded = np.concatenate([[False], bad, [False]]).astype(int)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _slerp_fill(quat: np.ndarray, good: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation, Slerp
+
+    idx = np.flatnonzero(good)
+    slerp = Slerp(stamps[idx], Rotation.from_quat(quat[idx]))
+    out = quat.copy()
+    bad = ~good
+    t = np.clip(stamps[bad], stamps[idx[0]], stamps[idx[-1]])
+    out[bad] = slerp(t).as_quat()
+    return out
+
+
+def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: float = 0.3,
+                min_confidence: float = 0.3) -> tuple[HumanTrajectory, RepairReport]:
+    """A copy of `traj` with short gaps of the hand and of `object_ids` filled (see module docstring)."""
+    report = RepairReport()
+    kp = traj.keypoints.copy()
+    conf = traj.confidence.copy()
+    stamps = traj.stamps
+    valid_kp = np.isfinite(kp).all(axis=-1) & (conf >= min_confidence)
+    hand_bad = ~valid_kp[:, PALM].all(axis=1)
+    obj_cols = [traj.object_index(o) for o in object_ids]
+    poses = traj.object_poses.copy()
+    obj_bad = {k: ~(np.isfinite(poses[:, k]).all(axis=1) & (traj.object_confidence[:, k] >= min_confidence))
+               for k in obj_cols}
+    any_bad = hand_bad.copy()
+    for bad in obj_bad.values():
+        any_bad |= bad
+    if any_bad.all():
+        report.reason = "no frame has both the hand and the object(s)"
+        return traj, report
+    # cut short missing stretches at either end
+    first, last = np.flatnonzero(~any_bad)[[0, -1]]
+    head, tail = stamps[first] - stamps[0], stamps[-1] - stamps[last]
+    for where, length in (("start", head), ("end", tail)):
+        if length > max_gap_s:
+            report.reason = f"hand or object missing for the first/last {length:.2f} s (at the {where}; " \
+                            f"more than --max-gap {max_gap_s:g} s)"
+            return traj, report
+    sl = slice(first, last + 1)
+    report.trimmed_frames = int(first + len(stamps) - 1 - last)
+    kp, conf, stamps, poses = kp[sl], conf[sl], stamps[sl], poses[sl]
+    valid_kp, hand_bad = valid_kp[sl], hand_bad[sl]
+    obj_bad = {k: v[sl] for k, v in obj_bad.items()}
+    for label, bad in [("hand", hand_bad), *((traj.object_ids[k], v) for k, v in obj_bad.items())]:
+        for a, b in _runs(bad):
+            inner = a > 0 and b < len(stamps)
+            length = stamps[b] - stamps[a - 1] if inner else stamps[min(b, len(stamps) - 1)] - stamps[a]
+            report.longest_gap_s = max(report.longest_gap_s, float(length))
+            if length > max_gap_s:
+                report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
+                                f"(more than --max-gap {max_gap_s:g} s)"
+                return traj, report
+    # fill every keypoint channel's interior gaps (short ones; long finger gaps stay missing)
+    for j in range(21):
+        bad = ~valid_kp[:, j]
+        if not bad.any() or bad.all():
+            continue
+        for a, b in _runs(bad):
+            if a == 0 or b == len(stamps) or stamps[b] - stamps[a - 1] > max_gap_s:
+                continue
+            w = (stamps[a:b] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
+            kp[a:b, j] = (1 - w)[:, None] * kp[a - 1, j] + w[:, None] * kp[b, j]
+            conf[a:b, j] = max(min_confidence, 0.5)
+    report.filled_hand_frames = int(hand_bad.sum())
+    for k, bad in obj_bad.items():
+        if not bad.any():
+            continue
+        good = ~bad
+        for c in range(3):
+            poses[bad, k, c] = np.interp(stamps[bad], stamps[good], poses[good, k, c])
+        poses[:, k, 3:] = _slerp_fill(poses[:, k, 3:], good, stamps)
+        report.filled_object_frames += int(bad.sum())
+    oconf = traj.object_confidence[sl].copy()
+    for k, bad in obj_bad.items():
+        oconf[bad, k] = max(min_confidence, 0.5)
+    fixed = replace(traj, keypoints=kp, confidence=conf, stamps=stamps, object_poses=poses, object_confidence=oconf)
+    return fixed, report

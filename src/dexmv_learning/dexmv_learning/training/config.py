@@ -1,0 +1,81 @@
+"""A run's configuration: config/defaults.yaml, overridden by a user YAML file, overridden by the
+command line; unknown keys are errors (a typo must not silently train with the default)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULTS = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
+ALGOS = ("rl", "dapg", "gail", "soil", "bc")
+NEEDS_DEMOS = ("dapg", "gail", "soil", "bc")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used."""
+
+
+def default_config() -> dict[str, Any]:
+    with open(DEFAULTS) as f:
+        return yaml.safe_load(f)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Deep copy of `base` with `override`'s values; keys not in `base` raise ConfigError."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in out:
+            raise ConfigError(f"unknown config key '{where}{key}': known keys are {', '.join(sorted(out))}")
+        if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{where}{key}' must be a mapping")
+            out[key] = merge(out[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def resolve(task: str, algo: str, seed: int, overrides: dict[str, Any] | None = None,
+            config_file: str | Path | None = None, demos: str | None = None) -> dict[str, Any]:
+    """The full configuration of a run, checked."""
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm '{algo}': choose one of {', '.join(ALGOS)}")
+    config = default_config()
+    if config_file is not None:
+        config = merge(config, load_config_file(config_file))
+    config = merge(config, {k: v for k, v in (overrides or {}).items() if v is not None})
+    config.update({"task": task, "algo": algo, "seed": int(seed), "demos": demos})
+    check(config)
+    return config
+
+
+def check(config: dict[str, Any]) -> None:
+    for key in ("trajectories", "horizon", "iterations"):
+        if key in config and (not isinstance(config[key], int) or config[key] < 1):
+            raise ConfigError(f"'{key}' must be a positive integer, got {config[key]!r}")
+    if config["npg"]["max_kl"] <= 0:
+        raise ConfigError(f"npg.max_kl must be positive, got {config['npg']['max_kl']}")
+    if not 0 < config["gamma"] <= 1 or not 0 <= config["gae_lambda"] <= 1:
+        raise ConfigError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+    if config["checkpoint_every"] < 1:
+        raise ConfigError("checkpoint_every must be at least 1")
+    if config["algo"] in NEEDS_DEMOS and not config.get("demos"):
+        raise ConfigError(f"--algo {config['algo']} learns from demonstrations: give --demos DATASET")
