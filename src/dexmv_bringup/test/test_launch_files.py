@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dexmv_bringup.graph_check import load_interfaces, node_topics
@@ -232,11 +233,32 @@ def test_ctrl_c_in_a_terminal_stops_the_graph(launched, tmp_path):
     assert "Traceback" not in out and "process has died" not in out, out[-3000:]
 
 
-def test_deploy_launch_runs_a_policy(launched, ros_node):
-    if not executable_exists("dexmv_learning", "policy_node"):
-        pytest.skip("dexmv_learning's policy_node is not built in this workspace (deploy.launch.py starts it)")
-    pytest.fail("policy_node exists now: give this test a tiny trained run (dexmv train) and check that "
-                f"/adroit/joint_targets flow from it ({deploy_graph.__name__} starts sim_node + policy_node)")
+def test_deploy_launch_runs_a_policy(launched, ros_node, tmp_path):
+    """A real (tiny) `dexmv train` run deployed by deploy.launch.py: policy_node's joint targets
+    reach sim_node, which follows them; parameters and interfaces as declared; Ctrl-C is clean."""
+    import subprocess
+    import sys
+
+    from sensor_msgs.msg import JointState
+
+    run_dir = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "dexmv_bringup.cli.main", "train", "--task",
+                            "relocate-tomato_soup_can", "--algo", "rl", "--iterations", "1", "--trajectories", "2",
+                            "--horizon", "10", "--workers", "1", "--eval-every", "0", "--out", str(run_dir),
+                            "--no-progress"], capture_output=True, text=True, timeout=300, check=False)
+    assert train.returncode == 0, train.stderr[-3000:]
+    args = {"run": str(run_dir), "task": "relocate-tomato_soup_can", "rviz": "false"}
+    run = launched("deploy.launch.py", *(f"{k}:={v}" for k, v in args.items()))
+    got: dict[str, list] = {"targets": [], "states": []}
+    ros_node.create_subscription(JointState, "/adroit/joint_targets", got["targets"].append, 10)
+    ros_node.create_subscription(JointState, "/adroit/joint_states", got["states"].append, 10)
+    assert _spin(ros_node, lambda: len(got["targets"]) > 20 and len(got["states"]) > 20), run.output()[-3000:]
+    assert len(got["targets"][-1].name) == 30 and all(np.isfinite(got["targets"][-1].position))
+    graph = deploy_graph(with_defaults("deploy.launch.py", args))
+    for spec in graph.nodes:
+        check_parameters(ros_node, spec)
+    check_interfaces(ros_node, graph)
+    stop_cleanly(run)
 
 
 def test_a_bad_argument_is_one_clear_line_and_no_node_starts(launched, tmp_path):
