@@ -68,6 +68,16 @@ class AdroitKinematics:
         self.is_hinge = m.jnt_type == mujoco.mjtJoint.mjJNT_HINGE
         if not np.all(self.is_hinge | (m.jnt_type == mujoco.mjtJoint.mjJNT_SLIDE)):
             raise ValueError("Adroit model has joints other than hinges and slides")
+        # Couplings the model enforces: limited fixed tendons over two joints (Adroit's DIP follows its
+        # PIP: 0.00705 J0 - 0.00805 J1 within +-1 mm). Targets outside them cannot be reached.
+        self.couplings: list[tuple[int, int, float, float, float, float]] = []
+        for t in range(m.ntendon):
+            adr, num = m.tendon_adr[t], m.tendon_num[t]
+            if m.tendon_limited[t] and num == 2 and all(m.wrap_type[adr + k] == mujoco.mjtWrap.mjWRAP_JOINT
+                                                        for k in range(2)):
+                lo, hi = m.tendon_range[t]
+                self.couplings.append((int(m.wrap_objid[adr]), int(m.wrap_objid[adr + 1]),
+                                       float(m.wrap_prm[adr]), float(m.wrap_prm[adr + 1]), float(lo), float(hi)))
         # Keypoint k sits at offset[k] in the frame of body kp_body[k].
         self.kp_body = np.zeros(len(ROBOT_KEYPOINTS), dtype=int)
         self.kp_offset = np.zeros((len(ROBOT_KEYPOINTS), 3))
@@ -203,6 +213,33 @@ class AdroitKinematics:
 
     def clip(self, q: np.ndarray) -> np.ndarray:
         return np.clip(q, self.lower, self.upper)
+
+    def project(self, q: np.ndarray, sweeps: int = 4) -> np.ndarray:
+        """(30,) q moved the least onto what the model allows: joint limits and the tendon couplings
+        (each coupling's band reached along its own direction, then limits; a few sweeps)."""
+        q = self.clip(np.asarray(q, dtype=float))
+        for _ in range(sweeps):
+            moved = False
+            for i, j, ci, cj, lo, hi in self.couplings:
+                t = ci * q[i] + cj * q[j]
+                if t < lo or t > hi:
+                    d = (min(max(t, lo), hi) - t) / (ci * ci + cj * cj)
+                    q[i] += d * ci
+                    q[j] += d * cj
+                    moved = True
+            q = self.clip(q)
+            if not moved:
+                break
+        return q
+
+    def coupling_violation(self, q: np.ndarray) -> float:
+        """Largest amount (tendon metres) by which (..., 30) q leaves a coupling band (0 inside all)."""
+        q = np.asarray(q, dtype=float)
+        worst = 0.0
+        for i, j, ci, cj, lo, hi in self.couplings:
+            t = ci * q[..., i] + cj * q[..., j]
+            worst = max(worst, float(np.max(lo - t)), float(np.max(t - hi)))
+        return max(worst, 0.0)
 
     def limit_violation(self, q: np.ndarray) -> float:
         """Largest amount by which any joint of (..., 30) q leaves its range (0 when all are inside)."""

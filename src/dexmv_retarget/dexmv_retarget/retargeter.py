@@ -304,7 +304,7 @@ class Retargeter:
             q0 = anchor = self._warm
         problem = FrameProblem(targets, weights, wrist_target, self.config.wrist_weight, anchor, free)
         result = self.solver.solve(q0, problem)
-        raw = result.q
+        raw = self.kin.project(result.q)  # the DIP-PIP couplings the model enforces (and limits)
         self._warm = self._last_good = raw
         errors = result.norms[TASK] * 1000.0
         if all_valid:

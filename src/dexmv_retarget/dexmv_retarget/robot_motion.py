@@ -16,7 +16,8 @@ from dexmv_retarget.kinematics import AdroitKinematics
 def smooth_joint_trajectory(kin: AdroitKinematics, frames: int, fps: float, seed: int,
                             max_frequency_hz: float = 1.0, margin: float = 0.05) -> np.ndarray:
     """(frames, 30) joints: per joint a sum of 3 random sinusoids up to `max_frequency_hz`, inside
-    the limits shrunk by `margin` of each range on both sides."""
+    the limits shrunk by `margin` of each range on both sides, then projected onto the model's
+    DIP-PIP couplings, so every frame is a pose the hand can take."""
     rng = np.random.default_rng(seed)
     t = np.arange(frames) / fps
     n = kin.lower.size
@@ -26,7 +27,7 @@ def smooth_joint_trajectory(kin: AdroitKinematics, frames: int, fps: float, seed
     wave = np.einsum("kn,tkn->tn", amp, np.sin(2 * np.pi * freq[None] * t[:, None, None] + phase[None]))
     wave /= amp.sum(axis=0)  # within [-1, 1]
     mid, half = 0.5 * (kin.lower + kin.upper), 0.5 * (kin.upper - kin.lower) * (1 - 2 * margin)
-    return mid + half * wave
+    return np.array([kin.project(q) for q in mid + half * wave])
 
 
 def robot_keypoints(kin: AdroitKinematics, joints: np.ndarray, noise_m: float = 0.0, seed: int = 0) -> np.ndarray:

@@ -52,3 +52,25 @@ def test_keypoint_rows_subset_and_limits(kin):
     assert np.abs(jac_all[0][:, 8:]).max() == 0 and np.abs(jac_all[0][:, :8]).max() > 0
     assert kin.limit_violation(kin.lower) == 0.0
     assert kin.limit_violation(kin.upper + 0.1) == pytest.approx(0.1)
+
+
+def test_couplings_are_read_from_the_model_and_projected_onto():
+    """Adroit's DIP follows its PIP through limited tendons (0.00705 J0 - 0.00805 J1 within +-1 mm):
+    the kinematics reads them from the model, and `project` moves any q into every band."""
+    import numpy as np
+
+    from dexmv_retarget.kinematics import AdroitKinematics
+    from dexmv_sim.adroit import ADROIT_JOINTS
+
+    kin = AdroitKinematics()
+    coupled = {(ADROIT_JOINTS[i], ADROIT_JOINTS[j]) for i, j, *_ in kin.couplings}
+    assert {("FFJ0", "FFJ1"), ("MFJ0", "MFJ1"), ("RFJ0", "RFJ1"), ("LFJ0", "LFJ1")} <= coupled
+    q = np.zeros(30)
+    q[ADROIT_JOINTS.index("LFJ0")] = 1.3  # the bent-DIP, straight-PIP finger the model cannot take
+    assert kin.coupling_violation(q) > 0.005
+    rng = np.random.default_rng(0)
+    for sample in [q, *rng.uniform(kin.lower, kin.upper, (50, 30))]:
+        p = kin.project(sample)
+        assert kin.coupling_violation(p) < 1e-9 and kin.limit_violation(p) == 0.0
+    inside = kin.project(rng.uniform(kin.lower, kin.upper, 30))
+    np.testing.assert_array_equal(kin.project(inside), inside)  # already allowed: unchanged

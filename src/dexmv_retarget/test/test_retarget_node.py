@@ -64,7 +64,7 @@ def _pose(kin, seed):
     rng = np.random.default_rng(seed)
     q = np.clip(np.zeros(30) + rng.uniform(-0.2, 0.2, 30), kin.lower, kin.upper)
     q[8:] = rng.uniform(kin.lower[8:] * 0.6 + kin.upper[8:] * 0.4, kin.upper[8:] * 0.6 + kin.lower[8:] * 0.4)
-    return q
+    return kin.project(q)  # a pose the hand can take (its DIP-PIP couplings)
 
 
 def test_hand_pose_in_world_becomes_joint_targets(run_node, ros_node, spin_until, kin):
