@@ -5,20 +5,26 @@ own care. One pair of Python handlers acts by phase:
 - loading (Python modules still import; MuJoCo, torch, MediaPipe take seconds): `quiet_interrupts()`,
   called first thing by a node module, turns a signal into an immediate silent exit 0 (os._exit:
   an exception raised inside a C extension's import could come out as another error);
-- running (node construction and spin): the signal stops the spin, then the node shuts down
-  normally and the process exits 0. The executor is made before the node announces itself and
-  with signals held back (a half-built executor prints an error when collected);
+- constructing (the node's constructor, which may load models for seconds): the signal raises an
+  exception that stops the construction; the process exits 0. The executor is made before the node
+  announces itself and with signals held back (a half-built executor prints an error when
+  collected);
+- spinning: the signal is only recorded and the executor woken; the spin loop
+  (`spin_until_interrupted`, which custom spins use too) sees it and returns, then the node shuts
+  down normally and the process exits 0. Nothing is raised here: an exception that lands inside
+  rclpy's executor (say while it builds a Task for a callback) leaves half-built objects whose
+  finalisers print "Exception ignored" tracebacks at exit;
 - cleaning up (the node's `shutdown()`, `destroy_node()`, executor and context shutdown): further
   signals are only noted, so a recorder still closes its bag.
 rclpy's own signal handlers are not installed: they shut the context down from another thread the
 moment a signal arrives, so a node's shutdown() could no longer publish its last messages or wait
 for them to be acknowledged. Instead the signal's wakeup byte (signal.set_wakeup_fd) wakes a small
-thread that wakes the executor, as rclpy's handler would, and the Python handler stops the spin.
-A signal that lands while pybind11 converts a message surfaces as a RuntimeError ("Unable to
-convert call argument"); the handler has recorded the signal by then, so that error is known to be
-the interrupt and is not reported. Errors the node's constructor raises for bad parameters or input
-(`startup_errors`) are one log line and exit code 1, not a traceback. Other errors stay tracebacks
-with exit code 1: they are bugs.
+thread that wakes the executor, as rclpy's handler would, and the spin loop sees the signal.
+A signal that lands in a constructor while pybind11 converts an argument surfaces as a
+RuntimeError ("Unable to convert call argument"); the handler has recorded the signal by then, so
+that error is known to be the interrupt and is not reported. Errors the node's constructor raises
+for bad parameters or input (`startup_errors`) are one log line and exit code 1, not a traceback.
+Other errors stay tracebacks with exit code 1: they are bugs.
 """
 
 from __future__ import annotations
@@ -31,14 +37,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_LOADING, _HOLDING, _RUNNING, _CLEANING = "loading", "holding", "running", "cleaning"
+_LOADING, _HOLDING, _CONSTRUCTING, _SPINNING, _CLEANING = "loading", "holding", "constructing", "spinning", "cleaning"
 _phase = _LOADING
 _installed = False
 _signalled: int | None = None  # the first SIGINT/SIGTERM received, if any
 
 
 class _Stop(BaseException):
-    """Raised by the handler in the running phase; BaseException so `except Exception` lets it pass."""
+    """Raised by the handler while the node is built; BaseException so `except Exception` lets it pass."""
 
 
 def _on_signal(signum: int, frame: Any) -> None:
@@ -53,9 +59,10 @@ def _on_signal(signum: int, frame: Any) -> None:
             with contextlib.suppress(Exception):  # a stream written right now: only its buffer is lost
                 stream.flush()
         os._exit(0)
-    if _phase == _RUNNING and first:
+    if _phase == _CONSTRUCTING and first:
         raise _Stop
-    # holding (executor construction), cleaning, or a repeated signal: noted only
+    # holding (executor construction), spinning (the spin loop polls `interrupted()`; the waker
+    # thread has woken the executor), cleaning, or a repeated signal: noted only
 
 
 def quiet_interrupts() -> None:
@@ -74,9 +81,19 @@ def interrupted() -> bool:
     return _signalled is not None
 
 
+def spin_until_interrupted(executor: Any, done: Callable[[], bool] | None = None, period: float = 0.1) -> None:
+    """Serve callbacks until SIGINT/SIGTERM (or `done()` is true, or the context shuts down).
+
+    The loop every spin function passed to run_node should use: signals do not raise while a node
+    spins, they end this loop. `period` bounds how long `done` goes unchecked."""
+    context = executor.context
+    while not interrupted() and context.ok() and not (done is not None and done()):
+        executor.spin_once(timeout_sec=period)
+
+
 def _spin_forever(executor: Any, node: Any) -> None:
     executor.add_node(node)
-    executor.spin()
+    spin_until_interrupted(executor)
 
 
 def run_node(
@@ -112,9 +129,10 @@ def run_node(
         executor = SingleThreadedExecutor()
         waker = _ExecutorWaker(executor)
         if _signalled is None:
-            _phase = _RUNNING
+            _phase = _CONSTRUCTING
             try:
                 node = make_node()
+                _phase = _SPINNING
             except startup_errors as err:
                 _phase = _CLEANING
                 if _signalled is None:
@@ -122,7 +140,8 @@ def run_node(
                     rclpy.logging.get_logger(name).error(message)
                     code = 1
             else:
-                (spin or _spin_forever)(executor, node)
+                if _signalled is None:
+                    (spin or _spin_forever)(executor, node)
                 _phase = _CLEANING
     except (_Stop, KeyboardInterrupt, ExternalShutdownException):
         _phase = _CLEANING

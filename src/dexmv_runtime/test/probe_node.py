@@ -13,7 +13,7 @@ Behaviour comes from environment variables (the tests start it as its own proces
                       shutdown-begin, shutdown-end), one per line, flushed at once
 """
 
-from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
+from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node, spin_until_interrupted
 
 quiet_interrupts()
 
@@ -87,14 +87,13 @@ def _spin_then_return(executor, node) -> None:
     executor.add_node(node)
     mark("spinning")
     end = time.monotonic() + 0.5
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.05)
+    spin_until_interrupted(executor, done=lambda: time.monotonic() >= end, period=0.05)
 
 
 def _spin(executor, node) -> None:
     executor.add_node(node)
     mark("spinning")
-    executor.spin()
+    spin_until_interrupted(executor)
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ device that disconnects is waited for and restarted.
 
 from __future__ import annotations
 
-from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
+from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node, spin_until_interrupted
 
 quiet_interrupts()
 
@@ -276,8 +276,7 @@ class CameraNode(Node):
 def _spin(executor, node: CameraNode) -> None:
     """Spin until shutdown or, with exit_at_end, until the recording has ended."""
     executor.add_node(node)
-    while not (node.exit_at_end and node.finished.is_set()):
-        executor.spin_once(timeout_sec=0.1)
+    spin_until_interrupted(executor, done=lambda: node.exit_at_end and node.finished.is_set())
 
 
 def main(args: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ ROS's use_sim_time.
 
 from __future__ import annotations
 
-from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node
+from dexmv_runtime.node_main import exit_with, interrupted, quiet_interrupts, run_node, spin_until_interrupted
 
 quiet_interrupts()  # a Ctrl-C while MuJoCo loads exits quietly
 
@@ -341,9 +341,9 @@ def _spin(executor, node: SimNode) -> None:
     serving callbacks (targets, resets, diagnostics) between steps."""
     executor.add_node(node)
     if node.real_time:
-        executor.spin()
+        spin_until_interrupted(executor)
         return
-    while rclpy.ok():
+    while rclpy.ok() and not interrupted():
         executor.spin_once(timeout_sec=0.0)
         node.tick()
 
