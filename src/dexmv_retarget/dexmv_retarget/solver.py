@@ -3,11 +3,15 @@
 Objective (metres, radians):
 
     F(q) = sum_v w_v huber_delta(|T_v - v(q)|) + w_wrist huber_delta(|p_wrist - p_0(q)|)
-           + 1/2 sum_j s_j^2 (q_j - q_prev_j)^2,        lower <= q <= upper
+           + 1/2 sum_j s_j^2 (q_j - q_prev_j)^2 + 1/2 W_c sum_c dist(a_c . q, [lo_c, hi_c])^2,
+                                                         lower <= q <= upper
 
 with T_v the scaled human vectors, v(q) the robot's (kinematics.py), the Huber loss on each
 vector's length (robust to a bad keypoint without giving up the quadratic fit of good ones) and a
-smoothness term toward the previous frame's solution (s_j in metres per joint unit).
+smoothness term toward the previous frame's solution (s_j in metres per joint unit). The last term
+is the model's DIP-PIP couplings (limited fixed tendons a_c . q in [lo_c, hi_c], see kinematics.py)
+as a stiff penalty: the optimizer then picks the best pose the hand can take, and the projection
+onto the couplings that follows the solve moves it by microradians instead of undoing part of it.
 
 Solver: projected Levenberg-Marquardt with iteratively reweighted least squares for the Huber
 loss. Each iteration is one MuJoCo forward-kinematics-plus-Jacobian call and one 30x30 Cholesky
@@ -37,6 +41,7 @@ class SolverSettings:
     huber_delta: float = 0.01  # m: residuals beyond 1 cm count linearly
     smooth_hinge: float = 0.005  # m per rad: 0.1 rad of change costs like 0.5 mm of vector error
     smooth_slide: float = 0.05  # m per m: 1 cm of arm travel costs like 0.5 mm of vector error
+    coupling_weight: float = 1e4  # per (tendon m)^2: ~100x the stiffness of the vector terms on a DIP joint
     max_iterations: int = 12
     cost_tolerance: float = 1e-3  # stop when the cost falls (or would, predicts Gauss-Newton) by less than this ratio
 
@@ -99,6 +104,18 @@ class TSVObjective:
         self._a_ext = np.append(self._a, self._wrist)
         self._b_ext = np.append(self._b, self._wrist)
         self.smooth = np.where(kinematics.is_hinge, settings.smooth_hinge, settings.smooth_slide) ** 2
+        # Couplings as a matrix A (C, 30) with bands [lo, hi]: penalty 1/2 W dist(A q, band)^2.
+        couplings = kinematics.couplings
+        self.coupling_matrix = np.zeros((len(couplings), len(kinematics.lower)))
+        for c, (i, j, ci, cj, _, _) in enumerate(couplings):
+            self.coupling_matrix[c, i], self.coupling_matrix[c, j] = ci, cj
+        self.coupling_low = np.array([c[4] for c in couplings])
+        self.coupling_high = np.array([c[5] for c in couplings])
+
+    def coupling_excess(self, q: np.ndarray) -> np.ndarray:
+        """(C,) signed amount by which each coupling's tendon leaves its band (0 inside)."""
+        t = self.coupling_matrix @ q
+        return t - np.minimum(np.maximum(t, self.coupling_low), self.coupling_high)
 
     def huber(self, norms: np.ndarray) -> np.ndarray:
         """n^2 / 2 up to delta, delta (n - delta / 2) beyond: with m = min(n, delta), m (n - m / 2)."""
@@ -131,7 +148,9 @@ class TSVObjective:
         r3 = residual.reshape(-1, 3)
         norms = np.sqrt(np.einsum("ij,ij->i", r3, r3))
         dq = q - problem.q_prev
-        cost = float(weight @ self.huber(norms)) + 0.5 * float(dq @ (self.smooth * dq))
+        excess = self.coupling_excess(q)
+        cost = (float(weight @ self.huber(norms)) + 0.5 * float(dq @ (self.smooth * dq))
+                + 0.5 * self.settings.coupling_weight * float(excess @ excess))
         jac = None
         if jacobian:
             jac = (jkp[self._b_ext] - jkp[self._a_ext]).reshape(-1, q.shape[0])
@@ -148,11 +167,15 @@ class TSVObjective:
     def gradient(self, ev: Evaluation, problem: FrameProblem) -> np.ndarray:
         """dF/dq at ev (exact: d huber(|e|) = min(1, delta / |e|) e . de, which is the IRLS weight)."""
         rw = self.irls_weights(ev, problem)
-        return -(ev.jac.T @ (rw * ev.residual)) + self.smooth * (ev.q - problem.q_prev)
+        coupling = self.settings.coupling_weight * (self.coupling_matrix.T @ self.coupling_excess(ev.q))
+        return -(ev.jac.T @ (rw * ev.residual)) + self.smooth * (ev.q - problem.q_prev) + coupling
 
     def cost_and_gradient(self, q: np.ndarray, problem: FrameProblem) -> tuple[float, np.ndarray]:
         ev = self.evaluate(q, problem)
         return ev.cost, self.gradient(ev, problem)
+
+
+_EDGE = 1e-9  # tendon metres: a coupling this close to its band's edge is treated as on it
 
 
 class ProjectedLevenbergMarquardt:
@@ -164,9 +187,24 @@ class ProjectedLevenbergMarquardt:
         self.upper = objective.kin.upper
         self._smooth_diag = np.diag(objective.smooth)
 
+    def _step(self, hess: np.ndarray, grad: np.ndarray, held: np.ndarray,
+              mu: float) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
+        """The damped Newton step on the joints not held: (free indices or None for all, step, their gradient);
+        None when the system is not positive definite (cannot happen with smoothing > 0)."""
+        if held.any():
+            free = np.flatnonzero(~held)
+            h, g = hess[np.ix_(free, free)], grad[free]
+        else:
+            free, h, g = None, hess, grad
+        if mu > 0:
+            h = h + mu * np.diag(np.diag(h))
+        _, step, info = lapack.dposv(h, -g)
+        return None if info != 0 else (free, step, g)
+
     def solve(self, q0: np.ndarray, problem: FrameProblem) -> SolveResult:
         obj, s = self.objective, self.objective.settings
         lo, hi = self.lower, self.upper
+        a_mat, c_lo, c_hi, c_w = obj.coupling_matrix, obj.coupling_low, obj.coupling_high, s.coupling_weight
         packed = obj._pack(problem)
         q = np.where(problem.free, np.minimum(np.maximum(q0, lo), hi), q0)
         ev = obj.evaluate(q, problem, packed=packed, warm=True)
@@ -181,23 +219,44 @@ class ProjectedLevenbergMarquardt:
             jw = ev.jac * sw[:, None]
             hess = jw.T @ jw + self._smooth_diag
             grad = obj.smooth * (q - problem.q_prev) - jw.T @ (ev.residual * sw)
+            # Couplings outside their band or on its edge: the penalty's Gauss-Newton terms (exact for a
+            # linear map). On the edge counts (within a rounding margin): a warm start is the previous
+            # frame's projected solution, which sits exactly there, and its rounding must not decide
+            # whether the model sees the coupling.
+            tendon = a_mat @ q
+            excess = tendon - np.minimum(np.maximum(tendon, c_lo), c_hi)
+            active = (tendon >= c_hi - _EDGE) | (tendon <= c_lo + _EDGE)
+            if active.any():
+                rows = a_mat[active]
+                hess += c_w * (rows.T @ rows)
+                grad += c_w * (rows.T @ excess[active])
             # Projected Newton's active set: joints on a bound whose descent direction leaves it.
             held = np.where(grad > 0, q <= lo, q >= hi)
             if not all_free:
                 held |= ~problem.free
-            if held.any():
-                free = np.flatnonzero(~held)
-                if free.size == 0:
-                    break
-                h, g = hess[np.ix_(free, free)], grad[free]
-            else:
-                free, h, g = None, hess, grad
-            if mu > 0:
-                h = h + mu * np.diag(np.diag(h))
-            _, step, info = lapack.dposv(h, -g)
-            if info != 0:  # not positive definite (cannot happen with smoothing > 0): damp harder
+            if held.all():
+                break
+            solved = self._step(hess, grad, held, mu)
+            if solved is not None:
+                trial = q.copy()
+                if solved[0] is None:
+                    trial += solved[1]
+                else:
+                    trial[solved[0]] += solved[1]
+                # A step that would carry a coupling out of its band: model that coupling as held at
+                # the band's edge it crosses and solve again (one extra 30x30 solve, no extra kinematics).
+                t_trial = a_mat @ trial
+                crossing = ~active & ((t_trial > c_hi) | (t_trial < c_lo))
+                if crossing.any():
+                    edge = np.where(t_trial[crossing] > c_hi[crossing], c_hi[crossing], c_lo[crossing])
+                    rows = a_mat[crossing]
+                    hess += c_w * (rows.T @ rows)
+                    grad += c_w * (rows.T @ (tendon[crossing] - edge))
+                    solved = self._step(hess, grad, held, mu)
+            if solved is None:  # damp harder
                 mu = max(10 * mu, 1e-3)
                 continue
+            free, step, g = solved
             # Gauss-Newton's predicted decrease (h step = -g): when negligible, q is the answer already.
             if -0.5 * float(g @ step) <= s.cost_tolerance * ev.cost:
                 break

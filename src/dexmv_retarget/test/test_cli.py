@@ -87,6 +87,7 @@ def test_benchmark_reports_ours_and_the_reference(recording, tmp_path):
     for case in (out, out["round_trip"]):
         assert case["max_limit_violation"] == 0.0 and case["nan_joints"] == 0
         assert case["ms_per_frame"] > 0 and case["reference"]["ms_per_frame"] > 0
+        assert 0 < case["cpu_ms_per_frame"] <= case["ms_per_frame"] * 1.05  # a thread uses at most its wall time
         assert case["tsv_error_mm"] < 10.0 and case["reference"]["frames"] == 4
         assert case["speedup_vs_reference"] is not None  # a ratio, reported, never asserted on
     assert out["round_trip"]["finger_joint_error_rad"] < 0.2

@@ -68,3 +68,24 @@ def test_held_joints_do_not_move(setup):
     res = ProjectedLevenbergMarquardt(obj).solve(q0, problem)
     np.testing.assert_array_equal(res.q[:8], q0[:8])
     assert not np.allclose(res.q[8:], q0[8:])
+
+
+def test_the_solver_respects_the_dip_pip_couplings_so_the_projection_moves_almost_nothing(setup):
+    """Targets from random poses that break the couplings: the solver picks the best pose the hand can
+    take; optimising without the couplings and projecting afterwards (what we did before) costs more."""
+    kin, obj, guess = setup
+    blind = TSVObjective(kin, SolverSettings(coupling_weight=0.0))
+    for seed in range(3):
+        rng = np.random.default_rng(seed + 20)
+        q_true = rng.uniform(kin.lower, kin.upper)
+        assert np.abs(obj.coupling_excess(q_true)).max() > 1e-3  # the targets leave a coupling's band
+        kp = kin.keypoints(q_true)
+        q0 = guess.guess(kp)
+        problem = FrameProblem(task_vectors(kp), np.ones(NUM_VECTORS), kp[0], 1.0, q0, np.ones(30, bool))
+        aware = ProjectedLevenbergMarquardt(obj).solve(q0, problem).q
+        naive = ProjectedLevenbergMarquardt(blind).solve(q0, problem).q
+        assert np.abs(obj.coupling_excess(aware)).max() < 1e-5  # tendon metres; the bands are 2 mm wide
+        assert np.abs(kin.project(aware) - aware).max() < 1e-3  # radians
+        assert np.abs(kin.project(naive) - naive).max() > 0.1
+        projected = [obj.evaluate(kin.project(q), problem, False).cost for q in (aware, naive)]
+        assert projected[0] < 0.5 * projected[1], projected

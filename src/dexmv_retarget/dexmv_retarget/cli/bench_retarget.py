@@ -201,7 +201,8 @@ def _print_table(report: dict) -> None:
         ref, ours = case["reference"], case["ours_on_reference_frames"]
         print(f"{label}: {case['input']} ({case['frames']} frames at {case['fps']} Hz)")
         print(f"  ours, all frames:  {_f(case['ms_per_frame'], '.3f')} ms/frame (p95 "
-              f"{_f(case['ms_per_frame_p95'], '.3f')}), TSV error {_f(case['tsv_error_mm'])} mm (unfiltered "
+              f"{_f(case['ms_per_frame_p95'], '.3f')}; thread CPU {_f(case.get('cpu_ms_per_frame'), '.3f')}), "
+              f"TSV error {_f(case['tsv_error_mm'])} mm (unfiltered "
               f"{_f(case['tsv_error_mm_unfiltered'])}), max limit violation {case['max_limit_violation']:g}, "
               f"{case['held_frames']} held frames")
         if case.get("wrist_error_mm") is not None:
