@@ -125,6 +125,14 @@ def sim_node(args: dict[str, str]) -> NodeSpec:
             params["seed"] = int(args["seed"])
         except ValueError:
             raise LaunchArgumentError(f"launch argument seed:={args['seed']!r}: expected an integer") from None
+    if args.get("horizon", "") != "":
+        try:
+            params["horizon"] = int(args["horizon"])
+        except ValueError:
+            raise LaunchArgumentError(f"launch argument horizon:={args['horizon']!r}: expected an integer number "
+                                      "of control steps") from None
+        if params["horizon"] < 0:
+            raise LaunchArgumentError(f"launch argument horizon:={args['horizon']}: must be >= 0")
     return NodeSpec("dexmv_sim", "sim_node", "sim_node", [config_file("sim.yaml")], params)
 
 

@@ -10,6 +10,8 @@ ARGUMENTS = [
     ("run", "", "training run folder or checkpoint written by `dexmv train`; required"),
     ("task", "relocate-mustard_bottle", "task to simulate: the one the policy was trained on"),
     ("seed", "0", "seed of the first episode"),
+    ("horizon", "200", "control steps per episode (DexMV's 200); each result on /dexmv/sim/episode_result, then "
+                       "the next seed; 0: one endless episode"),
     RVIZ_ARGUMENT,
 ]
 

@@ -98,6 +98,8 @@ def test_bad_arguments_name_the_argument(rec_dir):
         GRAPHS["sim"]({"seed": "x", "rviz": "false"})
     with pytest.raises(LaunchArgumentError, match="run:= is required"):
         GRAPHS["deploy"]({"rviz": "false"})
+    with pytest.raises(LaunchArgumentError, match="horizon:=-3"):
+        GRAPHS["deploy"]({"run": "r", "horizon": "-3", "rviz": "false"})
 
 
 def _module(path: Path):

@@ -145,3 +145,31 @@ def test_sim_node_faster_than_real_time_publishes_clock(ros_node, spin_until, ru
     spin_until(ros_node, lambda: len(stamps) > count + 20, timeout=5)
     assert all(b >= a for a, b in itertools.pairwise(stamps)), "/clock went back"
     assert proc.interrupt() == 0, proc.output()
+
+
+def test_sim_node_with_a_horizon_reports_each_episode_as_the_task_scores_it(ros_node, spin_until, run_node):
+    """Every `horizon` steps: the episode's success and score on /dexmv/sim/episode_result, equal to
+    the same episode run offline (same seed, no targets: the hand holds its start), then the next seed."""
+    import numpy as np
+
+    from dexmv_sim.simulation import TaskSimulation
+
+    task = "relocate-tomato_soup_can"
+    proc = run_node("dexmv_sim", "sim_node", params={"task": task, "seed": 5, "real_time": False, "horizon": 40,
+                                                     "publish_every": 20})
+    results: list[dict] = []
+    latched_all = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    ros_node.create_subscription(String, "/dexmv/sim/episode_result", lambda m: results.append(json.loads(m.data)),
+                                 latched_all)
+    assert spin_until(ros_node, lambda: len(results) >= 3, timeout=30), proc.output()
+    assert [r["seed"] for r in results[:3]] == [5, 6, 7] and [r["episode"] for r in results[:3]] == [0, 1, 2]
+    for r in results[:3]:
+        sim = TaskSimulation(task)
+        sim.reset(np.random.default_rng(r["seed"]))
+        for _ in range(40):
+            sim.step_targets(sim.targets)
+        offline = sim.evaluate()
+        assert r["task"] == task and r["steps"] == 40
+        assert r["success"] == bool(offline.success) and abs(r["score"] - offline.score) < 1e-5, (r, offline)
+    assert proc.interrupt() == 0, proc.output()

@@ -20,14 +20,19 @@ Publishes (every `publish_every` control steps):
     simulation time; otherwise (real time, use_sim_time false) they are the ROS clock's.
   /dexmv/sim/episode (std_msgs/String, reliable + transient local): one JSON object per episode,
     {"episode", "task", "seed", "start_time"}: how episodes are marked on the monotonic clock.
+  /dexmv/sim/episode_result (std_msgs/String, reliable + transient local, depth 100), with a
+    `horizon`: one JSON object per finished episode, {"episode", "task", "seed", "steps", "success",
+    "score"}: the task's own success and score (relocate: object within 0.1 m of the target;
+    pour: fraction poured; place_inside: inside score) after `horizon` control steps, as
+    `dexmv eval` counts them; the next episode then starts with the next seed.
   /diagnostics (diagnostic_msgs/DiagnosticArray), once a second: achieved control rate (WARN when a
-    real-time node steps below 95 % of 100 Hz, e.g. pour on a slow CPU), sim time, episode, and
-    rejected /adroit/joint_targets messages counted per reason.
+    real-time node steps below 95 % of 100 Hz, e.g. pour on a slow CPU), sim time, episode, the
+    task's current success and score, and rejected /adroit/joint_targets messages counted per reason.
 Services:
   /dexmv/sim/reset_episode (dexmv_msgs/srv/ResetEpisode): new episode of a task (empty: the current
     one) from a seed (>= 0). A failed reset (unknown task, bad seed) changes nothing.
-Parameters: task, seed, real_time, publish_every, publish_hand_tf, mesh_dir (see declarations), and
-ROS's use_sim_time.
+Parameters: task, seed, real_time, publish_every, publish_hand_tf, mesh_dir, horizon (see
+declarations), and ROS's use_sim_time.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ from dexmv_sim.tasks import TASK_IDS, TaskOptionError  # noqa: E402
 FRAME_PREFIX = "sim/"
 MARKER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Episode results: every one kept for late joiners (a 2 s episode can end before a subscriber matches).
+RESULT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 WATER_PREFIX = "water/"
 DIAGNOSTICS_PERIOD = 1.0  # s, wall clock
@@ -140,6 +147,12 @@ class SimNode(Node):
         self.publish_hand_tf = bool(self.declare_parameter(
             "publish_hand_tf", True, d(description="publish world -> sim/<hand body> TF (false when "
                                                    "robot_state_publisher draws the URDF)")).value)
+        self.horizon = int(self.declare_parameter(
+            "horizon", 0, d(description="control steps per episode (DexMV: 200); each finished episode's "
+                                        "success and score go to /dexmv/sim/episode_result and the next "
+                                        "starts with the next seed (0: one endless episode)")).value)
+        if self.horizon < 0:
+            raise ValueError(f"horizon: must be >= 0 control steps, got {self.horizon}")
         mesh_dir = self.declare_parameter("mesh_dir", "", d(description="folder of real YCB meshes "
                                                                         "(empty: primitive objects)")).value
         self.mesh_dir = mesh_dir or None
@@ -150,6 +163,8 @@ class SimNode(Node):
         self.tf_pub = self.create_publisher(TFMessage, "/tf", TF_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", MARKER_QOS)
         self.episode_pub = self.create_publisher(String, "/dexmv/sim/episode", MARKER_QOS)
+        self.result_pub = self.create_publisher(String, "/dexmv/sim/episode_result", RESULT_QOS)
+        self.episode_steps = 0
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.water_pub = None  # made when a task has water (pour)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.sim_time_stamps else None
@@ -202,6 +217,7 @@ class SimNode(Node):
             self._geometry = visual_geometry(model, skip_bodies=(WATER_PREFIX,))
         self.task_id, self.seed = task_id, seed
         self.targets = self.sim.targets
+        self.episode_steps = 0
         self.episode_pub.publish(String(data=json.dumps({"episode": self.episode, "task": task_id, "seed": seed,
                                                          "start_time": round(self._time_base, 6)})))
         self.marker_pub.publish(geometry_markers(self._geometry, self.now()))
@@ -256,10 +272,24 @@ class SimNode(Node):
     def tick(self) -> None:
         self.sim.step_targets(self.targets)
         self._ticks += 1
+        self.episode_steps += 1
+        if self.horizon and self.episode_steps >= self.horizon:
+            self._finish_episode()
+            return
         if self.clock_pub is not None:
             self.clock_pub.publish(Clock(clock=_stamp(self.sim_time())))
         if self.sim.steps % self.publish_every == 0:
             self.publish()
+
+    def _finish_episode(self) -> None:
+        """The episode's result (the task's success and score at its last step), then the next episode."""
+        result = self.sim.evaluate()
+        record = {"episode": self.episode, "task": self.task_id, "seed": self.seed, "steps": self.episode_steps,
+                  "success": bool(result.success), "score": round(float(result.score), 6)}
+        self.result_pub.publish(String(data=json.dumps(record)))
+        self.get_logger().info(f"episode {self.episode} ({self.task_id}, seed {self.seed}) ended after "
+                               f"{self.episode_steps} steps: success={record['success']} score={record['score']:.3f}")
+        self._start(self.task_id, self.seed + 1)
 
     def publish_diagnostics(self) -> None:
         """Achieved control rate, episode and rejections on /diagnostics (once a second)."""
@@ -281,8 +311,11 @@ class SimNode(Node):
         else:
             mode = "real time" if self.real_time else "as fast as possible"
             status.message = f"{self.achieved_hz:.0f} Hz ({mode})"
+        current = self.sim.evaluate()
         values = {"task": self.task_id, "episode": self.episode, "seed": self.seed,
-                  "sim_time": f"{self.sim_time():.3f}", "achieved_rate_hz": f"{self.achieved_hz:.1f}",
+                  "sim_time": f"{self.sim_time():.3f}", "episode_steps": self.episode_steps,
+                  "success": bool(current.success), "score": f"{current.score:.3f}",
+                  "achieved_rate_hz": f"{self.achieved_hz:.1f}",
                   "target_rate_hz": f"{target:.0f}" if self.real_time else "max",
                   "rejected_total": sum(self.rejected.values())}
         values.update({f"rejected/{reason}": count for reason, count in sorted(self.rejected.items())})
