@@ -69,7 +69,9 @@ class NodeProcess:
         return cls(cmd, Path(log_dir) / f"{log_name or name}.log")
 
     def output(self) -> str:
-        self._log.flush()
+        """Everything the node printed so far (also after stop(): the log file stays)."""
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_for_output(self, text: str, timeout: float = 20.0) -> bool:

@@ -9,10 +9,10 @@ import numpy as np
 from dexmv_bringup.cli.main import BENCH_GROUP, VERB_GROUP, load_verbs
 
 
-def dexmv(*args: str) -> subprocess.CompletedProcess:
+def dexmv(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     exe = shutil.which("dexmv")
     assert exe is not None, "dexmv is not on PATH after sourcing install/setup.bash"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_help_lists_every_registered_verb():
@@ -56,8 +56,10 @@ def test_doctor_passes_in_this_environment():
 
 
 def test_demo_runs_every_stage(tmp_path):
-    """The whole demo on a short recording: files written, images and joint targets crossed DDS."""
-    out = dexmv("demo", "--seconds", "1.5", "--fps", "10", "--out", str(tmp_path))
+    """The whole demo on a short recording and a tiny training budget: files written, images and joint
+    targets crossed DDS, the bag became a demonstration, DAPG ran, the policy drove sim_node."""
+    out = dexmv("demo", "--seconds", "1.5", "--fps", "10", "--iterations", "1", "--trajectories", "2",
+                "--horizon", "50", "--episodes", "2", "--out", str(tmp_path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo finished" in out.stdout and "FAILED" not in out.stdout
     # realsense2_camera's frame tree: link -> color_frame -> color_optical_frame
@@ -83,8 +85,26 @@ def test_demo_runs_every_stage(tmp_path):
     with np.load(tmp_path / "demonstration.npz") as demo:
         assert demo["actions"].shape == demo["joints"].shape and demo["joints"].shape[1] == 30
         assert np.all(np.abs(demo["actions"]) <= 1.0)
+    # the bag the recorder closed on SIGINT holds the hand poses and became one demonstration
+    got = re.search(r"recorder_node: \S+ closed on SIGINT with (\d+) messages", out.stdout)
+    assert got and int(got.group(1)) > 30, out.stdout
+    assert "1 demos kept, 0 dropped (source: bag)" in out.stdout, out.stdout
+    assert re.search(r"DAPG on relocate-mustard_bottle: 1 iterations x 2 trajectories of 50 steps", out.stdout)
+    assert re.search(r"success rate \d\.\d\d over 2 episodes", out.stdout), out.stdout
+    got = re.search(r"policy_node drove sim_node for one 50-step episode .* (\d+) joint targets over DDS\): "
+                    r"success=(True|False) score=", out.stdout)
+    assert got and int(got.group(1)) > 0, out.stdout
+    for name in ("bag/metadata.yaml", "demos/summary.json", "run/metrics.csv", "run/learning_curve.png",
+                 "run/eval.mp4", "human_vs_robot.mp4", "human_vs_robot.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    report = (tmp_path / "report.md").read_text()
+    for stage in ("graph", "replay", "demos", "train", "evaluate", "deploy"):
+        assert f"## {stage}" in report
+    assert "(human_vs_robot.png)" in report and "(run/learning_curve.png)" in report
 
 
 def test_demo_rejects_bad_settings():
     out = dexmv("demo", "--seconds", "0")
     assert out.returncode == 2 and "--seconds" in out.stdout
+    out = dexmv("demo", "--iterations", "0")
+    assert out.returncode == 2 and "--iterations must be at least 1" in out.stdout

@@ -2,10 +2,13 @@
 
 extrinsics_publisher (the recording's rig) and one camera_node per camera (the recording at its
 own rate) publish what two D435s on a calibrated frame would; retarget_node turns hand poses into
-joint targets; sim_node follows them in MuJoCo. Perception does not exist yet, so this process
-stands in for it: for every colour image of camera1 it publishes the recording's ground-truth
-keypoints of that frame as /dexmv/hand_pose, stamped with the image's stamp, in camera1's optical
-frame. The retarget node finds that frame's pose in `world` through /tf_static, as on a real rig.
+joint targets; sim_node follows them in MuJoCo; recorder_node (dexmv_learning) writes the hand
+poses, joint targets and states and the simulated object poses into a rosbag2 folder (MCAP),
+which the demonstrations stage turns into robot demonstrations. Perception's node is not part of
+this stage yet, so this process stands in for it: for every colour image of camera1 it publishes
+the recording's ground-truth keypoints of that frame as /dexmv/hand_pose, stamped with the
+image's stamp, in `world`, and the objects' ground-truth poses as /dexmv/object_poses, as
+perception does.
 
 Nothing here depends on how fast DDS discovery is: the camera nodes start only once this process
 has matched the retarget and sim nodes, then wait until it has matched their image topics; the
@@ -41,6 +44,10 @@ SETTLE_S = 1.0  # after the last target arrived: time for the sim to follow it
 START_LEAD_S = 4.0
 STATIC_FRAMES = ("camera1_link", "camera2_link", "camera1_color_optical_frame", "camera2_color_optical_frame")
 PUBLISHED = re.compile(r"end of recording: published (\d+) frames, dropped (\d+)")
+# What recorder_node writes to the bag (each must be subscribed before the cameras start).
+RECORDED = ("/dexmv/hand_pose", "/dexmv/object_poses", "/adroit/joint_targets", "/adroit/joint_states",
+            "/dexmv/sim/object_poses")
+CLOSED = re.compile(r"closed (.+): (\d+) messages, ([\d.]+) s")
 
 
 class _ImageTally:
@@ -68,20 +75,21 @@ def _stamp_s(header) -> float:
 def stage_graph(run: DemoRun) -> str:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
-    from geometry_msgs.msg import Point
+    from geometry_msgs.msg import Point, Pose, Quaternion
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from scipy.spatial.transform import Rotation
     from sensor_msgs.msg import CameraInfo, Image, JointState
     from tf2_msgs.msg import TFMessage
 
     from dexmv_capture.synthetic.synthesize import load_ground_truth
-    from dexmv_msgs.msg import HandPose, ObjectPoseArray
+    from dexmv_msgs.msg import HandPose, ObjectPose, ObjectPoseArray
 
     rec = run.need("recording")
     arrays, meta = load_ground_truth(rec.ground_truth)
     cams = list(rec.recordings)
     hand_cam = cams[0]
-    keypoints = arrays[f"{hand_cam}/keypoints_camera"]
+    keypoints = arrays["keypoints_world"]
     logs = run.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     nodes: dict[str, NodeProcess] = {}
@@ -94,8 +102,16 @@ def stage_graph(run: DemoRun) -> str:
                                                            "transform_wait": TRANSFORM_WAIT_S})
         nodes["sim_node"] = NodeProcess.start("dexmv_sim", "sim_node", log_dir=logs,
                                               params={"task": run.task, "seed": run.seed})
+        bag = run.out / "bag"
+        if bag.exists():
+            import shutil
+
+            shutil.rmtree(bag)  # the demo's own output of an earlier run
+        nodes["recorder_node"] = NodeProcess.start("dexmv_learning", "recorder_node", log_dir=logs,
+                                                   params={"output": str(bag), "topics": list(RECORDED),
+                                                           "recording": True})
         for name, ready in (("extrinsics_publisher", "published"), ("retarget_node", "ready"),
-                            ("sim_node", "simulating")):
+                            ("sim_node", "simulating"), ("recorder_node", "recording")):
             if not nodes[name].wait_for_output(ready, run.timeout):
                 raise RuntimeError(f"{name} did not start within {run.timeout} s:\n{nodes[name].output()[-800:]}")
 
@@ -117,6 +133,7 @@ def stage_graph(run: DemoRun) -> str:
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         hand_pub = node.create_publisher(HandPose, "/dexmv/hand_pose", 10)
+        object_pub = node.create_publisher(ObjectPoseArray, "/dexmv/object_poses", 10)
         first_stamp: list[float] = []
         hand_poses = [0]
 
@@ -129,10 +146,20 @@ def stage_graph(run: DemoRun) -> str:
             if k >= len(keypoints):
                 return
             msg = HandPose(header=image.header, side="right", confidence=1.0)
+            msg.header.frame_id = "world"  # as perception publishes them (the recorder's bag feeds demos)
             msg.keypoints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in keypoints[k]]
             msg.keypoint_confidence = [1.0] * 21
             hand_pub.publish(msg)
             hand_poses[0] += 1
+            objects = ObjectPoseArray(header=msg.header)
+            for name, info in meta["objects"].items():
+                pose = arrays[f"object_pose/{name}"][k]
+                x, y, z, w = Rotation.from_matrix(pose[:3, :3]).as_quat()
+                objects.objects.append(ObjectPose(
+                    object_id=info["object_id"], confidence=1.0,
+                    pose=Pose(position=Point(x=float(pose[0, 3]), y=float(pose[1, 3]), z=float(pose[2, 3])),
+                              orientation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)))))
+            object_pub.publish(objects)
 
         def on_static(msg: TFMessage) -> None:
             static_frames.update({t.child_frame_id: t.header.frame_id for t in msg.transforms})
@@ -173,6 +200,8 @@ def stage_graph(run: DemoRun) -> str:
             links.update({f"{t} ({who})": node.count_publishers(t) for t, who in (
                 ("/adroit/joint_targets", "retarget_node"), ("/adroit/joint_states", "sim_node"),
                 ("/dexmv/sim/object_poses", "sim_node"))})
+            recorder = nodes["recorder_node"].output()  # it logs each topic it subscribes to
+            links.update({f"{t} (recorder_node)": int(f"recording {t} [" in recorder) for t in RECORDED})
             return [name for name, count in links.items() if count < 1]
 
         if not spin_until(lambda: not unmatched(), run.timeout):
@@ -212,12 +241,17 @@ def stage_graph(run: DemoRun) -> str:
     unclean = {n: c for n, c in codes.items() if c != 0}
     if unclean:
         raise RuntimeError(f"nodes that did not stop cleanly on SIGINT: {unclean} (logs in {logs})")
+    closed = CLOSED.search(nodes["recorder_node"].output())
+    if closed is None:
+        raise RuntimeError(f"recorder_node did not close its bag:\n{nodes['recorder_node'].output()[-800:]}")
+    run.products["bag"] = bag
+    bag_line = f"recorder_node: {bag} closed on SIGINT with {closed.group(2)} messages over {closed.group(3)} s"
     if first_stamp and targets:
         run.products["graph_joint_targets"] = (
             np.array([round((_stamp_s(m.header) - first_stamp[0]) * meta["fps"]) for m in targets], dtype=int),
             np.array([m.position for m in targets]))
     return _summary(meta, arrays, cams, images, infos, static_frames, targets, states, object_poses, statuses,
-                    published, hand_poses[0])
+                    published, hand_poses[0]) + "\n      " + bag_line
 
 
 def _summary(meta, arrays, cams, images, infos, static_frames, targets, states, object_poses, statuses,

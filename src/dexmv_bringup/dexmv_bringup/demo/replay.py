@@ -50,6 +50,14 @@ def recorded_placement(task: str, meta: dict, arrays: dict[str, np.ndarray]) -> 
     return options
 
 
+def _camera_frames(recording) -> list[np.ndarray]:
+    """The colour frames of one camera's recording (RGB uint8)."""
+    from dexmv_capture.recording import RecordingReader
+
+    with RecordingReader(recording) as reader:
+        return [frame.color for frame in reader]
+
+
 def stage_replay(run: DemoRun) -> str:
     from dexmv_capture.synthetic.synthesize import load_ground_truth
     from dexmv_retarget import RetargetConfig, Retargeter
@@ -83,6 +91,11 @@ def stage_replay(run: DemoRun) -> str:
     renderer = SceneRenderer(sim.model, 480, 360)
     frames: list[np.ndarray] = []
     every = max(1, round(1.0 / (CONTROL_DT * GIF_FPS)))
+    # the control steps at the recording's frame times: the robot beside the human, frame by frame
+    camera_frames = _camera_frames(rec.recordings[next(iter(rec.recordings))])
+    at_frame = {min(round(k / fps / CONTROL_DT), len(q) - 1): k for k in range(len(camera_frames))}
+    side = SceneRenderer(sim.model, camera_frames[0].shape[1], camera_frames[0].shape[0]) if camera_frames else None
+    pairs: list[np.ndarray] = []
     heights: list[float] = []
     moved = [n for n, info in meta["objects"].items() if info["moved_by_hand"]]
     obj = sim.model.body(meta["objects"][moved[0]]["object_id"]).id if moved else None
@@ -92,14 +105,21 @@ def stage_replay(run: DemoRun) -> str:
             heights.append(float(sim.data.xpos[obj, 2]))
         if t % every == 0:
             frames.append(renderer.rgb(sim.data, "front"))
+        if side is not None and t in at_frame:
+            pairs.append(np.hstack([camera_frames[at_frame[t]], side.rgb(sim.data, "front")]))
 
     try:
         achieved = replay(sim, demo.actions, q[0], demo.qvel[0], on_step=on_step)
     finally:
         renderer.close()
+        if side is not None:
+            side.close()
     err = tracking_error(q, achieved)
     gif = run.out / "replay.gif"
     write_frames(gif, frames, fps=GIF_FPS)
+    if pairs:
+        write_frames(run.out / "human_vs_robot.mp4", pairs, fps=max(1, round(fps)))
+        write_frames(run.out / "human_vs_robot.png", pairs)
     options_json = json.dumps({k: np.asarray(v).tolist() for k, v in options.items()})
     np.savez_compressed(run.out / "demonstration.npz", joints=q, actions=demo.actions, achieved=achieved,
                         reset_options_json=np.array(options_json))
@@ -113,4 +133,6 @@ def stage_replay(run: DemoRun) -> str:
         lines.append(f"{meta['objects'][moved[0]]['object_id']} lifted up to {lift_cm:.1f} cm")
     lines.append(f"end of replay: success={result.success} score={result.score:.2f}; "
                  f"{gif} ({len(frames)} frames), {run.out / 'demonstration.npz'}")
+    if pairs:
+        lines.append(f"{run.out / 'human_vs_robot.mp4'}: camera1 beside the robot replay, {len(pairs)} frames")
     return "\n      ".join(lines)

@@ -15,6 +15,10 @@ class DemoRun:
     fps: float
     seed: int
     timeout: float  # seconds to wait for any one ROS exchange
+    iterations: int = 5  # DAPG iterations
+    trajectories: int = 20  # per DAPG iteration
+    horizon: int = 200  # control steps per episode (training, evaluation, deployment)
+    episodes: int = 10  # evaluation episodes
     products: dict[str, Any] = field(default_factory=dict)  # stage outputs by name, for later stages
 
     def need(self, name: str) -> Any:
