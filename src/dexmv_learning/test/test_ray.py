@@ -30,17 +30,22 @@ TINY = {"iterations": 2, "trajectories": 4, "horizon": 20, "num_workers": 1, "ev
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from dexmv_learning.distributed.cluster import connect
+    from dexmv_learning.distributed.cluster import LOOPBACK_SWITCH, connect
 
-    saved = os.environ.pop("RAY_ADDRESS", None)  # never join a cluster from a test
+    names = ("RAY_ADDRESS", LOOPBACK_SWITCH, "RAY_USAGE_STATS_ENABLED")
+    saved = {name: os.environ.get(name) for name in names}  # the rest of the suite sees them unchanged
+    os.environ.pop("RAY_ADDRESS", None)  # never join a cluster from a test
     if ray.is_initialized():
         ray.shutdown()
     module = connect("local", num_cpus=2)
     assert [node["NodeManagerAddress"] for node in module.nodes()] == ["127.0.0.1"]  # loopback only
     yield module
     module.shutdown()
-    if saved is not None:
-        os.environ["RAY_ADDRESS"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _metrics(run) -> list[dict[str, str]]:
@@ -131,6 +136,10 @@ def test_train_cli_with_ray_actors_matches_a_local_run(local_ray, tmp_path, caps
     assert "2 iterations on Ray" in capsys.readouterr().out
     assert _metrics(tmp_path / "ray") == _metrics(tmp_path / "local")
     assert train.run(args(tmp_path / "bad", ray=True, ray_actors=-1)) == 2
+    parsed = args(tmp_path / "too-wide", ray=True)
+    parsed.workers = 3  # more CPUs than the 2-CPU Ray has: one line, not a wait for ever
+    assert train.run(parsed) == 2
+    assert "largest node of the Ray cluster has 2" in capsys.readouterr().err
 
 
 def test_bench_ray_reports_the_ratio_and_identical_batches(local_ray, tmp_path):

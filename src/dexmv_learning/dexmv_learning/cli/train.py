@@ -113,14 +113,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_on_ray(config: dict, args: argparse.Namespace) -> int:
-    from dexmv_learning.distributed.cluster import RayUnavailableError
     from dexmv_learning.distributed.sweep import train_on_ray
 
     if args.ray_actors < 0:
         return _error(f"--ray-actors must be 0 or more, got {args.ray_actors}")
     try:
         return train_on_ray(config, args.out, args.ray, args.ray_actors, progress=not args.no_progress)
-    except RayUnavailableError as err:
+    except RuntimeError as err:  # Ray missing or unreachable, a run that fits no node
         return _error(str(err))
 
 

@@ -86,6 +86,8 @@ def run_jobs(jobs: Sequence[Job], address: str | None = None, progress: bool = T
     ray = connect(address)
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    check_fits(ray, jobs)
+
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
     board = ray.remote(ProgressBoard).options(num_cpus=0, scheduling_strategy=here).remote()
     task = ray.remote(run_job)
@@ -116,6 +118,17 @@ def run_jobs(jobs: Sequence[Job], address: str | None = None, progress: bool = T
         view.close()
         ray.kill(board)
     return [results[j.name] for j in jobs]
+
+
+def check_fits(ray: Any, jobs: Sequence[Job]) -> None:
+    """RuntimeError (one line) when a run or its rollout actors ask for more CPUs than any node of
+    the cluster has: Ray would wait for such a node for ever."""
+    largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=0)
+    for job in jobs:
+        need = max(job.cpus, int(job.config.get("num_workers") or 1) if job.actors else 0)
+        if need > largest:
+            raise RuntimeError(f"{job.name} needs {need} CPUs on one node (--workers) but the largest node of the "
+                               f"Ray cluster has {largest:g}: lower --workers")
 
 
 def failures(results: Sequence[dict[str, Any]]) -> str | None:
