@@ -1,5 +1,6 @@
 """Scale-out on Ray (the optional extra), on a Ray of this machine only (2 CPUs, loopback, one
-instance for the module): rollouts spread over Ray actors are bit-identical to local sampling; a
+instance for the module): rollouts spread over Ray actors are bit-identical to local sampling, also when an actor is
+killed mid-batch; a
 Table 1 sweep of 2 runs as Ray tasks gives the local sweep's results; a run whose worker process is
 killed mid-run is retried by Ray, resumes from its checkpoint and ends as an uninterrupted run;
 `dexmv train --ray --ray-actors 1` gives the local run's results; `dexmv bench ray` reports the ratio."""
@@ -71,6 +72,30 @@ def test_ray_actor_sampling_is_identical_to_local_sampling(local_ray):
                 assert np.array_equal(getattr(a, key), getattr(b, key)), key
         other = remote.sample(policy, 12, 12)  # another env seed: another batch (the test can fail)
         assert not np.array_equal(other.obs, a.obs)
+
+
+def test_an_actor_killed_mid_sample_is_restarted_and_the_batch_is_the_same(local_ray):
+    torch.set_num_threads(1)
+    with Sampler(TASK, 5, 10, num_workers=1) as local, RaySampler(TASK, 5, 10, actors=2) as remote:
+        policy = GaussianMLPPolicy(local.obs_dim, local.act_dim, [32, 32], -0.5, generator=torch_generator(1))
+        expected = local.sample(policy, 3, 4)
+        pid = ray.get(remote.actors[1].pid.remote())
+
+        class KillAtStep3:  # the policy, and a node failure in the middle of the batch
+            calls = 0
+
+            def act(self, obs, generator=None, deterministic=False):
+                self.calls += 1
+                if self.calls == 3:
+                    os.kill(pid, signal.SIGKILL)
+                return policy.act(obs, generator=generator, deterministic=deterministic)
+
+        killer = KillAtStep3()
+        batch = remote.sample(killer, 3, 4)
+        assert killer.calls > 10  # drawn again from the start (10 steps per sample)
+        assert ray.get(remote.actors[1].pid.remote()) != pid  # a new process
+        for key in ("obs", "actions", "rewards", "success", "score"):
+            assert np.array_equal(getattr(batch, key), getattr(expected, key)), key
 
 
 def test_table1_sweep_on_ray_matches_the_local_sweep(local_ray, tmp_path):

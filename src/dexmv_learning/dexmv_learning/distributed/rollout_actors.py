@@ -18,6 +18,7 @@ restarts it and the whole sample is drawn again, with the same result.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from dexmv_learning.algos.policy import GaussianMLPPolicy
 from dexmv_learning.training.sampler import Batch, torch_generator
 
 RESTARTS = 2  # actor restarts (and sample retries) after its process or node died
+RESTART_WAIT_S = 300.0  # how long a sample waits for a restarting actor (a new node may have to start)
 
 
 class EnvBlock:
@@ -39,6 +41,9 @@ class EnvBlock:
         self.first, self.count = int(first), int(count)
         self.envs = DexMVVectorEnv(task, num_envs=self.count, num_workers=max(1, int(workers)),
                                    max_episode_steps=int(horizon))
+
+    def pid(self) -> int:
+        return os.getpid()
 
     def dims(self) -> tuple[int, int]:
         return self.envs.obs_dim, int(self.envs.single_action_space.shape[0])
@@ -95,7 +100,21 @@ class RaySampler:
             except self.ray.exceptions.RayActorError:
                 if attempt == RESTARTS:
                     raise
+                self._wait_restarted()
         raise AssertionError("unreachable")
+
+    def _wait_restarted(self, timeout_s: float = RESTART_WAIT_S) -> None:
+        """Until every actor answers again (a restarting actor refuses calls meanwhile); an actor that
+        is dead for good (restarts used up) raises at once."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.ray.get([a.dims.remote() for a in self.actors])
+                return
+            except self.ray.exceptions.ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _sample(self, policy: GaussianMLPPolicy, env_seed: int, noise_seed: int | None,
                 deterministic: bool) -> Batch:
