@@ -15,6 +15,11 @@ Two modes:
 - system: a ROS 2 install is sourced (`ROS_DISTRO` set and its rclpy importable); the venv sees the
   system site-packages and the workspace builds against that ROS instead.
 
+`DEXMV_EXTRAS=ray` (names separated by commas or spaces) also installs optional extras: each is a
+requirements/<name>.txt that setup installs only when asked, pinned in the same lock. Such a file
+names the extra's packages and the ones they bring beyond the base environment, so that the check
+below expects those pins installed only when the extra was asked for.
+
 `DEXMV_VENV=/some/dir` puts the virtual environment elsewhere (a new or empty directory, or one an
 earlier setup made); setup never deletes a directory it did not create.
 
@@ -61,6 +66,9 @@ DEBIAN_PACKAGES = {
     "g++": "building the interface packages",
 }
 WHEEL_PYTHON = (3, 11)
+# Optional extras (requirements/<name>.txt), installed only when DEXMV_EXTRAS names them.
+EXTRAS = ("ray",)
+WANTED_EXTRAS = tuple(e for e in re.split(r"[,\s]+", os.environ.get("DEXMV_EXTRAS", "").strip().lower()) if e)
 
 
 class SetupError(RuntimeError):
@@ -270,7 +278,12 @@ def ros_wheels_file() -> Path:
 
 def requirement_files(mode: str) -> list[Path]:
     """The Python libraries' files, plus the selected distribution's ROS wheels in wheels mode."""
-    files = sorted(f for f in REQ.glob("*.txt") if not f.name.startswith(("constraints", "ros-wheels")))
+    unknown = [e for e in WANTED_EXTRAS if e not in EXTRAS]
+    if unknown:
+        raise SetupError(f"DEXMV_EXTRAS names '{unknown[0]}', not an extra of this workspace: use one of "
+                         f"{', '.join(EXTRAS)}, or unset DEXMV_EXTRAS.")
+    files = sorted(f for f in REQ.glob("*.txt") if not f.name.startswith(("constraints", "ros-wheels"))
+                   and (f.stem not in EXTRAS or f.stem in WANTED_EXTRAS))
     if mode == "wheels":
         files.append(ros_wheels_file())
     return files
@@ -711,7 +724,8 @@ from pathlib import Path
 def canon(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
-lock, mode, required = sys.argv[1], sys.argv[2], {canon(n) for n in sys.argv[3:]}
+lock, mode = sys.argv[1], sys.argv[2]
+optional, required = {canon(n) for n in sys.argv[3].split(",") if n}, {canon(n) for n in sys.argv[4:]}
 pins = {}
 for line in open(lock):
     m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
@@ -721,7 +735,8 @@ installed = {}
 for dist in metadata.distributions():
     installed.setdefault(canon(dist.metadata["Name"] or ""), dist)
 # wheels mode: the lock is the whole environment; system mode: what the requirement files name
-for name in sorted(pins if mode == "wheels" else required):
+# (less the pins only extras that were not asked for need)
+for name in sorted(set(pins) - optional if mode == "wheels" else required):
     dist = installed.get(name)
     if dist is None:
         print(name, pins.get(name, ""), "not installed", sep="\t")
@@ -740,9 +755,9 @@ for name, dist in installed.items():
 """
 
 
-def requirement_names(mode: str) -> list[str]:
+def requirement_names(mode: str, paths: list[Path] | None = None) -> list[str]:
     names = []
-    for path in requirement_files(mode):
+    for path in requirement_files(mode) if paths is None else paths:
         for line in path.read_text().splitlines():
             m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
             if m:
@@ -755,8 +770,11 @@ def damaged_packages(mode: str) -> list[tuple[str, str, str]]:
 
     Looks only at metadata and file names (about a second), not at file contents.
     """
-    proc = subprocess.run([str(venv_python()), "-c", _CHECK_PACKAGES, str(lock_file()), mode,
-                           *requirement_names(mode)], capture_output=True, text=True, env=clean_environ())
+    required = requirement_names(mode)
+    unasked = [REQ / f"{e}.txt" for e in EXTRAS if e not in WANTED_EXTRAS and (REQ / f"{e}.txt").is_file()]
+    optional = ",".join(n for n in requirement_names(mode, unasked) if n not in required)
+    proc = subprocess.run([str(venv_python()), "-c", _CHECK_PACKAGES, str(lock_file()), mode, optional,
+                           *required], capture_output=True, text=True, env=clean_environ())
     if proc.returncode != 0:
         return [("python", "", f"the venv's interpreter does not run ({proc.stderr.strip()[-200:]})")]
     return [tuple(line.split("\t")) for line in proc.stdout.splitlines() if line.strip()]  # type: ignore[misc]

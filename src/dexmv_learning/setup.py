@@ -34,6 +34,7 @@ setup(
         "dexmv.bench": [
             "demos = dexmv_learning.cli.bench_demos",
             "learning = dexmv_learning.cli.bench_learning",
+            "ray = dexmv_learning.cli.bench_ray",
         ],
     },
 )

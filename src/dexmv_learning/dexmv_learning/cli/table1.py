@@ -10,6 +10,7 @@ checkpoint, evaluations are reused).
 examples:
   dexmv table1 --out table1
   dexmv table1 --tasks relocate-tomato_soup_can relocate-mug --algos rl dapg --seeds 0 1 2 --iterations 50 --out t1
+  dexmv table1 --out /shared/table1 --ray auto --workers 4     # on the cluster `ray start` joined
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                             "dexmv_learning.demos.default_location(task)")
     parser.add_argument("--out", required=True, help="output folder (runs, table, curves)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="every run a Ray task, resumed from its checkpoint after a node died (optional extra: "
+                             "DEXMV_EXTRAS=ray make setup); ADDRESS: a cluster's "
+                             "HOST:PORT or 'auto' (the one `ray start` made here); without ADDRESS a Ray of this "
+                             "machine only (loopback). --out must be storage every node shares")
+    parser.add_argument("--ray-actors", type=int, default=0, metavar="N",
+                        help="with --ray: spread each run's rollouts over N Ray actors of --workers processes each "
+                             "(same results as local sampling; default 0: sample in the run's own task)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,8 +77,16 @@ def run(args: argparse.Namespace) -> int:
 
     Path(args.out).mkdir(parents=True, exist_ok=True)
     try:
-        result = run_table(args.out, tasks, args.algos, args.seeds, overrides, demos_for, args.episodes,
-                           progress=not args.no_progress)
+        if args.ray is not None:
+            from dexmv_learning.distributed.sweep import run_table_on_ray
+
+            if args.ray_actors < 0:
+                raise ConfigError(f"--ray-actors must be 0 or more, got {args.ray_actors}")
+            result = run_table_on_ray(args.out, tasks, args.algos, args.seeds, overrides, demos_for, args.episodes,
+                                      args.ray, args.ray_actors, progress=not args.no_progress)
+        else:
+            result = run_table(args.out, tasks, args.algos, args.seeds, overrides, demos_for, args.episodes,
+                               progress=not args.no_progress)
     except (ConfigError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ examples:
   dexmv train --task relocate-tomato_soup_can --algo dapg --seed 0 --iterations 100 --out runs/can-dapg-0
   dexmv train --task relocate-mug --algo rl --trajectories 50 --horizon 200 --out runs/mug-rl
   dexmv train --out runs/can-dapg-0 --resume --iterations 200        # continue (and extend) a run
+  dexmv train --task relocate-mug --algo rl --out /shared/runs/mug --ray auto --ray-actors 8 --workers 4
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="run as Ray task(s) (optional extra: DEXMV_EXTRAS=ray make setup); ADDRESS: a cluster's "
+                             "HOST:PORT or 'auto' (the one `ray start` made here); without ADDRESS a Ray of this "
+                             "machine only (loopback). --out must be storage every node shares")
+    parser.add_argument("--ray-actors", type=int, default=0, metavar="N",
+                        help="with --ray: spread each run's rollouts over N Ray actors of --workers processes each "
+                             "(same results as local sampling; default 0: sample in the run's own task)")
 
 
 def _error(message: str) -> int:
@@ -99,17 +107,35 @@ def run(args: argparse.Namespace) -> int:
 
     if config["task"] not in TASK_IDS:
         return _error(f"unknown task '{config['task']}': choose one of {', '.join(TASK_IDS)}")
+    if args.ray is not None:
+        return _train_on_ray(config, args)
     return train_run(config, run_folder, resume=args.resume, progress=not args.no_progress)
 
 
-def train_run(config: dict, run_folder, resume: bool = False, progress: bool = True) -> int:
-    """Train (or continue) the run described by `config` in `run_folder`; 0 on success, 2 on bad input."""
+def _train_on_ray(config: dict, args: argparse.Namespace) -> int:
+    from dexmv_learning.distributed.sweep import train_on_ray
+
+    if args.ray_actors < 0:
+        return _error(f"--ray-actors must be 0 or more, got {args.ray_actors}")
+    try:
+        return train_on_ray(config, args.out, args.ray, args.ray_actors, progress=not args.no_progress)
+    except RuntimeError as err:  # Ray missing or unreachable, a run that fits no node
+        return _error(str(err))
+
+
+def train_run(config: dict, run_folder, resume: bool = False, progress: bool = True, on_iteration=None,
+              make_sampler=None) -> int:
+    """Train (or continue) the run described by `config` in `run_folder`; 0 on success, 2 on bad input.
+
+    on_iteration(row) follows each iteration; make_sampler (Sampler's signature) replaces the local
+    sampler of the training batches (Ray actors: dexmv_learning.distributed); evaluation samples locally."""
     from dexmv_learning.training.checkpoint import CheckpointError
     from dexmv_learning.training.demos import DemoError, load_demo_data
     from dexmv_learning.training.sampler import Sampler
     from dexmv_learning.training.trainer import Trainer
 
-    sampler = Sampler(config["task"], config["trajectories"], config["horizon"], config["num_workers"] or None)
+    make = make_sampler or Sampler
+    sampler = make(config["task"], config["trajectories"], config["horizon"], config["num_workers"] or None)
     trainer = None
     try:
         demos = None
@@ -127,7 +153,7 @@ def train_run(config: dict, run_folder, resume: bool = False, progress: bool = T
             print(f"{demos.count} demonstrations ({len(demos.obs)} steps{', state only' if demos.state_only else ''}) "
                   f"from {config['demos']}")
         try:
-            trainer.train(resume=resume, progress=progress)
+            trainer.train(resume=resume, progress=progress, on_iteration=on_iteration)
         except CheckpointError as err:
             return _error(str(err))
         last = run_folder.read_metrics()[-1] if run_folder.read_metrics() else {}

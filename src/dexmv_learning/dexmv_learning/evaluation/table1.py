@@ -47,40 +47,59 @@ def run_table(out: str | Path, tasks: Sequence[str], algos: Sequence[str], seeds
               progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and evaluate every cell not yet done, then write the table; returns the table's data."""
     from dexmv_learning.cli.train import train_run
-    from dexmv_learning.evaluation.evaluate import evaluate_policy, load_run_policy
-    from dexmv_learning.training.config import resolve
     from dexmv_learning.training.run_folder import RunFolder
 
     out = Path(out)
     for cell in cells(out, tasks, algos, seeds):
         folder = RunFolder(cell.run)
         name = f"{cell.task} {cell.algo} seed {cell.seed}"
-        if folder.exists():
-            config = folder.read_config()
-            config["iterations"] = overrides.get("iterations") or config["iterations"]
-        else:
-            demos = demos_for(cell.task) if cell.algo in NEEDS_DEMOS else None
-            config = resolve(cell.task, cell.algo, cell.seed, overrides, demos=demos)
+        config = cell_config(cell, overrides, demos_for)
         latest = folder.latest_checkpoint()
-        done = latest is not None and int(latest.stem.split("_")[1]) >= config["iterations"]
-        if not done:
+        if not trained(folder, config):
             log(f"[table1] training {name} ({'resuming' if latest else 'new'})")
             code = train_run(config, folder, resume=latest is not None, progress=progress)
             if code != 0:
                 raise RuntimeError(f"training {name} failed (exit {code})")
-        result_path = cell.run / "eval.json"
-        _, _, checkpoint = load_run_policy(cell.run)
-        if result_path.exists() and json.loads(result_path.read_text()).get("checkpoint") == str(checkpoint) \
-                and json.loads(result_path.read_text()).get("episodes") == episodes:
-            continue
-        log(f"[table1] evaluating {name} on {episodes} episodes")
-        policy, config, checkpoint = load_run_policy(cell.run)
-        result = evaluate_policy(policy, cell.task, episodes, seed=0, horizon=config["horizon"],
-                                 num_workers=config["num_workers"] or None)
-        result_path.write_text(json.dumps({"checkpoint": str(checkpoint), "episodes": episodes,
-                                           "value": result.table_value, "success_rate": result.success_rate,
-                                           "score_mean": result.score_mean}, indent=2) + "\n")
+        evaluate_cell(cell, episodes, log)
     return write_table(out, tasks, algos, seeds)
+
+
+def cell_config(cell: Cell, overrides: dict[str, Any], demos_for: Callable[[str], str | None]) -> dict[str, Any]:
+    """A cell's run configuration: its run folder's (with the iterations asked for now), else a new one."""
+    from dexmv_learning.training.config import resolve
+    from dexmv_learning.training.run_folder import RunFolder
+
+    folder = RunFolder(cell.run)
+    if folder.exists():
+        config = folder.read_config()
+        config["iterations"] = overrides.get("iterations") or config["iterations"]
+        return config
+    demos = demos_for(cell.task) if cell.algo in NEEDS_DEMOS else None
+    return resolve(cell.task, cell.algo, cell.seed, overrides, demos=demos)
+
+
+def trained(folder: Any, config: dict[str, Any]) -> bool:
+    """Whether the run folder's latest checkpoint has all of config's iterations."""
+    latest = folder.latest_checkpoint()
+    return latest is not None and int(latest.stem.split("_")[1]) >= config["iterations"]
+
+
+def evaluate_cell(cell: Cell, episodes: int, log: Callable[[str], None] = print) -> None:
+    """Write the cell's eval.json, unless one exists for its final checkpoint and `episodes`."""
+    from dexmv_learning.evaluation.evaluate import evaluate_policy, load_run_policy
+
+    result_path = cell.run / "eval.json"
+    _, _, checkpoint = load_run_policy(cell.run)
+    if result_path.exists() and json.loads(result_path.read_text()).get("checkpoint") == str(checkpoint) \
+            and json.loads(result_path.read_text()).get("episodes") == episodes:
+        return
+    log(f"[table1] evaluating {cell.task} {cell.algo} seed {cell.seed} on {episodes} episodes")
+    policy, config, checkpoint = load_run_policy(cell.run)
+    result = evaluate_policy(policy, cell.task, episodes, seed=0, horizon=config["horizon"],
+                             num_workers=config["num_workers"] or None)
+    result_path.write_text(json.dumps({"checkpoint": str(checkpoint), "episodes": episodes,
+                                       "value": result.table_value, "success_rate": result.success_rate,
+                                       "score_mean": result.score_mean}, indent=2) + "\n")
 
 
 def write_table(out: Path, tasks: Sequence[str], algos: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
