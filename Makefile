@@ -23,7 +23,9 @@ setup:
 	@if [ -z "$(PYTHON)" ]; then echo "setup failed: no python3 on PATH: run 'apt-get install python3.11 python3.11-venv python3.11-dev'." >&2; exit 1; fi
 	@$(PYTHON) tools/dexmv_setup.py
 
-test: setup
+test:
+	@if [ -z "$(PYTHON)" ]; then echo "setup failed: no python3 on PATH: run 'apt-get install python3.11 python3.11-venv python3.11-dev'." >&2; exit 1; fi
+	@$(PYTHON) tools/dexmv_setup.py --test-tools
 	@$(SOURCE) && ruff check .
 	@PYTHON=$(PYTHON) tools/run_tests.sh
 

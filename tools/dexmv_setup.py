@@ -65,6 +65,11 @@ DEBIAN_PACKAGES = {
     "cmake": "building the interface packages",
     "g++": "building the interface packages",
 }
+# Debian packages only the tests use (`make test` asks for them with --test-tools); without them the
+# tests that need them skip with the reason (and fail under CI=true).
+TEST_DEBIAN_PACKAGES = {
+    "chromium": "headless screenshots of Rerun's web viewer (src/dexmv_bringup/test/test_view.py)",
+}
 WHEEL_PYTHON = (3, 11)
 # Optional extras (requirements/<name>.txt), installed only when DEXMV_EXTRAS names them.
 EXTRAS = ("ray",)
@@ -202,9 +207,12 @@ def check_python(python: str, mode: str) -> tuple[int, int]:
 # ---------------------------------------------------------------- Debian packages
 
 
-def missing_debian_packages(python: str) -> list[str]:
-    """Debian packages the stack needs that are not installed (functional checks off Debian)."""
+def missing_debian_packages(python: str, packages: dict[str, str] | None = None) -> list[str]:
+    """Debian packages the stack needs that are not installed (functional checks off Debian); with
+    `packages`, only those (by dpkg)."""
     missing: list[str] = []
+    if packages is not None:
+        return [pkg for pkg in packages if shutil.which("dpkg-query") and not _dpkg_installed(pkg)]
     if shutil.which("dpkg-query"):
         for pkg in DEBIAN_PACKAGES:
             out = subprocess.run(
@@ -236,8 +244,26 @@ def missing_debian_packages(python: str) -> list[str]:
     return missing
 
 
-def ensure_debian_packages(python: str) -> None:
-    missing = missing_debian_packages(python)
+def _dpkg_installed(pkg: str) -> bool:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+    return "install ok installed" in out.stdout
+
+
+def ensure_test_packages(python: str) -> None:
+    """The test-only Debian packages: installed where setup may (root with apt-get), else one note."""
+    missing = missing_debian_packages(python, TEST_DEBIAN_PACKAGES)
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        uses = "; ".join(f"{p}: {TEST_DEBIAN_PACKAGES[p]}" for p in missing)
+        say(f"optional test packages missing ({uses}): `sudo apt-get install {' '.join(missing)}`; "
+            "the tests that need them skip")
+        return
+    ensure_debian_packages(python, missing)
+
+
+def ensure_debian_packages(python: str, wanted: list[str] | None = None) -> None:
+    missing = wanted if wanted is not None else missing_debian_packages(python)
     if not missing:
         return
     line = "apt-get install -y --no-install-recommends " + " ".join(missing)
@@ -251,7 +277,8 @@ def ensure_debian_packages(python: str) -> None:
     run(["apt-get", "update", "-q"], "apt-get update failed: check the machine's access to Debian's mirrors.",
         env, log_name="apt-update")
     run(line.split(), f"`{line}` failed.", env, show=r"^(Setting up|Unpacking) ", log_name="apt-install")
-    still = missing_debian_packages(python)
+    still = (missing_debian_packages(python) if wanted is None
+             else missing_debian_packages(python, {p: "" for p in wanted}))
     if still:
         raise SetupError(f"Installed Debian packages but {', '.join(still)} still missing: install them by hand.")
 
@@ -858,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="remove the selected distribution's build, install and log folders and exit")
     parser.add_argument("--clean-env", action="store_true",
                         help="--clean, and remove the venv too if setup made it")
+    parser.add_argument("--test-tools", action="store_true",
+                        help="also the Debian packages only the tests use (chromium), where setup may install them")
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
@@ -900,6 +929,8 @@ def _setup(args: argparse.Namespace, start: float) -> int:
     python = sys_python or sys.executable
     check_python(python, mode)
     ensure_debian_packages(python)
+    if args.test_tools:
+        ensure_test_packages(python)
     ensure_venv(python, mode)
     installed = ensure_python_packages(mode)
     installed = repair_python_packages(mode) or installed
