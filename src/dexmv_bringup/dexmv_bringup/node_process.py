@@ -106,3 +106,23 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def interrupt_all(nodes: Mapping[str, NodeProcess]) -> dict[str, int | str]:
+    """SIGINT to each node, as Ctrl-C would, then close its log: exit code per node (or why it was killed)."""
+    codes: dict[str, int | str] = {}
+    for name, proc in nodes.items():
+        try:
+            codes[name] = proc.interrupt()
+        except RuntimeError as err:
+            codes[name] = str(err)
+        proc.stop()
+    return codes
+
+
+def unclean_exits(codes: Mapping[str, int | str], logs: str | Path) -> None:
+    """Raise when a node did not exit 0 on SIGINT (the message names them and the log folder)."""
+    unclean = {n: c for n, c in codes.items() if c != 0}
+    if unclean:
+        raise RuntimeError(f"nodes that did not stop cleanly on SIGINT: {unclean} (logs in {logs})")
+

@@ -12,7 +12,7 @@ import json
 import time
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.node_process import NodeProcess
+from dexmv_bringup.node_process import NodeProcess, interrupt_all, unclean_exits
 
 
 def stage_deploy(run: DemoRun) -> str:
@@ -32,7 +32,6 @@ def stage_deploy(run: DemoRun) -> str:
     context = rclpy.Context()
     results: list[dict] = []
     targets = [0]
-    codes: dict[str, object] = {}
     try:
         nodes["sim_node"] = NodeProcess.start("dexmv_sim", "sim_node", log_dir=logs, log_name="deploy_sim_node",
                                               params={"task": run.task, "seed": seed, "horizon": run.horizon})
@@ -76,15 +75,8 @@ def stage_deploy(run: DemoRun) -> str:
         wall = time.monotonic() - started
     finally:
         rclpy.try_shutdown(context=context)
-        for name, proc in nodes.items():
-            try:
-                codes[name] = proc.interrupt()
-            except RuntimeError as err:
-                codes[name] = str(err)
-            proc.stop()
-    unclean = {n: c for n, c in codes.items() if c != 0}
-    if unclean:
-        raise RuntimeError(f"nodes that did not stop cleanly on SIGINT: {unclean} (logs in {logs})")
+        codes = interrupt_all(nodes)
+    unclean_exits(codes, logs)
     result = next(r for r in results if r["seed"] == seed and r["episode"] >= 1)
     run.products["deploy"] = result
     return (f"policy_node drove sim_node for one {result['steps']}-step episode (seed {seed}, {wall:.1f} s wall, "
