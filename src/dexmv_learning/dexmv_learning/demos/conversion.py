@@ -150,6 +150,8 @@ def kinematic_reference(traj: HumanTrajectory, task_id: str, config: ConversionC
     metrics["velocity_acceleration_limited"] = round(limited, 4)
     k = traj.object_index(moved_object(task_id))
     objects = resample_poses(traj.stamps, traj.object_poses[:, k], t)
+    # perceived positions jitter by millimetres: the lift onset and the carried path use them smoothed
+    objects[:, :3] = lowpass(objects[:, :3], config.filter_cutoff_hz, 1.0 / CONTROL_DT)
     return np.clip(q, limits[:, 0], limits[:, 1]), objects
 
 
@@ -210,6 +212,18 @@ def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
             "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo)}
 
 
+def palm_deviation(sim, demo: Demonstration, q: np.ndarray) -> dict[str, float]:
+    """How far (mm) the replayed palm went from the human's retargeted palm path: what the refinement
+    changed of the human's motion (RMS over the demonstration, and the largest)."""
+    from dexmv_learning.demos.refine import palm_positions
+
+    n = min(len(q), len(demo.observations))
+    replayed = palm_positions(sim, demo.observations[:n, :30].astype(np.float64))
+    gap = np.linalg.norm(replayed - palm_positions(sim, q[:n]), axis=1)
+    return {"palm_deviation_rms_mm": round(float(np.sqrt(np.mean(gap**2)) * 1000), 1),
+            "palm_deviation_max_mm": round(float(gap.max() * 1000), 1)}
+
+
 def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = ConversionConfig(), *, seed: int = 0,
             sim=None) -> ConversionResult:
     """One human trajectory -> one robot demonstration (or the reason it was dropped)."""
@@ -249,9 +263,9 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
 
         refined = refine_grasp(sim, task_id, q, objects, options, config, seed, source)
         result.metrics["refined"] = {**demo_metrics(refined.demonstration, refined.q),
-                                     "adjustment": vars(refined.adjustment), "deviation_from_human_rad":
-                                     round(float(np.abs(refined.q[:, SLIDES:] - q[:, SLIDES:]).max()), 3),
-                                     "tries": refined.tries}
+                                     "grasp": refined.grasp, "adjustment": vars(refined.adjustment),
+                                     "human_grasp_at_limits": round(refined.human_grasp_at_limits, 3),
+                                     **palm_deviation(sim, refined.demonstration, q), "tries": refined.tries}
         demo = refined.demonstration
     demo.source = {**demo.source, "options": {k: np.asarray(v).tolist() for k, v in options.items()}}
     result.demonstration = demo
