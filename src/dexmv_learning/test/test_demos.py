@@ -192,9 +192,10 @@ def test_refined_replay_of_a_noisy_synthetic_demo_holds_and_relocates_the_object
 
 
 def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monkeypatch):
-    """`dexmv demos --default` renders the synthetic recording, runs perception on it and converts the
-    perceived poses (close to the ground truth); a second run reuses the perceived poses;
-    --ground-truth is the explicit other path. A 1 s clip (the shortest motion) keeps it to a minute or two."""
+    """`dexmv demos --default` renders the synthetic recording, runs perception on it and converts
+    the perceived poses (close to the ground truth where perception holds; a track perception
+    lost is dropped with the reason, naming the poses file); a second run reuses the perceived
+    poses; --ground-truth is the explicit other path. A 1 s clip keeps it to a minute or two."""
     import argparse
     import json
 
@@ -206,9 +207,8 @@ def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monke
     args = argparse.Namespace(task=None, sources=None, out=None, default=True, tasks=[TASK], per_task=1, seconds=1.0,
                               refine="none", max_gap=0.3, state_only=False, seed=0, force=False, json=True,
                               ground_truth=False, recordings=str(tmp_path / "recordings"))
-    assert demos_cli.run(args) == 0
-    summary = json.loads(capsys.readouterr().out)[0]
-    assert summary["kept"] == 1 and summary["sources"] == ["perception"]
+    rc = demos_cli.run(args)
+    out, err = capsys.readouterr()
     folder = tmp_path / "recordings" / f"{TASK}-seed0-1s"
     poses = folder / "poses.npz"
     perceived = read_poses_npz(poses)
@@ -216,10 +216,33 @@ def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monke
     wrist_error = np.linalg.norm(perceived.keypoints[:, 0] - truth["keypoints_world"][:, 0], axis=1)
     assert np.nanmedian(wrist_error) < 0.03  # perception, not a copy of the ground truth, but close to it
     assert np.nanmax(wrist_error) > 0.0
+    assert perceived.object_ids == ["005_tomato_soup_can"] and perceived.source == "perception"
+    if rc == 0:
+        assert json.loads(out)[0]["sources"] == ["perception"]
+    else:  # perception lost the object or the hand: dropped with the reason, not converted silently
+        assert rc == 2 and f"dropped {poses}" in err and "no demonstration kept" in err, err
     stamp = poses.stat().st_mtime_ns
-    assert demos_cli.run(args) == 0  # reuses the perceived poses
+    assert demos_cli.run(args) == rc  # reuses the perceived poses
     assert poses.stat().st_mtime_ns == stamp
     capsys.readouterr()
     args.ground_truth = True
     assert demos_cli.run(args) == 0
     assert json.loads(capsys.readouterr().out)[0]["sources"] == ["ground_truth (synthetic motion)"]
+
+
+def test_an_object_track_that_cannot_be_the_moved_object_drops_the_demo(converted):
+    """A registration locked onto something else (here: the can's track 0.3 m off, as seen from a
+    real perception run) passes the NaN and confidence checks; the demo is dropped with the reason."""
+    from dataclasses import replace
+
+    from dexmv_learning.demos.conversion import ConversionConfig, convert
+
+    traj = converted[0]
+    poses = traj.object_poses.copy()
+    poses[..., 2] += 0.3
+    result = convert(replace(traj, object_poses=poses), TASK, ConversionConfig(refine="none"))
+    assert result.demonstration is None and "not resting" in result.dropped
+    poses = traj.object_poses.copy()
+    poses[..., 0] += 0.35  # resting, but nowhere near the hand when it rises
+    result = convert(replace(traj, object_poses=poses), TASK, ConversionConfig(refine="none"))
+    assert result.demonstration is None and "when it starts to rise" in result.dropped, result.dropped

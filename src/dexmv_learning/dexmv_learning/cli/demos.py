@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         jobs.append((args.task, trajs, args.out or default_location(args.task), len(trajs)))
     summaries = []
+    failed: list[str] = []
     for task, trajs, out, n in jobs:
         try:
             with tqdm(total=n, desc=f"demos {task}", unit="demo", disable=args.json) as bar:
@@ -130,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
             summary = write_results(out, task, results, config, state_only=args.state_only, overwrite=args.force)
         except DatasetError as err:
             print(f"dexmv demos: {err}", file=sys.stderr)
-            return 2
+            for r in results:
+                print(f"  dropped {r.source.get('path')}: {r.dropped}", file=sys.stderr)
+            failed.append(task)
+            continue  # the default set goes on with the other tasks
         summary["out"] = str(out)
         summaries.append(summary)
         if not args.json:
@@ -138,4 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  -> {out}")
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "per_demo"} for s in summaries], indent=2))
+    if failed:
+        print(f"dexmv demos: no demonstration kept for {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0

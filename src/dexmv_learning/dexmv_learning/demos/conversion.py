@@ -212,6 +212,33 @@ def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
             "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo)}
 
 
+MAX_START_HEIGHT_ERROR_M = 0.04  # perceived start height vs the object's resting height
+MAX_GRASP_DISTANCE_M = 0.2  # retargeted palm to the perceived object when it starts to rise
+
+
+def implausible_object(sim, task_id: str, q: np.ndarray, objects: np.ndarray) -> str:
+    """Why the perceived object track cannot be the moved object's (empty when it can be).
+
+    A registration that locked onto something else passes every NaN and confidence check; two
+    physical facts catch it: the object starts resting on the table, and the hand is at it when it
+    starts to rise."""
+    from dexmv_learning.demos.refine import grasp_phase, palm_positions
+    from dexmv_sim.scene import CONTROL_DT
+
+    task = sim.task
+    rest = task.banana_rest_z if task_id == "place_inside" else task.rest_z
+    if abs(objects[0, 2] - rest) > MAX_START_HEIGHT_ERROR_M:
+        return (f"perceived {moved_object(task_id)} starts {objects[0, 2]:.3f} m above the table, not resting "
+                f"(its resting height is {rest:.3f} m): object pose implausible")
+    phase = grasp_phase(objects, CONTROL_DT, task_id)
+    if phase is not None:
+        gap = float(np.linalg.norm(palm_positions(sim, q[phase[1]:phase[1] + 1])[0] - objects[phase[1], :3]))
+        if gap > MAX_GRASP_DISTANCE_M:
+            return (f"the hand is {gap:.2f} m from the perceived {moved_object(task_id)} when it starts to rise: "
+                    "hand or object pose implausible")
+    return ""
+
+
 def palm_deviation(sim, demo: Demonstration, q: np.ndarray) -> dict[str, float]:
     """How far (mm) the replayed palm went from the human's retargeted palm path: what the refinement
     changed of the human's motion (RMS over the demonstration, and the largest)."""
@@ -250,6 +277,10 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
     q, objects = kinematic_reference(fixed, task_id, config, limits, result.metrics)
     if len(q) < 20:
         result.dropped = f"only {len(q)} control steps after repair (under 0.2 s)"
+        return result
+    implausible = implausible_object(sim, task_id, q, objects)
+    if implausible:
+        result.dropped = implausible
         return result
     # objects as MuJoCo free-joint qpos (xyz + wxyz) at 100 Hz; hindsight target from the last pose
     start = np.concatenate([objects[0, :3], np.roll(objects[0, 3:], -1)])
