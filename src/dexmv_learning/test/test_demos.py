@@ -158,3 +158,91 @@ def test_demos_cli_converts_a_bag_and_a_poses_file_into_one_dataset(converted, t
     args.sources = [str(tmp_path / "missing.npz")]
     assert demos_cli.run(args) == 2
     assert "missing.npz: no such file" in capsys.readouterr().err
+
+
+def _noisy(traj, seed: int):
+    """The trajectory as a depth camera might give it: keypoints jittered by 4 mm, object positions
+    by 3 mm (independent per frame), so the refinement is not checked on perfect data only."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    poses = traj.object_poses.copy()
+    poses[..., :3] += rng.normal(0.0, 0.003, poses[..., :3].shape)
+    return replace(traj, keypoints=traj.keypoints + rng.normal(0.0, 0.004, traj.keypoints.shape), object_poses=poses,
+                   source="ground_truth + noise")
+
+
+def test_refined_replay_of_a_noisy_synthetic_demo_holds_and_relocates_the_object():
+    """Without refinement the kinematic demonstration does not relocate the can; with it the
+    physical replay lifts it and ends within the task's 0.1 m of the hindsight target, and the
+    summary says how (which grasp, how far the palm went from the human's path)."""
+    from dexmv_learning.demos.conversion import ConversionConfig, convert
+    from dexmv_learning.demos.motion_source import motion_trajectory
+
+    traj = _noisy(motion_trajectory(TASK, 101, seconds=4.0), 0)
+    result = convert(traj, TASK, ConversionConfig(refine="contact"), seed=101)
+    assert result.demonstration is not None, result.dropped
+    kinematic, refined = result.metrics["kinematic"], result.metrics["refined"]
+    assert not kinematic["success"]
+    assert refined["success"], refined
+    demo = result.demonstration
+    assert demo.success[-1] and demo.source["refined"]  # the env's own success: within 0.1 m, lifted
+    assert np.linalg.norm(demo.observations[-1, 36:39]) < 0.1  # object-target, as the env observes it
+    assert refined["grasp"] in ("human", "robot") and 0 < refined["palm_deviation_rms_mm"] < 150
+
+
+def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monkeypatch):
+    """`dexmv demos --default` renders the synthetic recording, runs perception on it and converts
+    the perceived poses (close to the ground truth where perception holds; a track perception
+    lost is dropped with the reason, naming the poses file); a second run reuses the perceived
+    poses; --ground-truth is the explicit other path. A 1 s clip keeps it to a minute or two."""
+    import argparse
+    import json
+
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_learning.cli import demos as demos_cli
+    from dexmv_learning.demos.trajectory import read_poses_npz
+
+    monkeypatch.setenv("DEXMV_DEMOS_DIR", str(tmp_path / "demos"))
+    args = argparse.Namespace(task=None, sources=None, out=None, default=True, tasks=[TASK], per_task=1, seconds=1.0,
+                              refine="none", max_gap=0.3, state_only=False, seed=0, force=False, json=True,
+                              ground_truth=False, recordings=str(tmp_path / "recordings"))
+    rc = demos_cli.run(args)
+    out, err = capsys.readouterr()
+    folder = tmp_path / "recordings" / f"{TASK}-seed0-1s"
+    poses = folder / "poses.npz"
+    perceived = read_poses_npz(poses)
+    truth, _ = load_ground_truth(folder / "ground_truth.npz")
+    wrist_error = np.linalg.norm(perceived.keypoints[:, 0] - truth["keypoints_world"][:, 0], axis=1)
+    assert np.nanmedian(wrist_error) < 0.03  # perception, not a copy of the ground truth, but close to it
+    assert np.nanmax(wrist_error) > 0.0
+    assert perceived.object_ids == ["005_tomato_soup_can"] and perceived.source == "perception"
+    if rc == 0:
+        assert json.loads(out)[0]["sources"] == ["perception"]
+    else:  # perception lost the object or the hand: dropped with the reason, not converted silently
+        assert rc == 2 and f"dropped {poses}" in err and "no demonstration kept" in err, err
+    stamp = poses.stat().st_mtime_ns
+    assert demos_cli.run(args) == rc  # reuses the perceived poses
+    assert poses.stat().st_mtime_ns == stamp
+    capsys.readouterr()
+    args.ground_truth = True
+    assert demos_cli.run(args) == 0
+    assert json.loads(capsys.readouterr().out)[0]["sources"] == ["ground_truth (synthetic motion)"]
+
+
+def test_an_object_track_that_cannot_be_the_moved_object_drops_the_demo(converted):
+    """A registration locked onto something else (here: the can's track 0.3 m off, as seen from a
+    real perception run) passes the NaN and confidence checks; the demo is dropped with the reason."""
+    from dataclasses import replace
+
+    from dexmv_learning.demos.conversion import ConversionConfig, convert
+
+    traj = converted[0]
+    poses = traj.object_poses.copy()
+    poses[..., 2] += 0.3
+    result = convert(replace(traj, object_poses=poses), TASK, ConversionConfig(refine="none"))
+    assert result.demonstration is None and "not resting" in result.dropped
+    poses = traj.object_poses.copy()
+    poses[..., 0] += 0.35  # resting, but nowhere near the hand when it rises
+    result = convert(replace(traj, object_poses=poses), TASK, ConversionConfig(refine="none"))
+    assert result.demonstration is None and "when it starts to rise" in result.dropped, result.dropped

@@ -9,8 +9,15 @@ a contact-aware refinement of the grasp so the replay holds the object. Output: 
 (--out, default data/demos/<task> or $DEXMV_DEMOS_DIR/<task>, where `dexmv train` looks) and a
 summary (also <out>/summary.json).
 
+The embedded default (--default): every task's synthetic human motions (seeds 0..n-1) rendered as
+two-camera RealSense recordings and run through perception (dexmv_perception's offline pipeline,
+as `dexmv perceive`), recordings and poses kept under --recordings and reused; --ground-truth takes
+the motions' ground truth instead (no rendering, no perception). The summary names the source of
+every demonstration.
+
 examples:
-  dexmv demos --default                                   # every task, a few synthetic demos each
+  dexmv demos --default                                   # every task, a few perceived demos each
+  dexmv demos --default --tasks pour --ground-truth       # ground-truth hand and object, no perception
   dexmv demos --task relocate-mug --from rec1 rec2 run.bag --out data/demos/relocate-mug --force
   dexmv demos --task pour --from poses.npz --refine none --state-only
 """
@@ -32,8 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bag directories, recording directories or poses .npz files")
     parser.add_argument("--out", help="dataset directory (default: data/demos/<task>, or $DEXMV_DEMOS_DIR/<task>)")
     parser.add_argument("--default", action="store_true",
-                        help="the embedded default: synthetic human motions of every task (or --tasks), "
-                             "--per-task each (seeds 0..n-1), written to the default location")
+                        help="the embedded default: synthetic recordings of every task (or --tasks), "
+                             "--per-task each (seeds 0..n-1), perceived, written to the default location")
+    parser.add_argument("--ground-truth", action="store_true",
+                        help="with --default: the synthetic motions' ground truth instead of perception")
+    parser.add_argument("--recordings", default=None, metavar="DIR",
+                        help="with --default: where the rendered recordings and their poses.npz are kept and "
+                             "reused (default: data/recordings)")
     parser.add_argument("--tasks", nargs="+", help="with --default: only these tasks")
     parser.add_argument("--per-task", type=int, default=DEFAULT_PER_TASK, help="with --default (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
@@ -51,6 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
+def default_trajectories(task: str, args: argparse.Namespace):
+    """The embedded default's human trajectories of one task, made lazily (one at a time)."""
+    if getattr(args, "ground_truth", False):
+        from dexmv_learning.demos.motion_source import motion_trajectory
+
+        return (motion_trajectory(task, s, args.seconds) for s in range(args.per_task))
+    from dexmv_learning.demos.perceived_source import DEFAULT_RECORDINGS_DIR, perceived_trajectory
+
+    root = getattr(args, "recordings", None) or DEFAULT_RECORDINGS_DIR
+    quiet = getattr(args, "json", False)
+    return (perceived_trajectory(task, s, args.seconds, root, progress=None if quiet else print)
+            for s in range(args.per_task))
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -58,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from dexmv_learning.demos.conversion import ConversionConfig
     from dexmv_learning.demos.dataset import DatasetError
     from dexmv_learning.demos.generate import convert_all, summary_lines, write_results
+    from dexmv_learning.demos.perceived_source import PerceptionUnavailable
     from dexmv_learning.demos.trajectory import TrajectoryInputError, load_trajectory
     from dexmv_sim.tasks import TASK_IDS
 
@@ -67,16 +94,16 @@ def run(args: argparse.Namespace) -> int:
     config = ConversionConfig(max_gap_s=args.max_gap, refine=args.refine)
     jobs = []  # (task, trajectories, out)
     if args.default:
-        from dexmv_learning.demos.motion_source import motion_trajectory
-
         tasks = args.tasks or list(TASK_IDS)
         bad = [t for t in tasks if t not in TASK_IDS]
         if bad:
             print(f"dexmv demos: unknown task(s) {', '.join(bad)}; choose from {', '.join(TASK_IDS)}", file=sys.stderr)
             return 2
+        if args.per_task < 1 or args.seconds <= 0:
+            print("dexmv demos: --per-task must be at least 1 and --seconds positive", file=sys.stderr)
+            return 2
         for task in tasks:
-            trajs = (motion_trajectory(task, s, args.seconds) for s in range(args.per_task))
-            jobs.append((task, trajs, default_location(task), args.per_task))
+            jobs.append((task, default_trajectories(task, args), default_location(task), args.per_task))
         args.force = True  # the default set is regenerated in place
     else:
         if not args.task or not args.sources:
@@ -92,14 +119,22 @@ def run(args: argparse.Namespace) -> int:
             return 2
         jobs.append((args.task, trajs, args.out or default_location(args.task), len(trajs)))
     summaries = []
+    failed: list[str] = []
     for task, trajs, out, n in jobs:
-        with tqdm(total=n, desc=f"demos {task}", unit="demo", disable=args.json) as bar:
-            results = convert_all(task, trajs, config, seed=args.seed, progress=bar.update)
+        try:
+            with tqdm(total=n, desc=f"demos {task}", unit="demo", disable=args.json) as bar:
+                results = convert_all(task, trajs, config, seed=args.seed, progress=bar.update)
+        except (ValueError, PerceptionUnavailable, OSError) as err:  # a recording or poses file that cannot be used
+            print(f"dexmv demos: {task}: {err}", file=sys.stderr)
+            return 2
         try:
             summary = write_results(out, task, results, config, state_only=args.state_only, overwrite=args.force)
         except DatasetError as err:
             print(f"dexmv demos: {err}", file=sys.stderr)
-            return 2
+            for r in results:
+                print(f"  dropped {r.source.get('path')}: {r.dropped}", file=sys.stderr)
+            failed.append(task)
+            continue  # the default set goes on with the other tasks
         summary["out"] = str(out)
         summaries.append(summary)
         if not args.json:
@@ -107,4 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  -> {out}")
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "per_demo"} for s in summaries], indent=2))
+    if failed:
+        print(f"dexmv demos: no demonstration kept for {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0

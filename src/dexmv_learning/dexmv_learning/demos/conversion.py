@@ -150,6 +150,8 @@ def kinematic_reference(traj: HumanTrajectory, task_id: str, config: ConversionC
     metrics["velocity_acceleration_limited"] = round(limited, 4)
     k = traj.object_index(moved_object(task_id))
     objects = resample_poses(traj.stamps, traj.object_poses[:, k], t)
+    # perceived positions jitter by millimetres: the lift onset and the carried path use them smoothed
+    objects[:, :3] = lowpass(objects[:, :3], config.filter_cutoff_hz, 1.0 / CONTROL_DT)
     return np.clip(q, limits[:, 0], limits[:, 1]), objects
 
 
@@ -210,6 +212,45 @@ def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
             "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo)}
 
 
+MAX_START_HEIGHT_ERROR_M = 0.04  # perceived start height vs the object's resting height
+MAX_GRASP_DISTANCE_M = 0.2  # retargeted palm to the perceived object when it starts to rise
+
+
+def implausible_object(sim, task_id: str, q: np.ndarray, objects: np.ndarray) -> str:
+    """Why the perceived object track cannot be the moved object's (empty when it can be).
+
+    A registration that locked onto something else passes every NaN and confidence check; two
+    physical facts catch it: the object starts resting on the table, and the hand is at it when it
+    starts to rise."""
+    from dexmv_learning.demos.refine import grasp_phase, palm_positions
+    from dexmv_sim.scene import CONTROL_DT
+
+    task = sim.task
+    rest = task.banana_rest_z if task_id == "place_inside" else task.rest_z
+    if abs(objects[0, 2] - rest) > MAX_START_HEIGHT_ERROR_M:
+        return (f"perceived {moved_object(task_id)} starts {objects[0, 2]:.3f} m above the table, not resting "
+                f"(its resting height is {rest:.3f} m): object pose implausible")
+    phase = grasp_phase(objects, CONTROL_DT, task_id)
+    if phase is not None:
+        gap = float(np.linalg.norm(palm_positions(sim, q[phase[1]:phase[1] + 1])[0] - objects[phase[1], :3]))
+        if gap > MAX_GRASP_DISTANCE_M:
+            return (f"the hand is {gap:.2f} m from the perceived {moved_object(task_id)} when it starts to rise: "
+                    "hand or object pose implausible")
+    return ""
+
+
+def palm_deviation(sim, demo: Demonstration, q: np.ndarray) -> dict[str, float]:
+    """How far (mm) the replayed palm went from the human's retargeted palm path: what the refinement
+    changed of the human's motion (RMS over the demonstration, and the largest)."""
+    from dexmv_learning.demos.refine import palm_positions
+
+    n = min(len(q), len(demo.observations))
+    replayed = palm_positions(sim, demo.observations[:n, :30].astype(np.float64))
+    gap = np.linalg.norm(replayed - palm_positions(sim, q[:n]), axis=1)
+    return {"palm_deviation_rms_mm": round(float(np.sqrt(np.mean(gap**2)) * 1000), 1),
+            "palm_deviation_max_mm": round(float(gap.max() * 1000), 1)}
+
+
 def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = ConversionConfig(), *, seed: int = 0,
             sim=None) -> ConversionResult:
     """One human trajectory -> one robot demonstration (or the reason it was dropped)."""
@@ -237,6 +278,10 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
     if len(q) < 20:
         result.dropped = f"only {len(q)} control steps after repair (under 0.2 s)"
         return result
+    implausible = implausible_object(sim, task_id, q, objects)
+    if implausible:
+        result.dropped = implausible
+        return result
     # objects as MuJoCo free-joint qpos (xyz + wxyz) at 100 Hz; hindsight target from the last pose
     start = np.concatenate([objects[0, :3], np.roll(objects[0, 3:], -1)])
     final = np.concatenate([objects[-1, :3], np.roll(objects[-1, 3:], -1)])
@@ -249,9 +294,9 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
 
         refined = refine_grasp(sim, task_id, q, objects, options, config, seed, source)
         result.metrics["refined"] = {**demo_metrics(refined.demonstration, refined.q),
-                                     "adjustment": vars(refined.adjustment), "deviation_from_human_rad":
-                                     round(float(np.abs(refined.q[:, SLIDES:] - q[:, SLIDES:]).max()), 3),
-                                     "tries": refined.tries}
+                                     "grasp": refined.grasp, "adjustment": vars(refined.adjustment),
+                                     "human_grasp_at_limits": round(refined.human_grasp_at_limits, 3),
+                                     **palm_deviation(sim, refined.demonstration, q), "tries": refined.tries}
         demo = refined.demonstration
     demo.source = {**demo.source, "options": {k: np.asarray(v).tolist() for k, v in options.items()}}
     result.demonstration = demo

@@ -46,10 +46,13 @@ def summarize(task_id: str, results: list[ConversionResult], config: ConversionC
         "kinematic_replay_score": mean("score", "kinematic"),
         "kinematic_tracking_rms_mm": mean("tracking_rms_mm", "kinematic"),
         "kinematic_tracking_rms_rad": mean("tracking_rms_rad", "kinematic"),
-        "per_demo": [{"source": r.source.get("path"), **r.metrics} for r in kept],
+        "per_demo": [{"source": r.source.get("path"), "from": r.source.get("source"), **r.metrics} for r in kept],
     }
     if config.refine != "none":
-        summary.update(refined_replay_success=mean("success", "refined"), refined_replay_score=mean("score", "refined"),
+        refined = [r.metrics["refined"] for r in kept if "refined" in r.metrics]
+        summary.update(robot_grasps=sum(m.get("grasp") == "robot" for m in refined),
+                       refined_palm_deviation_rms_mm=mean("palm_deviation_rms_mm", "refined"),
+                       refined_replay_success=mean("success", "refined"), refined_replay_score=mean("score", "refined"),
                        refined_tracking_rms_mm=mean("tracking_rms_mm", "refined"),
                        refined_tracking_rms_rad=mean("tracking_rms_rad", "refined"))
     return summary
@@ -68,7 +71,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             lines.append(f"  replay with refinement ({summary['refine']}): success "
                          f"{summary['refined_replay_success']:.2f}, score {summary['refined_replay_score']:.2f}, "
                          f"tracking RMS {summary['refined_tracking_rms_mm']:.1f} mm / "
-                         f"{summary['refined_tracking_rms_rad']:.3f} rad")
+                         f"{summary['refined_tracking_rms_rad']:.3f} rad; {summary['robot_grasps']} of "
+                         f"{summary['kept']} by the robot grasp, palm "
+                         f"{summary['refined_palm_deviation_rms_mm']:.0f} mm RMS from the human's")
     return lines
 
 

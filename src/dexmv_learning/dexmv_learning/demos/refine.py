@@ -4,17 +4,20 @@ Why: a DexMV demonstration is kinematic. Perception says where the object was; r
 the robot fingers roughly where the human's were. In physics, fingers that only touch the object
 (or miss it by millimetres) cannot lift it against gravity, so the replay passes over the object.
 
-What (per demonstration, keeping the motion the human's):
-1. The grasp phase comes from the object itself: it is closed from `CLOSE_S` before the object
-   starts to rise (perceived lift onset) until it stops being carried (relocate: the end).
-2. During the phase the finger joints are driven past the human's closure, `squeeze` radians in
-   the direction each joint closed while the human grasped (flexion for the four fingers), ramped
-   in and out smoothly: position servos whose targets lie inside the object press on it with a
-   force proportional to the overlap, the closing-until-contact-forces-hold-it a human does.
-3. Inverse dynamics is solved again on the adjusted trajectory (hand only: the object now comes
-   from physics, not from the perceived poses) and replayed.
-The smallest squeeze from SQUEEZES whose replay succeeds is kept (the least change to the human
-motion); if none succeeds, the one with the best score. Arm and wrist joints are never changed.
+What (per demonstration), candidates smallest change first, the first whose replay succeeds kept
+(else the best scoring one):
+1. The human's grasp adjusted (this module). The grasp phase comes from the object itself: closing
+   starts `CLOSE_S` before the object starts to rise (perceived lift onset) and lasts until it
+   stops being carried (relocate: the end). During it the finger joints are driven past the
+   human's closure, `squeeze` radians in the direction each joint closed (flexion for the four
+   fingers), ramped in and out: position servos whose targets lie inside the object press on it
+   with a force proportional to the overlap. Variants move the palm towards the object, open the
+   fingers before closing, arrive higher, and keep the arriving hand clear of the resting object.
+   Inverse dynamics is solved again on the adjusted trajectory (hand only: the object now comes
+   from physics) and replayed; a short probe after the lift onset rejects grasps that lift nothing.
+2. The robot's own grasp at the human's place and time, then the human's transport closed loop
+   (robot_grasp.py): for grasps the arm cannot take (side grasps put the retargeted forearm and
+   wrist on their joint limits) or that the adjusted human grasp does not hold.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class RefineResult:
     q: np.ndarray  # the adjusted reference (N, 30)
     adjustment: object
     tries: int
+    grasp: str = "human"  # "human": the human's grasp adjusted; "robot": the robot's grasp (robot_grasp.py)
+    human_grasp_at_limits: float = 0.0  # fraction of the closing frames with the arm or wrist on a limit
 
 
 def grasp_phase(objects: np.ndarray, dt: float, task_id: str) -> tuple[int, int, int] | None:
@@ -266,28 +271,71 @@ def clearance_push(sim, q: np.ndarray, object_id: str, phase: tuple[int, int, in
     return push[:, None] * step[None, :]
 
 
+def at_limits(q: np.ndarray, limits: np.ndarray, rows: slice) -> float:
+    """Fraction of the rows where an arm or wrist joint sits on its limit (the human pose is out of reach)."""
+    arm = q[rows, :ARM_AND_WRIST]
+    on = np.isclose(arm, limits[:ARM_AND_WRIST, 0], atol=1e-3) | np.isclose(arm, limits[:ARM_AND_WRIST, 1], atol=1e-3)
+    return float(on.any(axis=1).mean()) if len(arm) else 0.0
+
+
 def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options: dict[str, Any], config,
                  seed: int, source: dict[str, Any]) -> RefineResult:
-    from dexmv_learning.demos.conversion import hand_actions
+    """The human's grasp adjusted (smallest change first), then the robot's own grasp at the human's
+    place and time (robot_grasp.py); the first candidate whose replay succeeds is kept, otherwise
+    the best scoring one (the human's grasp on ties: it changes the motion least)."""
+    from dexmv_learning.demos.conversion import hand_actions, moved_object
+    from dexmv_learning.demos.robot_grasp import ROBOT_CANDIDATES, robot_grasp_actions
     from dexmv_sim.scene import CONTROL_DT
     from dexmv_sim.tasks.base import N_HAND
 
     limits = sim.model.jnt_range[:N_HAND]
     phase = grasp_phase(objects, CONTROL_DT, task_id)
+    rs = {**source, "refined": True}
 
     def replay(q_ref: np.ndarray) -> Demonstration:
         actions = hand_actions(sim, q_ref, options, seed, config, task_id)
         sim.reset(np.random.default_rng(seed), options)
-        return record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source={**source, "refined": True})
+        return record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source=rs)
 
     if phase is None:
         return RefineResult(replay(q), q, Adjustment(0.0, 0.0, False), 1)
+    unreachable = at_limits(q, limits, slice(phase[0], phase[1] + 1))
+    best, tries = _human_grasp_search(sim, task_id, q, objects, options, config, seed, rs, phase, limits)
+    if best is not None and best[2] is not None and best[2].success[-1]:
+        _, adj, demo, q_ref = best
+        return RefineResult(demo, q_ref, adj, tries, "human", unreachable)
+    human_actions = hand_actions(sim, q, options, seed, config, task_id)
+    obj = moved_object(task_id)
+    for cand in ROBOT_CANDIDATES:
+        tries += 1
+        actions, targets = robot_grasp_actions(sim, task_id, obj, q, human_actions, objects, phase, options, seed,
+                                               cand)
+        out = sim.task.outputs()
+        score = 1.0 + float(out.score) + (1.0 if out.success else 0.0)
+        if best is None or score > best[0]:
+            sim.reset(np.random.default_rng(seed), options)
+            demo = record_rollout(sim, actions, reference_qpos=targets, seed=seed, source=rs)
+            best = (score, cand, demo, targets)
+        if out.success:
+            break
+    _, adj, demo, q_ref = best
+    if demo is None:
+        demo = replay(q_ref)
+    from dexmv_learning.demos.robot_grasp import RobotGrasp
+
+    return RefineResult(demo, q_ref, adj, tries, "robot" if isinstance(adj, RobotGrasp) else "human", unreachable)
+
+
+def _human_grasp_search(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options: dict[str, Any], config,
+                        seed: int, rs: dict[str, Any], phase: tuple[int, int, int], limits: np.ndarray):
+    """Adjustments of the human's grasp, smallest first (module docstring); (best, tries)."""
+    from dexmv_learning.demos.conversion import hand_actions, moved_object
+    from dexmv_sim.scene import CONTROL_DT
+
     jac = slide_jacobian(sim)
     palm = palm_positions(sim, q)
     best = None
     tries = 0
-    from dexmv_learning.demos.conversion import moved_object
-
     sim.reset(np.random.default_rng(seed), options)
     pushes: dict[bool, np.ndarray] = {}
     body = sim.model.body(moved_object(task_id)).id
@@ -310,13 +358,10 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
                 best = (raised, adj, None, q_ref)
             continue
         sim.reset(np.random.default_rng(seed), options)
-        demo = record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source={**source, "refined": True})
+        demo = record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source=rs)
         score = 1.0 + float(demo.score[-1]) + (1.0 if demo.success[-1] else 0.0)
         if best is None or score > best[0]:
             best = (score, adj, demo, q_ref)
         if demo.success[-1]:
             break
-    _, adj, demo, q_ref = best
-    if demo is None:
-        demo = replay(q_ref)
-    return RefineResult(demo, q_ref, adj, tries)
+    return best, tries
