@@ -125,6 +125,11 @@ class ObjectTracker:
         self._updates = 0
         self._rng = np.random.default_rng(self.seed)
 
+    def prepare(self) -> None:
+        """Build every tracked object's point model now (otherwise on the first update)."""
+        for object_id in self.object_ids:
+            self.model(object_id)
+
     def model(self, object_id: str) -> ModelCloud:
         if object_id not in self._models:
             from dexmv_perception.objects.point_models import object_point_model
