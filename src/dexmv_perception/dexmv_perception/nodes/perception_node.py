@@ -6,10 +6,12 @@ realsense2_camera publish them): /<cam>/<cam>/color/image_raw (rgb8 or bgr8),
 /<cam>/<cam>/color/camera_info; /tf_static and /tf for where each camera's optical frame sits in
 `world_frame` (a small transform buffer: tf2_ros does not exist on these installs).
 
-Colour and depth of a camera are joined by equal stamps, the cameras' frames paired by stamp
-(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline), or by arrival time with
-`pair_by: arrival` where the cameras' stamps do not share a clock. A camera that has sent
-nothing for `camera_timeout` seconds is taken as gone and the other one goes on alone.
+Colour and depth of a camera are joined by equal stamps (frames that come before the camera's
+camera_info or its transform wait for them), the cameras' frames paired by stamp
+(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline), or by publication time
+(the DDS source timestamp) with `pair_by: arrival` where the cameras' stamps do not share a clock.
+A camera that published nothing for `camera_timeout` seconds before the other's frame is taken as
+gone and the other one goes on alone (publication times: a backlog is not silence).
 
 Publishes: /dexmv/hand_pose (dexmv_msgs/HandPose in world_frame; per-keypoint confidence, 0 for
 keypoints not observed at that moment, whose points then hold their last position, or 0 if never
