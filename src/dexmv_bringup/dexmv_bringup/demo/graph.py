@@ -1,19 +1,20 @@
 """Demo stage: the recording played through the real ROS graph, each node its own process.
 
 extrinsics_publisher (the recording's rig) and one camera_node per camera (the recording at its
-own rate) publish what two D435s on a calibrated frame would; retarget_node turns hand poses into
-joint targets; sim_node follows them in MuJoCo; recorder_node (dexmv_learning) writes the hand
-poses, joint targets and states and the simulated object poses into a rosbag2 folder (MCAP),
-which the demonstrations stage turns into robot demonstrations. Perception's node is not part of
-this stage yet, so this process stands in for it: for every colour image of camera1 it publishes
-the recording's ground-truth keypoints of that frame as /dexmv/hand_pose, stamped with the
-image's stamp, in `world`, and the objects' ground-truth poses as /dexmv/object_poses, as
-perception does.
+own rate) publish what two D435s on a calibrated frame would; perception_node turns both cameras'
+colour and depth into /dexmv/hand_pose and /dexmv/object_poses in `world`; retarget_node turns
+hand poses into joint targets; sim_node follows them in MuJoCo; recorder_node (dexmv_learning)
+writes the perceived hand and object poses, the joint targets and states and the simulated object
+poses into a rosbag2 folder (MCAP), which the demonstrations stage turns into a robot
+demonstration. The recording's ground truth is only used to say how far perception's keypoints
+were from it.
 
 Nothing here depends on how fast DDS discovery is: the camera nodes start only once this process
-has matched the retarget and sim nodes, then wait until it has matched their image topics; the
-retarget node lets hand poses wait for the camera's /tf_static; and the stage ends only once every
-published image and every joint target has arrived (or DRAIN_S ran out, which the summary shows).
+has matched perception, retarget and sim nodes (and perception has loaded its models), then wait
+until their image topics are matched; both play on one start_time, so perception pairs their
+frames by stamp; and the stage ends only once every published image has arrived, perception has
+gone quiet and every hand pose has its joint target (or DRAIN_S ran out, which the summary shows).
+A perception that yields no hand is a one-line failure naming its log.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from collections.abc import Callable
 import numpy as np
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.node_process import NodeProcess
+from dexmv_bringup.node_process import NodeProcess, interrupt_all, unclean_exits
 
-# Reliable with a 10-deep history: the perception stand-in in this one Python process sees every
-# frame. The node's default, SYSTEM_DEFAULT as realsense-ros, lost 10-25 % of the images here.
+# Reliable with a 10-deep history: a busy perception_node works through the newest frames instead of
+# losing them. The camera node's default, SYSTEM_DEFAULT as realsense-ros, lost 10-25 % of the images here.
 IMAGE_QOS = "DEFAULT"
+# perception_node loads MediaPipe and the object models before it says "ready": seconds on a loaded machine
+PERCEPTION_READY_S = 90.0
+QUIET_S = 2.0  # perception is done when it has published nothing for this long after the recordings ended
 # How long a hand pose may wait for camera1's /tf_static at the retarget node: a new process is
 # usually discovered within a second, but a missed announcement costs Fast DDS's 3 s period.
 TRANSFORM_WAIT_S = 5.0
@@ -75,21 +79,21 @@ def _stamp_s(header) -> float:
 def stage_graph(run: DemoRun) -> str:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
-    from geometry_msgs.msg import Point, Pose, Quaternion
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    from scipy.spatial.transform import Rotation
     from sensor_msgs.msg import CameraInfo, Image, JointState
     from tf2_msgs.msg import TFMessage
 
     from dexmv_capture.synthetic.synthesize import load_ground_truth
-    from dexmv_msgs.msg import HandPose, ObjectPose, ObjectPoseArray
+    from dexmv_msgs.msg import HandPose, ObjectPoseArray
 
     rec = run.need("recording")
     arrays, meta = load_ground_truth(rec.ground_truth)
     cams = list(rec.recordings)
     hand_cam = cams[0]
-    keypoints = arrays["keypoints_world"]
+    # perception_node's `objects`: YCB ids, with ":scale" for a scaled one (quoted: a YAML flow list item)
+    objects = [o["object_id"] if float(o.get("scale", 1.0)) == 1.0 else f"'{o['object_id']}:{float(o['scale'])}'"
+               for o in meta.get("objects", {}).values()]
     logs = run.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     nodes: dict[str, NodeProcess] = {}
@@ -102,6 +106,11 @@ def stage_graph(run: DemoRun) -> str:
                                                            "transform_wait": TRANSFORM_WAIT_S})
         nodes["sim_node"] = NodeProcess.start("dexmv_sim", "sim_node", log_dir=logs,
                                               params={"task": run.task, "seed": run.seed})
+        # the cameras share a start_time (below), so their frames pair by stamp (the node's default)
+        nodes["perception_node"] = NodeProcess.start(
+            "dexmv_perception", "perception_node", log_dir=logs,
+            params={"fps": float(meta["fps"]), "image_qos": IMAGE_QOS, "hand": "right",
+                    **({"objects": objects} if objects else {})})
         bag = run.out / "bag"
         if bag.exists():
             import shutil
@@ -111,9 +120,11 @@ def stage_graph(run: DemoRun) -> str:
                                                    params={"output": str(bag), "topics": list(RECORDED),
                                                            "recording": True})
         for name, ready in (("extrinsics_publisher", "published"), ("retarget_node", "ready"),
-                            ("sim_node", "simulating"), ("recorder_node", "recording")):
-            if not nodes[name].wait_for_output(ready, run.timeout):
-                raise RuntimeError(f"{name} did not start within {run.timeout} s:\n{nodes[name].output()[-800:]}")
+                            ("sim_node", "simulating"), ("perception_node", "perception_node ready"),
+                            ("recorder_node", "recording")):
+            wait = max(run.timeout, PERCEPTION_READY_S) if name == "perception_node" else run.timeout
+            if not nodes[name].wait_for_output(ready, wait):
+                raise RuntimeError(f"{name} did not start within {wait:.0f} s:\n{nodes[name].output()[-800:]}")
 
         rclpy.init(context=context)
         node = rclpy.create_node("dexmv_demo", context=context)
@@ -132,46 +143,31 @@ def stage_graph(run: DemoRun) -> str:
         # 1-deep reader history keeps only the latest of their messages.
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        hand_pub = node.create_publisher(HandPose, "/dexmv/hand_pose", 10)
-        object_pub = node.create_publisher(ObjectPoseArray, "/dexmv/object_poses", 10)
         first_stamp: list[float] = []
-        hand_poses = [0]
+        hand_poses: list[HandPose] = []
+        perceived_objects: list[ObjectPoseArray] = []
+        last_output = [time.monotonic()]
 
-        def publish_hand(image: Image) -> None:
-            """What perception will do: one HandPose per colour image, with the image's stamp."""
+        def on_color(image: Image) -> None:
             images[f"{hand_cam}/color"].add(image)
-            if not first_stamp:
-                first_stamp.append(_stamp_s(image.header))
-            k = round((_stamp_s(image.header) - first_stamp[0]) * meta["fps"])
-            if k >= len(keypoints):
-                return
-            msg = HandPose(header=image.header, side="right", confidence=1.0)
-            msg.header.frame_id = "world"  # as perception publishes them (the recorder's bag feeds demos)
-            msg.keypoints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in keypoints[k]]
-            msg.keypoint_confidence = [1.0] * 21
-            hand_pub.publish(msg)
-            hand_poses[0] += 1
-            objects = ObjectPoseArray(header=msg.header)
-            for name, info in meta["objects"].items():
-                pose = arrays[f"object_pose/{name}"][k]
-                x, y, z, w = Rotation.from_matrix(pose[:3, :3]).as_quat()
-                objects.objects.append(ObjectPose(
-                    object_id=info["object_id"], confidence=1.0,
-                    pose=Pose(position=Point(x=float(pose[0, 3]), y=float(pose[1, 3]), z=float(pose[2, 3])),
-                              orientation=Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)))))
-            object_pub.publish(objects)
+
+        def on_hand_pose(msg: HandPose) -> None:
+            hand_poses.append(msg)
+            last_output[0] = time.monotonic()
 
         def on_static(msg: TFMessage) -> None:
             static_frames.update({t.child_frame_id: t.header.frame_id for t in msg.transforms})
 
         def on_diagnostics(msg: DiagnosticArray) -> None:
             for status in msg.status:
+                if status.name.startswith("dexmv_perception"):
+                    continue  # retarget_node's statuses are counted (perception's are summarised apart)
                 statuses.update(v.value for v in status.values if v.key == "status")
 
         for cam in cams:
             base = f"/{cam}/{cam}"
             if cam == hand_cam:
-                node.create_subscription(Image, f"{base}/color/image_raw", publish_hand, reliable)
+                node.create_subscription(Image, f"{base}/color/image_raw", on_color, reliable)
             else:
                 node.create_subscription(Image, f"{base}/color/image_raw", images[f"{cam}/color"].add, reliable,
                                          raw=True)
@@ -183,6 +179,8 @@ def stage_graph(run: DemoRun) -> str:
         node.create_subscription(JointState, "/adroit/joint_targets", targets.append, 100)
         node.create_subscription(JointState, "/adroit/joint_states", states.append, 100)
         node.create_subscription(ObjectPoseArray, "/dexmv/sim/object_poses", object_poses.append, 100)
+        node.create_subscription(HandPose, "/dexmv/hand_pose", on_hand_pose, reliable)
+        node.create_subscription(ObjectPoseArray, "/dexmv/object_poses", perceived_objects.append, reliable)
         node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 100)
 
         def spin_until(done: Callable[[], bool], timeout: float) -> bool:
@@ -194,12 +192,12 @@ def stage_graph(run: DemoRun) -> str:
                     executor.spin_once(timeout_sec=0.02)
             return done()
 
-        # Hand poses are best effort: the retarget node must be matched before the first one is sent.
+        # Every link must be matched before the first frame is sent.
         def unmatched() -> list[str]:
-            links = {"/dexmv/hand_pose (retarget_node)": hand_pub.get_subscription_count()}
+            links = {"/dexmv/hand_pose (retarget_node)": node.count_subscribers("/dexmv/hand_pose") - 1}
             links.update({f"{t} ({who})": node.count_publishers(t) for t, who in (
-                ("/adroit/joint_targets", "retarget_node"), ("/adroit/joint_states", "sim_node"),
-                ("/dexmv/sim/object_poses", "sim_node"))})
+                ("/dexmv/hand_pose", "perception_node"), ("/adroit/joint_targets", "retarget_node"),
+                ("/adroit/joint_states", "sim_node"), ("/dexmv/sim/object_poses", "sim_node"))})
             recorder = nodes["recorder_node"].output()  # it logs each topic it subscribes to
             links.update({f"{t} (recorder_node)": int(f"recording {t} [" in recorder) for t in RECORDED})
             return [name for name, count in links.items() if count < 1]
@@ -207,6 +205,7 @@ def stage_graph(run: DemoRun) -> str:
         if not spin_until(lambda: not unmatched(), run.timeout):
             raise RuntimeError(f"DDS did not match {unmatched()} within {run.timeout} s")
         start_time = time.time_ns() + round(START_LEAD_S * 1e9)
+        first_stamp.append(start_time * 1e-9)  # frame k (recorded at k / fps, from 0) is stamped start_time + k / fps
         for cam, path in rec.recordings.items():
             nodes[f"camera_node_{cam}"] = NodeProcess.start(
                 "dexmv_capture", "camera_node", log_dir=logs, log_name=f"camera_node_{cam}",
@@ -223,24 +222,24 @@ def stage_graph(run: DemoRun) -> str:
                 raise RuntimeError(f"camera_node {cam} failed:\n{nodes[f'camera_node_{cam}'].output()[-800:]}")
             published[cam] = (int(found.group(1)), int(found.group(2)))
 
-        def all_arrived() -> bool:
-            return len(targets) >= hand_poses[0] and set(STATIC_FRAMES) <= set(static_frames) and all(
+        def images_arrived() -> bool:
+            return set(STATIC_FRAMES) <= set(static_frames) and all(
                 images[f"{c}/{s}"].count >= published[c][0] for c in cams for s in ("color", "depth"))
 
-        spin_until(all_arrived, DRAIN_S)
+        spin_until(images_arrived, DRAIN_S)
+        # perception works through the frames it holds; a slow machine takes a while after the recording
+        last_output[0] = max(last_output[0], time.monotonic())
+        spin_until(lambda: time.monotonic() - last_output[0] > QUIET_S, run.seconds * 20 + 2 * run.timeout)
+        seen = [m for m in hand_poses if m.confidence > 0]
+        if not seen:
+            raise RuntimeError(f"perception_node published {len(hand_poses)} hand poses and none with a hand "
+                               f"detected (see {logs / 'perception_node.log'})")
+        spin_until(lambda: len(targets) >= len(hand_poses), DRAIN_S)
         spin_until(lambda: False, SETTLE_S)
     finally:
         rclpy.try_shutdown(context=context)
-        codes = {}
-        for name, proc in nodes.items():
-            try:
-                codes[name] = proc.interrupt()
-            except RuntimeError as err:
-                codes[name] = str(err)
-            proc.stop()
-    unclean = {n: c for n, c in codes.items() if c != 0}
-    if unclean:
-        raise RuntimeError(f"nodes that did not stop cleanly on SIGINT: {unclean} (logs in {logs})")
+        codes = interrupt_all(nodes)
+    unclean_exits(codes, logs)
     closed = CLOSED.search(nodes["recorder_node"].output())
     if closed is None:
         raise RuntimeError(f"recorder_node did not close its bag:\n{nodes['recorder_node'].output()[-800:]}")
@@ -250,12 +249,33 @@ def stage_graph(run: DemoRun) -> str:
         run.products["graph_joint_targets"] = (
             np.array([round((_stamp_s(m.header) - first_stamp[0]) * meta["fps"]) for m in targets], dtype=int),
             np.array([m.position for m in targets]))
+    perceived = _perception_summary(meta, arrays, first_stamp, hand_poses, perceived_objects)
     return _summary(meta, arrays, cams, images, infos, static_frames, targets, states, object_poses, statuses,
-                    published, hand_poses[0]) + "\n      " + bag_line
+                    published, len(hand_poses), perceived) + "\n      " + bag_line
+
+
+def _perception_summary(meta, arrays, first_stamp, hand_poses, perceived_objects) -> str:
+    """perception_node's output against the recording's ground truth (frames found from the stamps)."""
+    truth = arrays["keypoints_world"]
+    errors = []
+    for msg in hand_poses:
+        k = round((_stamp_s(msg.header) - first_stamp[0]) * meta["fps"]) if first_stamp else -1
+        ok = np.array(msg.keypoint_confidence) > 0
+        if 0 <= k < len(truth) and ok.any() and msg.confidence > 0:
+            kp = np.array([[p.x, p.y, p.z] for p in msg.keypoints])
+            errors.append(float(np.linalg.norm(kp[ok] - truth[k][ok], axis=1).mean()))
+    found = sum(1 for a in perceived_objects if any(o.confidence > 0 for o in a.objects))
+    text = (f"perception_node: {len(hand_poses)} hand poses for {int(meta['frames'])} frames, "
+            f"{sum(m.confidence > 0 for m in hand_poses)} with the hand")
+    if errors:
+        text += f" (mean keypoint error {1000 * np.mean(errors):.1f} mm against the ground truth)"
+    if perceived_objects:
+        text += f"; {len(perceived_objects)} object pose arrays, {found} with an object found"
+    return text
 
 
 def _summary(meta, arrays, cams, images, infos, static_frames, targets, states, object_poses, statuses,
-             published, hand_poses) -> str:
+             published, hand_poses, perceived) -> str:
     frames = int(meta["frames"])
     lines = []
     for cam in cams:
@@ -282,6 +302,7 @@ def _summary(meta, arrays, cams, images, infos, static_frames, targets, states, 
     slides = [abs(last_state[j] - last_target[j]) for j in ("ARTx", "ARTy", "ARTz")]
     hinges = [abs(last_state[j] - v) for j, v in last_target.items() if not j.startswith("ART")]
     held = statuses.get("HELD", 0)
+    lines.append(perceived)
     lines.append(f"{len(targets)} joint targets from retarget_node for {hand_poses} hand poses "
                  f"({held} held: {dict(statuses)})")
     lines.append(f"sim_node: {len(states)} joint states, {len(object_poses)} object pose arrays; "

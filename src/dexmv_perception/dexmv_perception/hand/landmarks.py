@@ -75,6 +75,15 @@ class HandLandmarker:
     def reset(self) -> None:
         self._box, self._misses, self._side_vote = None, 0, 0.0
 
+    def warm_up(self, width: int = 640, height: int = 480) -> None:
+        """Run both graphs once on a blank image: the first call loads the models (slow), not a real frame's."""
+        blank = np.zeros((height, width, 3), dtype=np.uint8)
+        self._full.process(blank)
+        if self._crop is not None:
+            side = min(MIN_CROP_PX, width, height)
+            self._crop.process(np.ascontiguousarray(blank[:side, :side]))
+        self.reset()
+
     def _run(self, graph, rgb: np.ndarray, left: int, top: int):
         result = graph.process(np.ascontiguousarray(rgb))
         if not result.multi_hand_landmarks:

@@ -105,6 +105,11 @@ class HandTracker:
 
             self._pool = ThreadPoolExecutor(len(cameras), thread_name_prefix="hand-camera")
 
+    def warm_up(self) -> None:
+        """Load MediaPipe's models now (each graph's first call), not on the first frames."""
+        for landmarker in self.landmarkers.values():
+            landmarker.warm_up()
+
     def reset(self) -> None:
         for landmarker in self.landmarkers.values():
             landmarker.reset()

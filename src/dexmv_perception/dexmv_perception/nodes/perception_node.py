@@ -6,10 +6,12 @@ realsense2_camera publish them): /<cam>/<cam>/color/image_raw (rgb8 or bgr8),
 /<cam>/<cam>/color/camera_info; /tf_static and /tf for where each camera's optical frame sits in
 `world_frame` (a small transform buffer: tf2_ros does not exist on these installs).
 
-Colour and depth of a camera are joined by equal stamps, the cameras' frames paired by stamp
-(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline), or by arrival time with
-`pair_by: arrival` where the cameras' stamps do not share a clock. A camera that has sent
-nothing for `camera_timeout` seconds is taken as gone and the other one goes on alone.
+Colour and depth of a camera are joined by equal stamps (frames that come before the camera's
+camera_info or its transform wait for them), the cameras' frames paired by stamp
+(dexmv_capture.frame_pairing, the rule `dexmv perceive` uses offline), or by publication time
+(the DDS source timestamp) with `pair_by: arrival` where the cameras' stamps do not share a clock.
+A camera that published nothing for `camera_timeout` seconds before the other's frame is taken as
+gone and the other one goes on alone (publication times: a backlog is not silence).
 
 Publishes: /dexmv/hand_pose (dexmv_msgs/HandPose in world_frame; per-keypoint confidence, 0 for
 keypoints not observed at that moment, whose points then hold their last position, or 0 if never
@@ -33,6 +35,7 @@ quiet_interrupts()
 
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import deque  # noqa: E402
 
 import numpy as np  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
@@ -59,6 +62,9 @@ TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAGNOSTIC_NAME = "dexmv_perception: perception_node"
 IMAGE_QOS = {"SENSOR_DATA": qos_profile_sensor_data, "DEFAULT": QoSProfile(depth=10)}
+# frames per camera kept while its camera_info or its transform to world has not arrived yet (a camera's
+# first frames often come before its camera_info, whose subscription can match later under load)
+MAX_WAITING_FRAMES = 30
 
 
 class ParameterError(ValueError):
@@ -137,7 +143,12 @@ class PerceptionNode(Node):
         self.buffer = TransformBuffer()
         self.infos: dict[str, np.ndarray] = {}
         self._pending: dict[str, dict[int, dict]] = {c: {} for c in cameras}  # stamp ns -> {"color", "depth"}
-        self._last_seen: dict[str, float] = {}
+        # joined colour + depth waiting for the camera's camera_info or transform, oldest first
+        self._waiting: dict[str, deque] = {c: deque(maxlen=MAX_WAITING_FRAMES) for c in cameras}
+        self._last_sent: dict[str, float] = {}  # per camera, when its newest frame was published (s)
+        self._last_input = time.monotonic()
+        self._last_clock = -np.inf  # pairing clock of the newest processed moment
+        self._out_of_order = 0
         self._processed = 0
         self._rate = 0.0
         self._warned: set[str] = set()
@@ -146,16 +157,22 @@ class PerceptionNode(Node):
         self.tf_pub = self.create_publisher(TFMessage, "/tf", TF_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "/dexmv/markers", QoSProfile(depth=2))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_10)
+        # the first MediaPipe calls load its models and the first object update builds the point models:
+        # seconds on a loaded machine, paid here rather than on the first frames
+        self.perception.warm_up()
         self.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), TF_STATIC_QOS)
         self.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), TF_QOS)
         for cam in cameras:
             base = f"/{cam}/{cam}"
+            # (msg, info): rclpy passes the message info (DDS source timestamp) to two-argument callbacks
             self.create_subscription(Image, f"{base}/color/image_raw",
-                                     lambda m, c=cam: self._on_image(c, "color", m), IMAGE_QOS[qos_name])
+                                     lambda m, info, c=cam: self._on_image(c, "color", m, info), IMAGE_QOS[qos_name])
             self.create_subscription(Image, f"{base}/aligned_depth_to_color/image_raw",
-                                     lambda m, c=cam: self._on_image(c, "depth", m), IMAGE_QOS[qos_name])
+                                     lambda m, info, c=cam: self._on_image(c, "depth", m, info), IMAGE_QOS[qos_name])
             self.create_subscription(CameraInfo, f"{base}/color/camera_info",
-                                     lambda m, c=cam: self.infos.__setitem__(c, np.reshape(m.k, (3, 3))), 10)
+                                     lambda m, c=cam: self._on_camera_info(c, m), 10)
+        if self.pairer is not None:  # the last frames of a stream that stopped are decided after camera_timeout
+            self.create_timer(self.camera_timeout / 2, self._flush_stalled)
         for note in self.perception.notes:
             self.get_logger().info(note)
         self.get_logger().info(f"perception_node ready: cameras {', '.join(cameras)} -> /dexmv/hand_pose"
@@ -171,38 +188,79 @@ class PerceptionNode(Node):
                                           [q.x, q.y, q.z, q.w], _seconds(t.header.stamp), static)
             except ValueError as err:
                 self.get_logger().warning(f"ignoring a transform: {err}", throttle_duration_sec=5.0)
+        for cam in self.cameras:
+            if self._waiting[cam]:
+                self._drain(cam)
+
+    def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
+        K = np.reshape(np.asarray(msg.k, dtype=float), (3, 3))
+        if not (np.isfinite(K).all() and K[0, 0] > 0 and K[1, 1] > 0):
+            self._warn_once(f"badinfo-{cam}", f"{cam}: camera_info with an unusable K {list(msg.k)}: ignored")
+            return
+        self.infos[cam] = K
+        if self._waiting[cam]:
+            self._drain(cam)
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
             self.get_logger().warning(text)
 
-    def _on_image(self, cam: str, kind: str, msg: Image) -> None:
+    def _on_image(self, cam: str, kind: str, msg: Image, info=None) -> None:
         ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self._last_input = time.monotonic()
         pending = self._pending[cam]
-        pending.setdefault(ns, {})[kind] = msg
+        entry = pending.setdefault(ns, {})
+        entry[kind] = msg
+        # when the camera driver published the frame (DDS source timestamp, system clock), not when this node
+        # got to it: a busy node takes queued frames late, and pairing by its own arrival would then split pairs
+        source_ns = (info or {}).get("source_timestamp", 0)
+        entry["sent"] = max(entry.get("sent", 0.0), source_ns * 1e-9 if source_ns > 0 else time.time())
         for old in [k for k in pending if k < ns - 1_000_000_000]:  # unmatched halves older than 1 s
             del pending[old]
-        entry = pending[ns]
         if "color" not in entry or "depth" not in entry:
             return
         del pending[ns]
-        frame = self._camera_frame(cam, entry["color"], entry["depth"])
-        if frame is None:
-            return
-        now = time.monotonic()
-        self._last_seen[cam] = now
-        stamp = ns * 1e-9
-        others = [c for c in self.cameras if c != cam]
-        if self.pairer is None or all(now - self._last_seen.get(c, -1e9) > self.camera_timeout for c in others):
-            self._process([frame], entry["color"].header.stamp, stamp)
-            return
-        key = now if self.pair_by == "arrival" else stamp
-        for pair in self.pairer.push(cam, key, (frame, entry["color"].header.stamp)):
-            frames = [f for f, _ in pair.frames]
-            self._process(frames, pair.frames[0][1], _seconds(pair.frames[0][1]))
+        entry["ns"] = ns
+        self._waiting[cam].append(entry)
+        self._drain(cam)
 
-    def _camera_frame(self, cam: str, color: Image, depth: Image) -> CameraFrame | None:
+    def _drain(self, cam: str) -> None:
+        """Process the camera's waiting frames, oldest first, as far as its camera_info and transform allow."""
+        waiting = self._waiting[cam]
+        while waiting:
+            entry = waiting[0]
+            placement = self._placement(cam, entry["color"])
+            if placement is None:
+                return  # keeps waiting (the oldest beyond MAX_WAITING_FRAMES fall out)
+            waiting.popleft()
+            frame = self._camera_frame(cam, entry["color"], entry["depth"], *placement)
+            if frame is not None:
+                self._deliver(cam, frame, entry)
+
+    def _deliver(self, cam: str, frame: CameraFrame, entry: dict) -> None:
+        stamp_msg = entry["color"].header.stamp
+        sent = entry["sent"]
+        clock = sent if self.pair_by == "arrival" else entry["ns"] * 1e-9
+        self._last_sent[cam] = max(sent, self._last_sent.get(cam, -np.inf))
+        # a camera is gone when it published nothing for camera_timeout before this frame was published: judged
+        # on publication times, so a backlog this node works through late does not look like a silent camera
+        others = [c for c in self.cameras if c != cam]
+        if self.pairer is None or all(sent - self._last_sent.get(c, -np.inf) > self.camera_timeout for c in others):
+            self._process([frame], stamp_msg, clock)
+            return
+        for pair in self.pairer.push(cam, clock, (frame, stamp_msg)):
+            self._process([f for f, _ in pair.frames], pair.frames[0][1], pair.stamp)
+
+    def _flush_stalled(self) -> None:
+        """No frame for camera_timeout: decide the frames the pairer still holds (the end of a stream)."""
+        if time.monotonic() - self._last_input < self.camera_timeout or not any(self.pairer.pending()):
+            return
+        for pair in self.pairer.flush():
+            self._process([f for f, _ in pair.frames], pair.frames[0][1], pair.stamp)
+
+    def _placement(self, cam: str, color: Image) -> tuple[np.ndarray, np.ndarray] | None:
+        """(K, world <- optical frame) for the camera's frame, or None while either has not arrived."""
         K = self.infos.get(cam)
         if K is None:
             self._warn_once(f"info-{cam}", f"{cam}: no camera_info yet; its frames wait for one")
@@ -210,8 +268,11 @@ class PerceptionNode(Node):
         try:
             T = self.buffer.lookup(self.world_frame, color.header.frame_id)
         except TransformLookupError as err:
-            self._warn_once(f"tf-{cam}", f"{cam}: {err}; its frames are skipped until the transform arrives")
+            self._warn_once(f"tf-{cam}", f"{cam}: {err}; its frames wait for the transform")
             return None
+        return K, T
+
+    def _camera_frame(self, cam: str, color: Image, depth: Image, K: np.ndarray, T: np.ndarray) -> CameraFrame | None:
         try:
             rgb = image_to_array(color)
             raw = image_to_array(depth)
@@ -226,9 +287,14 @@ class PerceptionNode(Node):
         return CameraFrame(cam, rgb, depth_m, K, T)
 
     # ------------------------------------------------------------------ processing and output
-    def _process(self, frames: list[CameraFrame], stamp_msg, stamp: float) -> None:
+    def _process(self, frames: list[CameraFrame], stamp_msg, clock: float) -> None:
+        """One moment; `clock` is the pairing clock (stamps, or publication times with pair_by arrival)."""
+        if clock <= self._last_clock:  # older than a moment already processed: the filter only goes forward
+            self._out_of_order += 1
+            return
+        self._last_clock = clock
         start = time.perf_counter()
-        result = self.perception.update(frames, stamp)
+        result = self.perception.update(frames, clock)
         elapsed = time.perf_counter() - start
         self._processed += 1
         self._rate = 0.9 * self._rate + 0.1 * elapsed if self._rate else elapsed
@@ -336,6 +402,7 @@ class PerceptionNode(Node):
         if self.pairer is not None:
             s = self.pairer.stats
             values["unpaired_frames"] = " ".join(f"{c}:{s.dropped(c)}" for c in self.cameras)
+            values["out_of_order_moments"] = str(self._out_of_order)
         status = DiagnosticStatus(level=level, name=DIAGNOSTIC_NAME, hardware_id="perception", message=message)
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         diag = DiagnosticArray()

@@ -61,7 +61,10 @@ class ObjectPoseEstimate:
 
 @runtime_checkable
 class ObjectPoseBackend(Protocol):
-    """An object pose estimator: given the depth views of one instant, the poses of the objects found."""
+    """An object pose estimator: given the depth views of one instant, the poses of the objects found.
+
+    Optionally a `prepare()` method, which `Perception.warm_up` calls before the first frame (load
+    weights, build models), so that the node's first frames are not the slow ones."""
 
     object_ids: list[str]
 

@@ -74,6 +74,7 @@ class TrackerConfig:
     min_confidence: float = 0.15  # below: not reported
     detect_headings: int = 12
     detect_random_rotations: int = 24
+    redetect_random_rotations: int = 8  # for a track just lost (the object was seen a moment ago, mostly upright)
     detect_keep: int = 6
     detect_max_seeds: int = 6  # places (cluster centres or points of big clusters) tried per detection
     cluster_gap_m: float = 0.012
@@ -124,6 +125,11 @@ class ObjectTracker:
         self._plane: Plane | None = None
         self._updates = 0
         self._rng = np.random.default_rng(self.seed)
+
+    def prepare(self) -> None:
+        """Build every tracked object's point model now (otherwise on the first update)."""
+        for object_id in self.object_ids:
+            self.model(object_id)
 
     def model(self, object_id: str) -> ModelCloud:
         if object_id not in self._models:
@@ -192,7 +198,7 @@ class ObjectTracker:
                     best = candidate
         return best
 
-    def _hypotheses(self, object_id: str, centre: np.ndarray) -> list[np.ndarray]:
+    def _hypotheses(self, object_id: str, centre: np.ndarray, random_rotations: int) -> list[np.ndarray]:
         from scipy.spatial.transform import Rotation
 
         from dexmv_sim.objects import resting_height
@@ -207,15 +213,15 @@ class ObjectTracker:
             pose[:3, :3] = Rotation.from_rotvec([0.0, 0.0, 2 * np.pi * k / cfg.detect_headings]).as_matrix()
             pose[:3, 3] = [centre[0], centre[1], max(centre[2], table_z + rest_z)]
             out.append(pose)
-        for rot in Rotation.random(cfg.detect_random_rotations, random_state=self._rng.integers(2**31)).as_matrix():
+        for rot in Rotation.random(random_rotations, random_state=self._rng.integers(2**31)).as_matrix():
             pose = np.eye(4)
             pose[:3, :3] = rot
             pose[:3, 3] = centre
             out.append(pose)
         return out
 
-    def _detect(self, object_id: str, pool: np.ndarray,
-                views: Sequence[DepthView]) -> tuple[np.ndarray, PoseScore] | None:
+    def _detect(self, object_id: str, pool: np.ndarray, views: Sequence[DepthView],
+                random_rotations: int | None = None) -> tuple[np.ndarray, PoseScore] | None:
         cfg, model = self.config, self.model(object_id)
         radius = model.model.radius
         best: tuple[float, np.ndarray, PoseScore] | None = None
@@ -249,7 +255,8 @@ class ObjectTracker:
             coarse_src = scene_cloud(coarse, 8)
             reach = max(cfg.track_correspondence_m, 0.35 * radius)  # a big object starts further off
             ranked = []
-            for pose in self._hypotheses(object_id, centre):
+            rotations = cfg.detect_random_rotations if random_rotations is None else random_rotations
+            for pose in self._hypotheses(object_id, centre, rotations):
                 pose = icp(model, coarse_src, pose, reach, 10, coarse=True)
                 pose = icp(model, coarse_src, pose, cfg.track_correspondence_m, 10, coarse=True)
                 _, _, n, _ = fitness(model, pose, coarse, cfg.inlier_m * 1.5)
@@ -295,7 +302,8 @@ class ObjectTracker:
                 confidence(found[1]) < cfg.doubt_confidence
                 and confidence(found[1]) < cfg.recheck_drop * track.confidence)
             if weak:
-                detected = self._detect(object_id, pool, views)
+                detected = self._detect(object_id, pool, views,
+                                        None if track is None else cfg.redetect_random_rotations)
                 if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
                     found = detected
             if found is None or confidence(found[1]) < cfg.min_confidence:
