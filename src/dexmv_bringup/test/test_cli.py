@@ -94,7 +94,7 @@ def test_demo_runs_every_stage(tmp_path):
     got = re.search(r"recorder_node: \S+ closed on SIGINT with (\d+) messages", out.stdout)
     assert got and int(got.group(1)) > 30, out.stdout
     assert "1 demos kept, 0 dropped (source: bag)" in out.stdout, out.stdout
-    assert re.search(r"DAPG on relocate-mustard_bottle: 1 iterations x 2 trajectories of 50 steps", out.stdout)
+    assert re.search(r"DAPG on relocate-tomato_soup_can: 1 iterations x 2 trajectories of 50 steps", out.stdout)
     assert re.search(r"success rate \d\.\d\d over 2 episodes", out.stdout), out.stdout
     got = re.search(r"policy_node drove sim_node for one 50-step episode .* (\d+) joint targets over DDS\): "
                     r"success=(True|False) score=", out.stdout)

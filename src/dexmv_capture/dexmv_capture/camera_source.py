@@ -59,7 +59,9 @@ class RecordingSource:
 
     def __init__(self, path: str, real_time: bool = True, time_base: RecordingTimeBase | None = None, *,
                  clock_ns: Callable[[], int] = time.time_ns, sleep: Callable[[float], object] = time.sleep,
-                 strict: bool = True) -> None:
+                 strict: bool = True, rate: float = 1.0) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate: must be a positive playback speed, got {rate}")
         self.reader = RecordingReader(path, strict=strict)
         self.info = self.reader.info
         self.intrinsics: Intrinsics = self.info.stream("color").intrinsics
@@ -71,6 +73,8 @@ class RecordingSource:
         self.stamp_ns = 0
         self.late_start_s = 0.0  # how far the clock was past the first frame's stamp when playback began
         self._pace_offset_ns: int | None = None  # wall-aligned stamps: 0; recorded time: now - first stamp
+        self.rate = rate  # playback speed (as `ros2 bag play --rate`): frames go out 1/rate apart, stamps unchanged
+        self._first_ns = 0
         self._period_ns = round(1e9 / max(self.info.stream("color").fps, 1))
 
     def read(self) -> Frame | None:
@@ -88,11 +92,12 @@ class RecordingSource:
                 # up after start_time, or recorded timestamps in the past) plays that much behind, frame by
                 # frame at the recorded rate: nothing is lost and no burst overruns the subscribers' queues
                 self._pace_offset_ns = max(0, now - stamp)
+                self._first_ns = stamp
                 if not base.use_recording_time:
                     self.late_start_s = self._pace_offset_ns / 1e9
             if self.real_time:
-                due = stamp + self._pace_offset_ns
-                if now > due + 1.5 * self._period_ns:
+                due = self._first_ns + self._pace_offset_ns + round((stamp - self._first_ns) / self.rate)
+                if now > due + 1.5 * self._period_ns / self.rate:
                     self.stats.dropped += 1  # we fell behind by more than a frame: skip it, like a camera would
                     continue
                 if due > now:

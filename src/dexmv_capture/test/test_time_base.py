@@ -47,3 +47,35 @@ def test_live_frames_keep_their_global_timestamp_as_realsense_ros():
     assert live_stamp_ns(1764797400123.5, "global_time", arrival_ns=1) == 1764797400123500000
     assert live_stamp_ns(1764797400123.5, "system_time", arrival_ns=1) == 1764797400123500000
     assert live_stamp_ns(5321.0, "hardware_clock", arrival_ns=42) == 42  # device clock: not comparable
+
+
+def test_playback_rate_spaces_frames_and_keeps_the_recorded_stamps(tmp_path):
+    """`rate` 0.25 (as `ros2 bag play --rate`): frames of a 10 fps recording go out 0.4 s apart on the
+    node's clock, with the stamps of the recorded timeline; a bad rate is refused."""
+    import numpy as np
+
+    from dexmv_capture.camera_source import RecordingSource
+    from dexmv_capture.d435 import Intrinsics
+    from dexmv_capture.recording import RecordingWriter
+
+    intrinsics = Intrinsics(64, 48, 60.0, 60.0, 32.0, 24.0)
+    path = tmp_path / "cam.db3"
+    with RecordingWriter(path, intrinsics, 10.0) as writer:
+        for k in range(5):
+            writer.write(np.zeros((48, 64, 3), np.uint8), np.full((48, 64), 500, np.uint16), 100.0 * k)
+    clock = [1_000_000_000]
+    sent = []
+
+    def sleep(seconds: float) -> None:
+        clock[0] += round(seconds * 1e9)
+
+    source = RecordingSource(str(path), True, RecordingTimeBase(5_000_000_000), clock_ns=lambda: clock[0],
+                             sleep=sleep, rate=0.25)
+    while source.read() is not None:
+        sent.append((clock[0], source.stamp_ns))
+    source.close()
+    assert [stamp for _, stamp in sent] == [5_000_000_000 + 100_000_000 * k for k in range(5)]
+    assert np.allclose(np.diff([t for t, _ in sent]), 400_000_000, atol=1_000_000)
+    assert source.stats.dropped == 0
+    with pytest.raises(ValueError, match="rate"):
+        RecordingSource(str(path), True, rate=0.0)

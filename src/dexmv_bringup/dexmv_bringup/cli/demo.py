@@ -101,12 +101,17 @@ STAGES: list[tuple[str, Callable[[DemoRun], str]]] = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n", 1)[1].strip()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--task", default="relocate-mustard_bottle",
+    parser.add_argument("--task", default="relocate-tomato_soup_can",
                         help="task the synthetic human performs (see `dexmv sim tasks`; default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the recording (default: %(default)s)")
     parser.add_argument("--fps", type=float, default=15.0, help="camera frame rate (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="varies the hand, motion and layout (default: 0)")
     parser.add_argument("--out", default="demo-output", help="folder for everything written (default: %(default)s)")
+    parser.add_argument("--rate", type=float, default=0.25,
+                        help="speed at which the camera nodes play the recording in the graph stage, as `ros2 bag "
+                             "play --rate` (default: %(default)s: perception on two cores keeps up with every frame; "
+                             "1: real time, a busy perception_node then drops frames and the demonstration may be "
+                             "dropped for its gaps)")
     parser.add_argument("--iterations", type=int, default=5, help="DAPG iterations (default: %(default)s)")
     parser.add_argument("--trajectories", type=int, default=20,
                         help="trajectories per DAPG iteration (default: %(default)s; DexMV: 200)")
@@ -121,8 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seconds <= 0 or args.fps <= 0:
-        print("dexmv demo: --seconds and --fps must be positive")
+    if args.seconds <= 0 or args.fps <= 0 or not args.rate > 0:
+        print("dexmv demo: --seconds, --fps and --rate must be positive")
         return 2
     small = [f"--{n}" for n in ("iterations", "trajectories", "horizon", "episodes") if getattr(args, n) < 1]
     if small:
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     demo = DemoRun(out=Path(args.out), task=args.task, seconds=args.seconds, fps=args.fps, seed=args.seed,
                    timeout=args.timeout, iterations=args.iterations, trajectories=args.trajectories,
-                   horizon=args.horizon, episodes=args.episodes)
+                   horizon=args.horizon, episodes=args.episodes, rate=args.rate)
     demo.out.mkdir(parents=True, exist_ok=True)
     stages = [(n, s) for n, s in STAGES if not args.stages or n in args.stages]
     for i, (name, stage) in enumerate(stages, 1):

@@ -12,8 +12,10 @@ were from it.
 Nothing here depends on how fast DDS discovery is: the camera nodes start only once this process
 has matched perception, retarget and sim nodes (and perception has loaded its models), then wait
 until their image topics are matched; both play on one start_time, so perception pairs their
-frames by stamp; and the stage ends only once every published image has arrived, perception has
-gone quiet and every hand pose has its joint target (or DRAIN_S ran out, which the summary shows).
+frames by stamp, at the demo's --rate (below 1, a busy machine's perception keeps up with every
+frame; the stamps keep the recorded timeline); and the stage ends only once every published image
+has arrived, perception has gone quiet and every hand pose has its joint target (or DRAIN_S ran
+out, which the summary shows).
 A perception that yields no hand is a one-line failure naming its log.
 """
 
@@ -211,10 +213,10 @@ def stage_graph(run: DemoRun) -> str:
                 "dexmv_capture", "camera_node", log_dir=logs, log_name=f"camera_node_{cam}",
                 params={"recording": str(path), "camera_name": cam, "camera_namespace": cam,
                         "wait_for_subscribers": 1, "image_qos": IMAGE_QOS, "start_time": str(start_time),
-                        "time_origin_ms": 0.0})
+                        "time_origin_ms": 0.0, "rate": run.rate})
         played = [nodes[f"camera_node_{c}"] for c in cams]
         if not spin_until(lambda: all("end of recording" in p.output() or p.proc.poll() is not None for p in played),
-                          run.seconds * 3 + 2 * run.timeout):
+                          run.seconds / run.rate * 3 + 2 * run.timeout):
             raise RuntimeError("the camera nodes did not reach the end of their recordings")
         for cam in cams:
             found = PUBLISHED.search(nodes[f"camera_node_{cam}"].output())

@@ -106,6 +106,9 @@ class CameraNode(Node):
         self.width = p("width", 640, "live: image width")
         self.height = p("height", 480, "live: image height")
         self.real_time = p("real_time", True, "recording: play at the recorded rate (false: as fast as possible)")
+        self.rate = float(p("rate", 1.0, "recording, real_time: playback speed, as `ros2 bag play --rate` (0.5: half "
+                                         "speed, for consumers slower than the camera); stamps keep the recorded "
+                                         "timeline"))
         qos_name = p("image_qos", "SYSTEM_DEFAULT", "image QoS: SYSTEM_DEFAULT, SENSOR_DATA or DEFAULT")
         self.report_period = p("report_period", 5.0, "seconds between frame/drop count log lines")
         self.start_delay = p("start_delay", 0.0, "recording: seconds to wait before the first frame (lets "
@@ -144,8 +147,10 @@ class CameraNode(Node):
         self.finished = threading.Event()  # the recording ended (or failed)
         self.failed = False
         if self.recording:
+            if not self.rate > 0:
+                raise ValueError(f"rate: must be a positive playback speed, got {self.rate}")
             self.source = RecordingSource(self.recording, self.real_time, time_base, clock_ns=self._now_ns,
-                                          sleep=self._stop.wait)
+                                          sleep=self._stop.wait, rate=self.rate)
             what = f"recording {self.recording} ({self.source.info.duration_s:.2f} s), {time_base.describe()}"
         else:
             self.source = LiveCamera(self.serial_no, self.width, self.height, self.fps)
