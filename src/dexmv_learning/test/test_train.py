@@ -72,6 +72,24 @@ def test_each_method_runs_and_writes_its_run_folder(algo, tmp_path, demo_list, s
         assert float(rows[1]["demo_weight"]) == pytest.approx(0.1 * 0.95)
 
 
+def test_policy_output_transform_comes_from_the_demonstrated_actions(tmp_path, demo_list, samplers):
+    from dexmv_learning.training.trainer import ACTION_SCALE_FLOOR
+
+    demos = DemoData.from_demonstrations(demo_list, 39, 30, TASK)
+    trainer = make_trainer("dapg", tmp_path, demo_list, samplers)
+    trainer.initialize()
+    policy = trainer.policy
+    assert torch.allclose(policy.act_shift, demos.actions.mean(0))
+    assert torch.allclose(policy.act_scale, demos.actions.std(0).clamp_min(ACTION_SCALE_FLOOR))
+    assert (policy.act_scale > ACTION_SCALE_FLOOR).any() and (policy.act_scale == ACTION_SCALE_FLOOR).any()
+    off = make_trainer("dapg", tmp_path, demo_list, samplers, name="off", policy={"action_normalization": False})
+    off.initialize()
+    assert torch.equal(off.policy.act_shift, torch.zeros(30)) and torch.equal(off.policy.act_scale, torch.ones(30))
+    rl = make_trainer("rl", tmp_path, demo_list, samplers, name="rl")
+    rl.initialize()
+    assert torch.equal(rl.policy.act_scale, torch.ones(30))
+
+
 def test_resume_reproduces_an_uninterrupted_run(tmp_path, demo_list, samplers):
     """SOIL carries the most state (inverse model, its Adam state, a buffer of past transitions)."""
     overrides = {"iterations": 3, "eval_every": 1, "soil": {"buffer_iterations": 2}}
