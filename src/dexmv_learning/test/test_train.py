@@ -63,7 +63,7 @@ def test_each_method_runs_and_writes_its_run_folder(algo, tmp_path, demo_list, s
         assert int(rows[-1]["env_steps"]) == 2 * 20  # evaluation only
     else:
         assert int(rows[-1]["env_steps"]) == 2 * 4 * 20 + 2 * 20
-        assert all(0 < float(r["kl"]) <= 0.025 + 1e-6 or float(r["step_fraction"]) == 0 for r in rows)
+        assert all(0 < float(r["kl"]) <= 1.5 * 0.025 + 1e-6 or float(r["step_fraction"]) == 0 for r in rows)
         assert all(np.isfinite(float(r["return_mean"])) for r in rows)
     extra = {"dapg": "demo_weight", "gail": "disc_accuracy", "soil": "label_error"}.get(algo)
     if extra:
