@@ -10,7 +10,7 @@ import torch
 
 from dexmv_learning.algos.advantages import discounted_returns, gae
 from dexmv_learning.algos.bc import bc_optimizer, behaviour_cloning
-from dexmv_learning.algos.dapg import augmented_surrogate, demo_weight
+from dexmv_learning.algos.dapg import augmented_surrogate, demo_advantage, demo_weight
 from dexmv_learning.algos.gail import Discriminator
 from dexmv_learning.algos.npg import conjugate_gradient, flat_grad, flat_params, trpo_step
 from dexmv_learning.algos.policy import GaussianMLPPolicy, gaussian_kl
@@ -197,3 +197,14 @@ def test_policy_output_normalisation_fits_absolute_targets_faster():
     copy = GaussianMLPPolicy(5, 2, (32, 32))
     copy.load_state_dict(scaled.state_dict())
     assert torch.equal(copy.mean(obs), scaled.mean(obs))
+
+
+def test_demo_advantage_units_paper_and_code():
+    advantages = torch.tensor([-1.0, 0.0, 0.5, 4.0])
+    w = demo_weight(3, 0.1, 0.95)
+    assert demo_advantage(w, advantages, "max") == pytest.approx(w * 4.0)  # DAPG paper
+    assert demo_advantage(w, advantages, "std") == pytest.approx(w)  # DAPG's / DexMV's code
+    # the paper's form follows max A: one rare good sample raises every demonstrated pair's weight
+    assert demo_advantage(w, torch.cat([advantages, torch.tensor([18.0])]), "max") == pytest.approx(w * 18.0)
+    with pytest.raises(ValueError, match="demo advantage units"):
+        demo_advantage(w, advantages, "mean")

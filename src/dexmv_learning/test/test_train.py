@@ -110,6 +110,8 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, demo_list, samplers):
 
 
 def test_config_rejects_unknown_keys_and_missing_demos(tmp_path):
+    with pytest.raises(ConfigError, match=r"dapg\.demo_advantage must be"):
+        resolve(TASK, "dapg", 0, {"dapg": {"demo_advantage": "mean"}}, demos="d")
     with pytest.raises(ConfigError, match=r"unknown config key 'npg\.max_kll'"):
         resolve(TASK, "rl", 0, {"npg": {"max_kll": 0.1}})
     with pytest.raises(ConfigError, match="--demos"):

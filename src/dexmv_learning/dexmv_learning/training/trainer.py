@@ -26,7 +26,7 @@ import torch
 from dexmv_learning.algos.advantages import discounted_returns, gae
 from dexmv_learning.algos.baseline import ValueBaseline
 from dexmv_learning.algos.bc import bc_optimizer, behaviour_cloning
-from dexmv_learning.algos.dapg import augmented_surrogate, demo_weight
+from dexmv_learning.algos.dapg import augmented_surrogate, demo_advantage, demo_weight
 from dexmv_learning.algos.gail import Discriminator
 from dexmv_learning.algos.npg import trpo_step
 from dexmv_learning.algos.policy import GaussianMLPPolicy
@@ -165,7 +165,7 @@ class Trainer:
         adv_t = torch.from_numpy(advantages.reshape(-1)).float()
         with torch.no_grad():
             old_log_prob = self.policy.log_prob(obs_t, act_t)
-        demo_adv = weight * float(adv_t.max()) if demo_obs is not None else 0.0
+        demo_adv = demo_advantage(weight, adv_t, cfg[self.algo]["demo_advantage"]) if demo_obs is not None else 0.0
         surrogate = augmented_surrogate(self.policy, obs_t, act_t, adv_t, old_log_prob, demo_obs, demo_actions,
                                         demo_adv)
         npg = cfg["npg"]
