@@ -24,6 +24,21 @@ def demo_weight(iteration: int, lambda0: float, lambda1: float) -> float:
     return float(lambda0) * float(lambda1) ** int(iteration)
 
 
+DEMO_ADVANTAGE_UNITS = ("max", "std")
+
+
+def demo_advantage(weight: float, advantages: torch.Tensor, units: str = "max") -> float:
+    """The advantage every demonstrated pair gets: weight * max A ("max", the DAPG paper's formula)
+    or weight itself in units of the standardised advantages' std ("std", what DAPG's and DexMV's
+    released code do; there lambda0 is 0.01). With "max" the pull grows when a rare good sample
+    raises max A, which offsets the lambda1^k decay."""
+    if units == "max":
+        return float(weight) * float(advantages.max())
+    if units == "std":
+        return float(weight)
+    raise ValueError(f"demo advantage units must be one of {', '.join(DEMO_ADVANTAGE_UNITS)}, got '{units}'")
+
+
 def augmented_surrogate(policy: GaussianMLPPolicy, obs: torch.Tensor, actions: torch.Tensor,
                         advantages: torch.Tensor, old_log_prob: torch.Tensor,
                         demo_obs: torch.Tensor | None = None, demo_actions: torch.Tensor | None = None,

@@ -6,8 +6,12 @@ Fisher-vector products, scaled to a KL bound, then a backtracking line search (T
     x   = F^-1 g     (F: Hessian of the mean KL(pi_old || pi_theta) at theta_old, + damping * I;
                       10 conjugate-gradient iterations, F x products by double back-propagation)
     step = sqrt(2 * max_kl / x^T F x) * x
-then halve the step until the surrogate improves and the mean KL stays within max_kl (or give up
-and keep the old parameters).
+then halve the step until the surrogate improves and the mean KL stays within kl_tolerance * max_kl
+(or give up and keep the old parameters). The full step's KL is max_kl only to second order; the
+true KL of a step along the natural gradient is usually a little larger, so a test against max_kl
+itself rejected nearly every full step and the run moved by quarter-KL half steps (measured: 0.0063
+at every iteration with max_kl 0.025). TRPO's reference implementation (OpenAI baselines) accepts up
+to 1.5 max_kl; DAPG's NPG takes the step without any test.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class StepResult:
 
 def trpo_step(policy: GaussianMLPPolicy, surrogate: Callable[[], torch.Tensor], fisher_obs: torch.Tensor,
               max_kl: float, cg_iterations: int = 10, damping: float = 1e-4, backtracks: int = 10,
-              fisher_stride: int = 1) -> StepResult:
+              fisher_stride: int = 1, kl_tolerance: float = 1.5) -> StepResult:
     """One KL-bounded natural-gradient step on `policy` maximising `surrogate()` (a scalar that
     reads the policy's current parameters); the KL is measured on `fisher_obs`. Fisher-vector
     products use every `fisher_stride`-th row only (TRPO's subsampling: F is an average, a fifth of
@@ -106,7 +110,7 @@ def trpo_step(policy: GaussianMLPPolicy, surrogate: Callable[[], torch.Tensor], 
         set_flat_params(policy, old + fraction * full)
         with torch.no_grad():
             after, kl = float(surrogate()), float(mean_kl())
-        if kl <= max_kl and after > before and torch.isfinite(torch.tensor(after)):
+        if kl <= kl_tolerance * max_kl and after > before and torch.isfinite(torch.tensor(after)):
             return StepResult(before, after, kl, fraction, grad_norm)
         fraction *= 0.5
     set_flat_params(policy, old)

@@ -3,10 +3,13 @@
 The mean is an MLP with tanh hidden layers (DAPG and DexMV: 32 x 32) and a linear output; the
 log standard deviation is one state-independent parameter per action dimension. Observations are
 standardised by a fixed shift and scale set once before training (from the demonstrations when
-there are any, else from the first batch of the policy's own samples), as DAPG's MLP policy does
-with its in_shift/in_scale: joint angles (rad) and distances (m) have different spreads, and a fixed
-transform keeps the function the policy computes unchanged for the whole run, which a running
-normaliser would not (and resume would have to replay it).
+there are any), as DAPG's MLP policy does with its in_shift/in_scale: joint angles (rad) and
+distances (m) have different spreads, and a fixed transform keeps the function the policy computes
+unchanged for the whole run, which a running normaliser would not (and resume would have to replay
+it). The output is de-standardised the same way (DexMV's mjrl MuNet: out_shift/out_scale from the
+demonstrated actions): mean(s) = act_shift + act_scale * net(s). The actions are absolute joint
+targets, so the net then learns where each joint goes relative to the demonstrations' spread and
+starts (small last layer) at the demonstrations' mean posture, not at the middle of every range.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class GaussianMLPPolicy(nn.Module):
         self.log_std = nn.Parameter(torch.full((self.act_dim,), float(init_log_std)))
         self.register_buffer("obs_shift", torch.zeros(self.obs_dim))
         self.register_buffer("obs_scale", torch.ones(self.obs_dim))
+        self.register_buffer("act_shift", torch.zeros(self.act_dim))
+        self.register_buffer("act_scale", torch.ones(self.act_dim))
         with torch.no_grad():
             for layer in self.mean_net:
                 if isinstance(layer, nn.Linear):
@@ -48,7 +53,7 @@ class GaussianMLPPolicy(nn.Module):
             last.bias.zero_()
 
     def mean(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.mean_net((obs - self.obs_shift) / self.obs_scale)
+        return self.mean_net((obs - self.obs_shift) / self.obs_scale) * self.act_scale + self.act_shift
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """log pi(a | s) per row."""

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 FORMAT = "dexmv_learning.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the policy de-standardises its output (act_shift, act_scale)
 
 
 class CheckpointError(ValueError):

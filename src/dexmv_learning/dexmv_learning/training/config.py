@@ -73,8 +73,13 @@ def check(config: dict[str, Any]) -> None:
             raise ConfigError(f"'{key}' must be a positive integer, got {config[key]!r}")
     if config["npg"]["max_kl"] <= 0:
         raise ConfigError(f"npg.max_kl must be positive, got {config['npg']['max_kl']}")
+    if config["npg"]["kl_tolerance"] < 1:
+        raise ConfigError(f"npg.kl_tolerance must be at least 1, got {config['npg']['kl_tolerance']}")
     if not 0 < config["gamma"] <= 1 or not 0 <= config["gae_lambda"] <= 1:
         raise ConfigError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+    for algo in ("dapg", "soil"):
+        if config[algo]["demo_advantage"] not in ("max", "std"):
+            raise ConfigError(f"{algo}.demo_advantage must be 'max' or 'std', got {config[algo]['demo_advantage']!r}")
     if config["checkpoint_every"] < 1:
         raise ConfigError("checkpoint_every must be at least 1")
     if config["algo"] in NEEDS_DEMOS and not config.get("demos"):

@@ -26,7 +26,7 @@ import torch
 from dexmv_learning.algos.advantages import discounted_returns, gae
 from dexmv_learning.algos.baseline import ValueBaseline
 from dexmv_learning.algos.bc import bc_optimizer, behaviour_cloning
-from dexmv_learning.algos.dapg import augmented_surrogate, demo_weight
+from dexmv_learning.algos.dapg import augmented_surrogate, demo_advantage, demo_weight
 from dexmv_learning.algos.gail import Discriminator
 from dexmv_learning.algos.npg import trpo_step
 from dexmv_learning.algos.policy import GaussianMLPPolicy
@@ -81,6 +81,9 @@ class Trainer:
             for module in (self.policy, self.baseline, self.discriminator, self.inverse):
                 if module is not None:
                     _set_normalization(module, self.demos.obs)
+            p = self.config["policy"]
+            if not self.demos.state_only and p["action_normalization"]:
+                _set_action_normalization(self.policy, self.demos.actions)
             bc_init = self.algo == "bc" or (self.algo in ("dapg", "gail") and self.config[self.algo]["bc_init"])
             if bc_init and self.demos.state_only:
                 raise ValueError(f"--algo {self.algo} needs demonstrated actions; these demonstrations are "
@@ -162,12 +165,12 @@ class Trainer:
         adv_t = torch.from_numpy(advantages.reshape(-1)).float()
         with torch.no_grad():
             old_log_prob = self.policy.log_prob(obs_t, act_t)
-        demo_adv = weight * float(adv_t.max()) if demo_obs is not None else 0.0
+        demo_adv = demo_advantage(weight, adv_t, cfg[self.algo]["demo_advantage"]) if demo_obs is not None else 0.0
         surrogate = augmented_surrogate(self.policy, obs_t, act_t, adv_t, old_log_prob, demo_obs, demo_actions,
                                         demo_adv)
         npg = cfg["npg"]
         result = trpo_step(self.policy, surrogate, obs_t, npg["max_kl"], npg["cg_iterations"], npg["damping"],
-                           npg["backtracks"], npg["fisher_stride"])
+                           npg["backtracks"], npg["fisher_stride"], npg["kl_tolerance"])
         row.update(kl=result.kl, surrogate_gain=result.surrogate_after - result.surrogate_before,
                    step_fraction=result.step_fraction)
         returns = discounted_returns(rewards, cfg["gamma"])
@@ -285,3 +288,13 @@ def _set_normalization(module: torch.nn.Module, obs: torch.Tensor) -> None:
     std = obs.std(dim=0)
     module.obs_shift.copy_(obs.mean(dim=0))
     module.obs_scale.copy_(torch.where(std > 1e-3, std, torch.ones_like(std)))
+
+
+ACTION_SCALE_FLOOR = 0.05  # of the [-1, 1] range: a joint the demonstrations never move stays trainable
+
+
+def _set_action_normalization(policy: GaussianMLPPolicy, actions: torch.Tensor) -> None:
+    """The policy's output shift/scale from the demonstrated actions (DexMV's out_shift/out_scale)."""
+    policy.act_shift.copy_(actions.mean(dim=0))
+    policy.act_scale.copy_(actions.std(dim=0).clamp_min(ACTION_SCALE_FLOOR))
+
