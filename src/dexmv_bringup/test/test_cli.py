@@ -58,7 +58,7 @@ def test_doctor_passes_in_this_environment():
 def test_demo_runs_every_stage(tmp_path):
     """The whole demo on a short recording and a tiny training budget: files written, images and joint
     targets crossed DDS, the bag became a demonstration, DAPG ran, the policy drove sim_node."""
-    out = dexmv("demo", "--seconds", "1.5", "--fps", "10", "--iterations", "1", "--trajectories", "2",
+    out = dexmv("demo", "--seconds", "2", "--fps", "15", "--iterations", "1", "--trajectories", "2",
                 "--horizon", "50", "--episodes", "2", "--out", str(tmp_path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo finished" in out.stdout and "FAILED" not in out.stdout
@@ -70,13 +70,13 @@ def test_demo_runs_every_stage(tmp_path):
     # history may drop a frame this process had not fully received while perception_node keeps the CPUs busy.
     for cam in ("camera1", "camera2"):
         got = re.search(rf"{cam} (\d+)/(\d+) colour \+ (\d+)/(\d+) depth images 640x480 arrived of those "
-                        r"published \((\d+) of 15 frames skipped", out.stdout)
+                        r"published \((\d+) of 30 frames skipped", out.stdout)
         assert got, out.stdout
         color, sent, depth, sent_depth, skipped = map(int, got.groups())
-        assert sent == sent_depth and sent + skipped == 15 and sent >= 10 and min(color, depth) >= 10, out.stdout
+        assert sent == sent_depth and sent + skipped == 30 and sent >= 20 and min(color, depth) >= 20, out.stdout
     # perception_node, not the ground truth, made the hand poses: a busy node drops frames rather than
     # queueing them, but it found the hand, in world, near the truth
-    got = re.search(r"perception_node: (\d+) hand poses for 15 frames, (\d+) with the hand \(mean keypoint error "
+    got = re.search(r"perception_node: (\d+) hand poses for 30 frames, (\d+) with the hand \(mean keypoint error "
                     r"(\S+) mm", out.stdout)
     assert got and int(got.group(2)) >= 3 and float(got.group(3)) < 50.0, out.stdout
     assert "object pose arrays" in out.stdout, out.stdout

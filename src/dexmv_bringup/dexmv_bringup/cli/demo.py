@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=15.0, help="camera frame rate (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="varies the hand, motion and layout (default: 0)")
     parser.add_argument("--out", default="demo-output", help="folder for everything written (default: %(default)s)")
-    parser.add_argument("--rate", type=float, default=0.25,
+    parser.add_argument("--rate", type=float, default=0.1,
                         help="speed at which the camera nodes play the recording in the graph stage, as `ros2 bag "
                              "play --rate` (default: %(default)s: perception on two cores keeps up with every frame; "
                              "1: real time, a busy perception_node then drops frames and the demonstration may be "

@@ -35,6 +35,10 @@ def stage_demos(run: DemoRun) -> str:
         raise RuntimeError(f"the recorded bag is no usable demonstration: {err}") from None
     config = ConversionConfig()
     results = convert_all(run.task, [trajectory], config, seed=run.seed)
+    dropped = [r.dropped for r in results if r.demonstration is None]
+    if len(dropped) == len(results):
+        raise RuntimeError(f"the bag's demonstration was dropped: {'; '.join(dropped)} (perception in "
+                           f"{run.out / 'logs' / 'perception_node.log'})")
     out = run.out / "demos"
     try:
         summary = write_results(out, run.task, results, config, overwrite=True)

@@ -19,7 +19,7 @@ class DemoRun:
     trajectories: int = 20  # per DAPG iteration
     horizon: int = 200  # control steps per episode (training, evaluation, deployment)
     episodes: int = 10  # evaluation episodes
-    rate: float = 0.25  # playback speed of the recording in the graph stage (1: real time)
+    rate: float = 0.1  # playback speed of the recording in the graph stage (1: real time)
     products: dict[str, Any] = field(default_factory=dict)  # stage outputs by name, for later stages
 
     def need(self, name: str) -> Any:
