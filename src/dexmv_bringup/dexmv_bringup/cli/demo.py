@@ -112,6 +112,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "play --rate` (default: %(default)s: perception on two cores keeps up with every frame; "
                              "1: real time, a busy perception_node then drops frames and the demonstration may be "
                              "dropped for its gaps)")
+    parser.add_argument("--max-gap", type=float, default=1.0, metavar="S",
+                        help="longest gap in perception's hand poses (s) the demos stage fills by interpolation "
+                             "(default: %(default)s; `dexmv demos` uses 0.3: a busy perception_node on two cores "
+                             "misses the fast reach of a short clip)")
     parser.add_argument("--iterations", type=int, default=5, help="DAPG iterations (default: %(default)s)")
     parser.add_argument("--trajectories", type=int, default=20,
                         help="trajectories per DAPG iteration (default: %(default)s; DexMV: 200)")
@@ -126,8 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seconds <= 0 or args.fps <= 0 or not args.rate > 0:
-        print("dexmv demo: --seconds, --fps and --rate must be positive")
+    if args.seconds <= 0 or args.fps <= 0 or not args.rate > 0 or not args.max_gap > 0:
+        print("dexmv demo: --seconds, --fps, --rate and --max-gap must be positive")
         return 2
     small = [f"--{n}" for n in ("iterations", "trajectories", "horizon", "episodes") if getattr(args, n) < 1]
     if small:
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     demo = DemoRun(out=Path(args.out), task=args.task, seconds=args.seconds, fps=args.fps, seed=args.seed,
                    timeout=args.timeout, iterations=args.iterations, trajectories=args.trajectories,
-                   horizon=args.horizon, episodes=args.episodes, rate=args.rate)
+                   horizon=args.horizon, episodes=args.episodes, rate=args.rate,
+                   max_gap=args.max_gap)
     demo.out.mkdir(parents=True, exist_ok=True)
     stages = [(n, s) for n, s in STAGES if not args.stages or n in args.stages]
     for i, (name, stage) in enumerate(stages, 1):

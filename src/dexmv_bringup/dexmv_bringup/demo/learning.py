@@ -33,7 +33,7 @@ def stage_demos(run: DemoRun) -> str:
         trajectory = load_trajectory(bag)
     except (TrajectoryInputError, ValueError) as err:
         raise RuntimeError(f"the recorded bag is no usable demonstration: {err}") from None
-    config = ConversionConfig()
+    config = ConversionConfig(max_gap_s=run.max_gap)
     results = convert_all(run.task, [trajectory], config, seed=run.seed)
     dropped = [r.dropped for r in results if r.demonstration is None]
     if len(dropped) == len(results):

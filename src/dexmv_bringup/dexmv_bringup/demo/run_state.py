@@ -20,6 +20,7 @@ class DemoRun:
     horizon: int = 200  # control steps per episode (training, evaluation, deployment)
     episodes: int = 10  # evaluation episodes
     rate: float = 0.1  # playback speed of the recording in the graph stage (1: real time)
+    max_gap: float = 1.0  # s: longest perception gap the demos stage fills by interpolation
     products: dict[str, Any] = field(default_factory=dict)  # stage outputs by name, for later stages
 
     def need(self, name: str) -> Any:
