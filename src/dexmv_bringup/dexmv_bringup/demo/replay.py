@@ -3,8 +3,9 @@
 What the demonstrations issue will do for every recording, here on the demo's one: retarget the
 hand keypoints (batch API), resample the joints from the camera rate to the 100 Hz control rate,
 place the simulated objects where the recording has them, compute the actions that reproduce the
-motion (inverse dynamics, as DexMV does for GAIL+ and DAPG) and replay them with physics. The
-ground-truth keypoints stand in for perception's until dexmv_perception lands.
+motion (inverse dynamics, as DexMV does for GAIL+ and DAPG) and replay them with physics. It uses
+the recording's ground-truth keypoints (the kinematic reference beside the human video); the
+demos stage converts perception's poses from the bag.
 """
 
 from __future__ import annotations
