@@ -16,6 +16,12 @@ own care. One pair of Python handlers acts by phase:
   finalisers print "Exception ignored" tracebacks at exit;
 - cleaning up (the node's `shutdown()`, `destroy_node()`, executor and context shutdown): further
   signals are only noted, so a recorder still closes its bag.
+A repeated signal while the node still spins means the spin loop is blocked (a callback that does
+not return): that one raises, as a plain Python handler would. A node must not hang on its way out:
+from the first signal (or from the start of cleanup, on a normal end) a watchdog gives it
+`shutdown_limit_s` seconds; past that, faulthandler prints every thread's stack to stderr and the
+process exits 1. The watchdog is a C thread, so it fires even when the main thread is stuck inside
+a C call (a DDS call that never returns), where no Python signal handler can run.
 rclpy's own signal handlers are not installed: they shut the context down from another thread the
 moment a signal arrives, so a node's shutdown() could no longer publish its last messages or wait
 for them to be acknowledged. Instead the signal's wakeup byte (signal.set_wakeup_fd) wakes a small
@@ -29,7 +35,9 @@ Other errors stay tracebacks with exit code 1: they are bugs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -41,6 +49,9 @@ _LOADING, _HOLDING, _CONSTRUCTING, _SPINNING, _CLEANING = "loading", "holding", 
 _phase = _LOADING
 _installed = False
 _signalled: int | None = None  # the first SIGINT/SIGTERM received, if any
+SHUTDOWN_LIMIT_S = 8.0  # default: below launch's SIGTERM escalation (10 s), so the stacks print first
+_shutdown_limit_s = SHUTDOWN_LIMIT_S
+_watchdog_armed = False
 
 
 class _Stop(BaseException):
@@ -61,8 +72,22 @@ def _on_signal(signum: int, frame: Any) -> None:
         os._exit(0)
     if _phase == _CONSTRUCTING and first:
         raise _Stop
+    if _phase in (_SPINNING, _CLEANING):
+        _arm_watchdog()
+    if _phase == _SPINNING and not first:
+        raise _Stop  # the first one did not end the spin loop: something in it blocks
     # holding (executor construction), spinning (the spin loop polls `interrupted()`; the waker
     # thread has woken the executor), cleaning, or a repeated signal: noted only
+
+
+def _arm_watchdog() -> None:
+    """Exit 1 with every thread's stack on stderr unless the process is gone in _shutdown_limit_s."""
+    global _watchdog_armed
+    if _watchdog_armed:
+        return
+    _watchdog_armed = True
+    with contextlib.suppress(Exception):  # stderr closed or not a file: no watchdog rather than no exit
+        faulthandler.dump_traceback_later(_shutdown_limit_s, exit=True, file=sys.stderr)
 
 
 def quiet_interrupts() -> None:
@@ -103,6 +128,7 @@ def run_node(
     args: list[str] | None = None,
     startup_errors: tuple[type[BaseException], ...] = (),
     spin: Callable[[Any, Any], None] | None = None,
+    shutdown_limit_s: float = SHUTDOWN_LIMIT_S,
 ) -> int:
     """Run one node to completion and return the process exit code.
 
@@ -111,8 +137,13 @@ def run_node(
     until shutdown); it may return to end the node normally (e.g. end of a recording).
     The node's optional `shutdown()` runs before `destroy_node()`, on every path once the node
     exists, with the context still up (it may still publish); SIGINT/SIGTERM exit 0.
+    shutdown_limit_s: seconds from the first signal, or from the start of cleanup, after which a
+    process that has not exited prints its threads' stacks and exits 1 (see the module docstring).
     """
-    global _phase
+    global _phase, _shutdown_limit_s
+    if not shutdown_limit_s > 0:
+        raise ValueError(f"shutdown_limit_s must be positive, got {shutdown_limit_s}")
+    _shutdown_limit_s = float(shutdown_limit_s)
     if not _installed:
         quiet_interrupts()
     if _signalled is not None:
@@ -151,10 +182,20 @@ def run_node(
             raise  # a real error, not a signal caught mid-conversion by pybind11
     finally:
         _phase = _CLEANING
+        _arm_watchdog()
         if waker is not None:
             waker.close()
         cleanup = _clean_up(rclpy, node, executor)
+        _disarm_watchdog_until_exit()
     return max(code, cleanup)
+
+
+def _disarm_watchdog_until_exit() -> None:
+    """The node is cleaned up: the caller may go on (a test); the watchdog guards the interpreter's exit."""
+    global _watchdog_armed
+    faulthandler.cancel_dump_traceback_later()
+    _watchdog_armed = False
+    atexit.register(_arm_watchdog)
 
 
 class _ExecutorWaker:
@@ -173,7 +214,9 @@ class _ExecutorWaker:
         self._thread.start()
 
     def _run(self, executor: Any) -> None:
-        while os.read(self._read, 64):  # b"" once close() closed the write end
+        while data := os.read(self._read, 64):  # b"" once close() closed the write end
+            if signal.SIGINT in data or signal.SIGTERM in data:  # one byte per signal: its number
+                _arm_watchdog()  # here too: the main thread may be stuck where its handler cannot run
             try:
                 executor.wake()
             except Exception:  # the executor is going away: the main thread is awake anyway

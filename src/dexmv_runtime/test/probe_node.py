@@ -4,11 +4,13 @@ Behaviour comes from environment variables (the tests start it as its own proces
   PROBE_LOAD_S        seconds of module loading after quiet_interrupts() (real imports, then sleep)
   PROBE_CONSTRUCT_S   seconds the node's constructor takes (after it created its publisher)
   PROBE_SHUTDOWN_S    seconds the node's shutdown() takes
+  PROBE_SHUTDOWN_LIMIT_S  run_node's shutdown_limit_s (default: run_node's)
   PROBE_MODE          "echo" (default): republish every /probe/in String on /probe/out, and a
                       heartbeat on /probe/beat at 50 Hz; "startup_error": the constructor raises
                       ProbeConfigError; "bug": the constructor raises KeyError; "return": a custom
                       spin returns after 0.5 s; "callback_bug": the first /probe/in message raises
-                      ValueError in its callback
+                      ValueError in its callback; "stuck": the 10th heartbeat's callback never
+                      returns (it marks "stuck" first)
   PROBE_MARKS         file the node appends its milestones to (loaded, constructed, spinning,
                       shutdown-begin, shutdown-end), one per line, flushed at once
 """
@@ -39,6 +41,7 @@ while time.monotonic() < _load_until:
     time.sleep(0.01)
 mark("loaded")
 
+from rclpy.duration import Duration  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
@@ -63,6 +66,8 @@ class ProbeNode(Node):
         self.create_subscription(String, "/probe/in", self._echo, 100)
         self.create_timer(0.02, self._beat)
         self.callback_bug = mode == "callback_bug"
+        self.stuck = mode == "stuck"
+        self.beats = 0
         mark("constructed")
 
     def _echo(self, msg: String) -> None:
@@ -72,11 +77,19 @@ class ProbeNode(Node):
 
     def _beat(self) -> None:
         self.beat.publish(String(data="beat"))
+        self.beats += 1
+        if self.stuck and self.beats == 10:
+            mark("stuck")
+            while True:  # a callback that never returns (Python code: a signal handler can run)
+                time.sleep(0.01)
 
     def shutdown(self) -> None:
         mark("shutdown-begin")
         # still able to publish: the context is up until run_node's cleanup ends
         self.out.publish(String(data="bye"))
+        # as a node's last messages should: wait for the subscribers' acknowledgements
+        if self.out.wait_for_all_acked(Duration(seconds=5.0)):
+            mark("bye-acked")
         until = time.monotonic() + float(os.environ.get("PROBE_SHUTDOWN_S", "0"))
         while time.monotonic() < until:
             time.sleep(0.01)
@@ -98,7 +111,9 @@ def _spin(executor, node) -> None:
 
 def main() -> int:
     spin = _spin_then_return if os.environ.get("PROBE_MODE") == "return" else _spin
-    return run_node(ProbeNode, name="probe_node", startup_errors=(ProbeConfigError,), spin=spin)
+    limit = os.environ.get("PROBE_SHUTDOWN_LIMIT_S")
+    extra = {"shutdown_limit_s": float(limit)} if limit else {}
+    return run_node(ProbeNode, name="probe_node", startup_errors=(ProbeConfigError,), spin=spin, **extra)
 
 
 if __name__ == "__main__":
