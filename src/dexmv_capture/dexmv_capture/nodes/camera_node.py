@@ -270,11 +270,15 @@ class CameraNode(Node):
 
     def shutdown(self) -> None:
         if self.finished.is_set() and self.context.ok():
-            # a reliable subscriber still owed the last frames gets them before the node goes
+            # a reliable subscriber still owed the last frames gets them before the node goes: 3 s
+            # in all, well inside run_node's shutdown limit
+            deadline = time.monotonic() + 3.0
             for pub in (self.pub_color, self.pub_depth, self.pub_color_info, self.pub_depth_info):
-                pub.wait_for_all_acked(Duration(seconds=2.0))
+                left = deadline - time.monotonic()
+                if left <= 0 or not pub.wait_for_all_acked(Duration(seconds=left)):
+                    break
         self._stop.set()
-        self._thread.join(timeout=5.0)
+        self._thread.join(timeout=2.0)
         self.source.close()
 
 

@@ -181,7 +181,9 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(RecorderNode, name="recorder_node", args=args, startup_errors=(RecorderError, BagWriteError))
+    # closing a long bag must not be cut short by the runtime's default 8 s exit watchdog
+    return run_node(RecorderNode, name="recorder_node", args=args, startup_errors=(RecorderError, BagWriteError),
+                    shutdown_limit_s=60.0)
 
 
 if __name__ == "__main__":
