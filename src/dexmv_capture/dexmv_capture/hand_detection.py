@@ -17,7 +17,7 @@ class Detection:
     found: bool
     handedness: str | None  # MediaPipe's label ("Right"/"Left") for the best hand
     score: float
-    landmarks_px: np.ndarray | None  # (21, 2) pixels in DESIGN.md order
+    landmarks_px: np.ndarray | None  # (21, 2) pixels in MediaPipe keypoint order
 
 
 class HandDetector:

@@ -1,7 +1,7 @@
 """Normalized actions <-> joint position targets: the one conversion the env, the vector stepper, the
 sim node (`/adroit/joint_targets`) and inverse dynamics share.
 
-DESIGN.md: an action is 30 values in [-1, 1] mapped linearly onto each actuator's ctrlrange,
+docs/architecture.md: an action is 30 values in [-1, 1] mapped linearly onto each actuator's ctrlrange,
 target = mid + action * half_range. In our scenes every actuator is a position servo
 (scene.servo_hand), so the control *is* the joint position target and a JointState target of
 x rad means the same as the action that maps to x.

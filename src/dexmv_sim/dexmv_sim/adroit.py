@@ -29,7 +29,7 @@ ADROIT_ACTUATORS = tuple(f"A_{name}" for name in ADROIT_JOINTS)
 
 PALM_BODY = "palm"
 FOREARM_BODY = "forearm"
-# Fingertip sites, keyed by human finger name (DESIGN.md keypoint order: thumb, index, middle, ring, little).
+# Fingertip sites, keyed by human finger name (the stack's keypoint order: thumb, index, middle, ring, little).
 FINGERTIP_SITES = {"thumb": "S_thtip", "index": "S_fftip", "middle": "S_mftip", "ring": "S_rftip", "little": "S_lftip"}
 
 _SCENE_FILE = "adroit_relocate.xml"

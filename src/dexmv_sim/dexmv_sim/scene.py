@@ -1,6 +1,6 @@
 """Composition of a task scene: the Adroit hand, the table at z = 0, lights, cameras, then task objects.
 
-Physics settings (DESIGN.md: 100 Hz control, 5 substeps of 2 ms) and two deliberate changes to the
+Physics settings (docs/architecture.md: 100 Hz control, 5 substeps of 2 ms) and two deliberate changes to the
 hand's actuation, which make `/adroit/joint_targets` and normalized actions mean the same thing:
 
 - The arm actuators of the Adroit relocate model (and DexMV's copy) have gain 500 but bias -200,

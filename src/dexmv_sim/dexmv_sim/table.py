@@ -1,4 +1,4 @@
-"""The table every task happens on: its top is the plane z = 0 of the `world` frame (DESIGN.md).
+"""The table every task happens on: its top is the plane z = 0 of the `world` frame (docs/architecture.md).
 
 Collision uses a plane at z = 0 rather than a box: plane contacts with boxes, capsules and
 cylinders are analytic in MuJoCo (cheap and stable multi-point contacts), while box-box and

@@ -18,7 +18,7 @@ from dexmv_sim.objects import (
     resting_pose,
 )
 
-# DESIGN.md dimensions (full sizes, m) of each object's bounding box in its model frame
+# The real YCB objects' dimensions (full sizes, m) of each object's bounding box in its model frame
 DESIGN_SIZE = {
     "004_sugar_box": (0.038, 0.089, 0.175),
     "005_tomato_soup_can": (0.066, 0.066, 0.101),

@@ -84,7 +84,7 @@ class HandTrajectory:
     shape: HandShape
     wrist_pose: np.ndarray  # (T, 4, 4) world <- hand frame (human_hand.py)
     angles: HandAngles  # batched over T
-    keypoints: np.ndarray  # (T, 21, 3) world, metres, DESIGN.md order
+    keypoints: np.ndarray  # (T, 21, 3) world, metres, MediaPipe keypoint order
     objects: dict[str, ObjectTrack]
     manipulated: str  # key of `objects` that the hand moves
     phase: np.ndarray  # (T,) index into PHASES
@@ -289,7 +289,7 @@ def _phase_times(kind: str, seconds: float, rng: np.random.Generator) -> dict[st
 
 def task_motion(task: str, seed: int, seconds: float, fps: float = 30.0,
                 object_pose: np.ndarray | None = None) -> HandTrajectory:
-    """A human right hand doing `task` (DESIGN.md task ids) for `seconds` at `fps`, in `world`.
+    """A human right hand doing `task` (task ids as in dexmv_sim.tasks) for `seconds` at `fps`, in `world`.
 
     object_pose: 4x4 world pose of the manipulated object's model frame at the start; default: drawn
     from the simulation's ranges with `seed`.

@@ -28,7 +28,7 @@ import numpy as np
 
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 NUM_KEYPOINTS = 21
-# Keypoint indices per finger, from the palm outwards (DESIGN.md order, MediaPipe's).
+# Keypoint indices per finger, from the palm outwards (the stack's order, MediaPipe's: docs/architecture.md).
 FINGER_KEYPOINTS = {"thumb": (1, 2, 3, 4), "index": (5, 6, 7, 8), "middle": (9, 10, 11, 12),
                     "ring": (13, 14, 15, 16), "little": (17, 18, 19, 20)}
 # Bones as keypoint pairs (parent, child): what a renderer draws and what a skeleton plot connects.

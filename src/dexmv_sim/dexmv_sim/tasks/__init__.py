@@ -1,4 +1,4 @@
-"""The DexMV tasks by id (DESIGN.md): relocate-<object> for five objects, pour, place_inside."""
+"""The DexMV tasks by id (docs/architecture.md, Tasks): relocate-<object> for five objects, pour, place_inside."""
 
 from __future__ import annotations
 

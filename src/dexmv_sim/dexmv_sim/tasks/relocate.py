@@ -1,6 +1,6 @@
 """relocate-<object>: pick one YCB object up from the table and bring it to a target in the air.
 
-Episode (DESIGN.md): the object stands (lies, for the clamp) in its natural resting pose at
+Episode: the object stands (lies, for the clamp) in its natural resting pose at
 x, y ~ U(-0.15, 0.15) m with a fixed per-object yaw (thin side towards the hand, so that a palm-down
 grasp closes across it); the target is drawn from x ~ U(-0.30, 0.10), y ~ U(-0.15, 0.15),
 z ~ U(0.15, 0.25) m and shown as a translucent green copy of the object. Success: the object's
