@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from dexmv_capture.d435 import DEPTH_UNITS, Intrinsics
+from dexmv_capture.realsense_library import import_pyrealsense2
 
 RECORDING_SUFFIXES = (".db3", ".bag")
 _CLOSE_TIMEOUT_S = 5.0  # how long close() lets playback run to its end
@@ -67,7 +68,7 @@ def recorded_frame_counts(path: str | Path) -> dict[str, int]:
 
 def _rs():
     try:
-        import pyrealsense2 as rs
+        rs = import_pyrealsense2()  # after ROS 2's Fast DDS: see realsense_library
     except ImportError as err:  # e.g. libusb-1.0 missing
         raise RecordingError(f"pyrealsense2 cannot be imported ({err}); run `make setup`") from None
     return rs

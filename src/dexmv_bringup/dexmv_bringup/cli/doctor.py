@@ -119,8 +119,9 @@ def _torch() -> str:
 
 def _pyrealsense2() -> str:
     """Imports only where Debian's libusb-1.0-0 is installed; a software device proves it works."""
-    import pyrealsense2 as rs
+    from dexmv_capture.realsense_library import import_pyrealsense2
 
+    rs = import_pyrealsense2()  # after ROS 2's Fast DDS, which the dds check uses in this process
     rs.software_device()
     return f"pyrealsense2 {getattr(rs, '__version__', '?')}"
 
