@@ -1,4 +1,4 @@
-"""Gymnasium envs: registration, spaces as docs/architecture.md states them, determinism, action handling, options, replay, rendering."""
+"""Gymnasium envs: registration, spaces (docs/architecture.md), determinism, actions, options, replay, rendering."""
 
 import gymnasium as gym
 import numpy as np
