@@ -18,11 +18,18 @@ Contact parameters (chosen, not defaults):
   0.6-1.2) and torsional 0.005 m (a few mm contact patch);
 - solref (0.01, 1): a 10 ms contact time constant, five physics steps of 2 ms (MuJoCo wants at
   least two), stiffer than the default 20 ms so squeezing fingers sink less into the object;
-- margin 0: contacts only on touch. The hand's own geoms keep their Adroit parameters; MuJoCo
-  combines a pair's friction by the maximum, so a hand-object contact ends up with the hand's
-  torsional friction of 0.5 m (and rolling 0.01), not the 0.005 m above: known and not yet changed,
-  because the tuned scripted grasps (the large clamp's above all) rely on it; giving objects
-  priority over the hand (tried) drops the clamp in every seed until the grasps are re-tuned.
+- margin 0: contacts only on touch.
+
+Hand-object contacts: MuJoCo combines a pair's friction per component by the maximum, so the
+friction of a hand-object contact is HAND_OBJECT_FRICTION = max(HAND_FRICTION, FRICTION):
+sliding 1, torsional 0.5 m, rolling 0.01 m (rolling unused at condim 4). The hand's (1, 0.5, 0.01)
+is the Adroit assets' value, which DexMV's environments use too, so DexMV's hand-object contacts
+have the same 0.5 m; scene.set_hand_friction writes it explicitly on every hand geom. 0.5 m is not
+a physical contact patch (a fingertip pad is ~0.01 m), it is what keeps a pinched object from
+twisting out of DexMV's grasps: with the hand at 0.005 m, the scripted solver's relocate success
+over seeds 0-9 fell from 0.9 to 0.7 (mustard bottle, sugar box) and 0.5 (large clamp), objects
+twisting out of the grasp while carried (0.02-0.2 m gave 0.5-1.0, unevenly: the grasps were tuned
+at 0.5). The objects' own 0.005 m applies between objects (banana and mug).
 
 Real YCB meshes replace the primitives when `mesh_dir` is given (see `find_ycb_mesh`): the visual
 mesh (textured when its texture is next to it) plus convex collision pieces when present, else the
@@ -56,6 +63,8 @@ GROUP_VISUAL = 2
 GROUP_COLLISION = 3
 
 FRICTION = (1.0, 0.005, 0.0001)
+HAND_FRICTION = (1.0, 0.5, 0.01)  # the Adroit assets' (and DexMV's) hand friction, set by scene.py
+HAND_OBJECT_FRICTION = tuple(max(h, o) for h, o in zip(HAND_FRICTION, FRICTION, strict=True))
 CONDIM = 4
 SOLREF = (0.01, 1.0)
 

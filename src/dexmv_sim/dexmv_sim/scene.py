@@ -10,6 +10,12 @@ hand's actuation, which make `/adroit/joint_targets` and normalized actions mean
   without it the 4.9 kg forearm sags about 0.1 m on the 500 N/m servo and fingers droop. Objects,
   water and everything else still feel gravity in full.
 
+Hand-object friction: MuJoCo combines a contact pair's friction per component by the maximum
+(neither geom has priority), so a hand-object contact gets the larger of the hand's and the
+object's values. `set_hand_friction` writes objects.HAND_FRICTION on every colliding hand geom,
+so the pair's friction is the one objects.py declares (HAND_OBJECT_FRICTION), not whatever an
+asset version carries; a test reads it off a real grasp contact.
+
 Solver: Newton with 20 iterations (the Adroit model's), DexMV's elliptic friction cones, and
 impratio 10 rather than the model's 20 noslip iterations; the implicitfast integrator rather than
 Euler (see base_scene_spec for the measurements behind both).
@@ -21,6 +27,7 @@ import mujoco
 import numpy as np
 
 from dexmv_sim.adroit import ADROIT_ACTUATORS, ADROIT_JOINTS, FOREARM_BODY, adroit_hand_spec
+from dexmv_sim.objects import HAND_FRICTION
 from dexmv_sim.table import add_table
 
 TIMESTEP = 0.002  # s, physics step
@@ -64,6 +71,17 @@ def servo_hand(spec: mujoco.MjSpec) -> None:
         stack.extend(body.bodies)
 
 
+def set_hand_friction(spec: mujoco.MjSpec) -> None:
+    """Give every colliding hand geom objects.HAND_FRICTION (see objects.py for the values and why)."""
+    stack = [spec.body(FOREARM_BODY)]
+    while stack:
+        body = stack.pop()
+        for geom in body.geoms:
+            if geom.contype or geom.conaffinity:
+                geom.friction = list(HAND_FRICTION)
+        stack.extend(body.bodies)
+
+
 def add_lights_and_cameras(spec: mujoco.MjSpec) -> None:
     """A key light, a fill light, a sky gradient and the named cameras of CAMERAS."""
     spec.visual.headlight.ambient = [0.18, 0.18, 0.18]
@@ -103,6 +121,7 @@ def base_scene_spec() -> mujoco.MjSpec:
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.modelname = "dexmv_scene"
     servo_hand(spec)
+    set_hand_friction(spec)
     add_table(spec)
     add_lights_and_cameras(spec)
     return spec

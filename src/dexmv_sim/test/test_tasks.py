@@ -88,15 +88,16 @@ def test_relocate_reward_grows_as_the_object_nears_the_target():
 def test_pour_score_counts_particles_in_the_container():
     sim = _sim("pour", mug_pos=(0.12, -0.05))
     task: PourTask = sim.task
-    assert task.n_particles >= 50
+    assert task.n_particles == 12  # DexMV's 2 x 2 x 3 particles of 10 mm
+    assert np.all(task.model.geom_size[[task.model.geom(f"water/{k}/geom").id for k in range(12)], 0] == 0.010)
     assert task.evaluate().score == 0.0  # all in the mug
     for _ in range(50):  # the water settles in the mug and stays there
         sim.step_targets(sim.targets)
     assert task.particles_in_mug().all() and task.evaluate().score == 0.0
     # pour everything: particles dropped into the container settle there
     low, high = task.container_low, task.container_high
-    lattice = np.stack(np.meshgrid(np.linspace(low[0] + 0.015, high[0] - 0.015, 8),
-                                   np.linspace(low[1] + 0.015, high[1] - 0.015, 8), indexing="ij"), -1).reshape(-1, 2)
+    lattice = np.stack(np.meshgrid(np.linspace(low[0] + 0.02, high[0] - 0.02, 4),
+                                   np.linspace(low[1] + 0.02, high[1] - 0.02, 4), indexing="ij"), -1).reshape(-1, 2)
     task.particle_qpos[:] = np.column_stack([lattice[:task.n_particles], np.full(task.n_particles, 0.03)])
     sim.data.qvel[:] = 0
     mujoco.mj_forward(sim.model, sim.data)
@@ -175,3 +176,87 @@ def test_banana_dropped_into_the_mug_ends_inside():
     for _ in range(150):  # 1.5 s: falls in, knocks against the wall, settles
         sim.step_targets(sim.targets)
     assert task.evaluate().score > 0.8
+
+
+def _banana_pose(sim, pos, stem_up: bool = True) -> None:
+    """Banana standing on end at `pos` (model frame's long axis +x, the stem end, up or down)."""
+    quat = np.zeros(4)
+    mujoco.mju_axisAngle2Quat(quat, np.array([0.0, 1.0, 0.0]), -np.pi / 2 if stem_up else np.pi / 2)
+    sim.task.banana_qpos[:3] = pos
+    sim.task.banana_qpos[3:] = quat
+    sim.data.qvel[:] = 0
+    mujoco.mj_forward(sim.model, sim.data)
+
+
+def test_place_inside_layout_is_dexmvs_far_side():
+    """Banana beyond the mug (the hand is at -y), x within 0.15, y 0.11-0.21, long axis along x, never
+    touching the mug at reset."""
+    sim = TaskSimulation("place_inside")
+    task = sim.task
+    mug = set(task.geom_set("025_mug"))
+    banana = set(task.geom_set("011_banana"))
+    xy = []
+    for seed in range(40):
+        sim.reset(np.random.default_rng(seed))
+        xy.append(task.banana_qpos[:2].copy())
+        axis = task.banana_xmat.reshape(3, 3) @ task.long_axis
+        assert abs(axis[0]) > 0.99
+        assert task.vertical_angle() == pytest.approx(np.pi / 2, abs=0.01)  # lying: neither end up
+        pairs = [{int(c.geom1), int(c.geom2)} for c in sim.data.contact[:sim.data.ncon]]
+        assert not any(p & mug and p & banana for p in pairs)
+    xy = np.array(xy)
+    assert np.all(np.abs(xy[:, 0]) <= 0.15) and np.all((xy[:, 1] >= 0.11) & (xy[:, 1] <= 0.21))
+    assert np.ptp(xy[:, 0]) > 0.2 and np.ptp(xy[:, 1]) > 0.06  # the whole range is drawn
+    assert task.palm[1] < -0.1  # the hand starts on the near side
+
+
+def test_place_inside_reward_is_dexmvs_formula():
+    """DexMV's place-inside reward on constructed states: reach; lowering into the mug, releasing
+    (open hand) and the no-contact compensation once upright above the opening; lift and above-the-
+    mug terms with contact. No score term."""
+    sim = _sim("place_inside")
+    task = sim.task
+    top, rest = task.top, task.banana_rest_z
+    high = task.max_lift_height
+    assert 0.17 < task.length < 0.20 and high == pytest.approx(top[2] + task.length / 3)
+
+    def terms():
+        mujoco.mj_forward(sim.model, sim.data)
+        reach = -0.1 * float(np.linalg.norm(task.palm - task.banana_pos))
+        lift = max(min(float(task.banana_pos[2]), high) - rest, 0.0)
+        dxy = float(np.linalg.norm(task.banana_pos[:2] - top[:2]))
+        return reach, lift, dxy, task.vertical_angle()
+
+    # lying on the table beyond the mug, untouched: only the reach term
+    sim.reset(np.random.default_rng(0), {"banana_pos": (0.05, 0.15)})
+    reach, *_ = terms()
+    assert task.reward() == pytest.approx(reach)
+    # upright, stem up, 1 cm off the opening's centre, not held, high: lowering + compensation
+    sim.task.hand_qpos[6:] = 0.3  # a half-closed hand
+    _banana_pose(sim, (top[0], top[1] + 0.01, high - 0.01))
+    reach, lift, dxy, v = terms()
+    assert not task.hand_touches(task._banana_geoms) and v < 0.01 and dxy == pytest.approx(0.01)
+    assert lift > (top[2] + high) / 2
+    compensation = (1 - dxy + 0.5 + 0.5 * (np.pi / 2 - v)) + (1.2 + 2 * lift)
+    assert task.reward() == pytest.approx(reach + 12 * (high - lift) + compensation)
+    # lower: the release term joins, larger the more open the hand
+    _banana_pose(sim, (top[0], top[1] + 0.01, top[2] + 0.02))
+    reach, lift, dxy, v = terms()
+    assert lift < (top[2] + high) / 2
+    release = 0.5 + 2 * (np.pi / 2 - 0.3)
+    compensation = (1 - dxy + 0.5 + 0.5 * (np.pi / 2 - v)) + (1.2 + 2 * lift)
+    assert task.reward() == pytest.approx(reach + 12 * (high - lift) + release + compensation)
+    # stem down (v = pi: not upright): none of those terms
+    _banana_pose(sim, (top[0], top[1] + 0.01, top[2] + 0.05), stem_up=False)
+    reach, lift, dxy, v = terms()
+    assert v > np.pi - 0.01 and task.reward() == pytest.approx(reach)
+    # held high above the opening (the banana in the raised hand): contact terms, no compensation
+    sim.reset(np.random.default_rng(0))
+    task.hand_qpos[:3] = (0.03, 0.2, 0.2)  # ARTx, ARTy, ARTz: palm over the opening, 0.35 m up
+    mujoco.mj_forward(sim.model, sim.data)
+    _banana_pose(sim, task.palm.copy())
+    reach, lift, dxy, v = terms()
+    assert task.hand_touches(task._banana_geoms) and lift > top[2] and dxy < 0.03 and v < 0.01
+    palm_xy = float(np.linalg.norm(task.palm[:2] - top[:2]))
+    held = 0.2 + 2 * lift + 0.2 - 0.5 * palm_xy - dxy + 0.5 + 0.5 * (np.pi / 2 - v) + 0.3
+    assert task.reward() == pytest.approx(reach + held + 12 * (high - lift))

@@ -1,8 +1,12 @@
 """place_inside: pick the banana up and put it into the mug.
 
-Episode: the mug, at twice its real size as in DexMV (a 16 cm mug; a real one cannot take a
-19 cm banana), stands fixed at the origin with its handle along +x; the banana lies on its side in
-front of it (towards the hand) at x ~ U(-0.10, 0.10), y ~ U(-0.22, -0.16) m, long axis along x.
+Episode (DexMV's layout): the mug, at twice its real size as in DexMV (a 16 cm mug; a real one
+cannot take a 19 cm banana), stands fixed at the origin with its handle along +x; the banana lies
+on its side beyond it (the far side from the hand) at x ~ U(-0.15, 0.15), y ~ 0.11 + U(0, 0.10) m,
+its long axis along x. DexMV draws y from 0.1 + U(0, 0.1) with its mesh turned 90 degrees about z;
+its mesh's long axis is y, so its banana also lies along x (our model frame has the long axis on x:
+yaw 0 here). Our y starts 1 cm further out: at y = 0.10 our 52 mm wide banana would sink 7 mm into
+our 162 mm mug.
 
 Inside score: the fraction of the banana's volume inside the mug's cavity divided by the largest
 fraction *our* geometry allows (the banana standing upright, centred, on the cavity's floor: 0.89),
@@ -14,14 +18,24 @@ points drawn uniformly (fixed seed) inside the banana's collision shapes; the fr
 of them inside the cavity cylinder. Success is our convention score >= 0.5.
 
 Observation (43): hand qpos[:30], palm - banana, palm - mug top, banana - mug top, banana
-orientation (quaternion wxyz); "mug top" is the centre of the cavity's opening.
+orientation (quaternion wxyz); "mug top" is the centre of the cavity's opening (DexMV observes the
+mug's centre: the mug is fixed, so the two differ by a constant).
 
-Dense reward (DexMV's shaping), with h = clip(z_banana - z_rest, 0, z_top + 0.06 - z_rest),
-d_xy the horizontal distance banana-mug top, and v the angle between the banana's long axis and vertical:
+Dense reward: DexMV's, term for term. T = mug top (centre of the opening), L = banana length,
+H = z_T + L / 3 (highest useful lift), lift = max(min(z_banana, H) - z_rest, 0), d_xy(a, b) the
+horizontal distance, v = angle between world up and the banana's long axis pointing to its stem
+(DexMV: its mesh's +y axis; 0 = upright, stem up), c = the hand touches the banana,
+q = mean |qpos[6:30]| (wrist and fingers; 0 = open hand):
   -0.1 d(palm, banana)
-  if the hand touches the banana: +0.2 + 2 h, and when the banana is above the rim:
-      +0.2 - 0.5 d_xy(palm, top) - d_xy; +0.5 + 0.5 (pi/2 - v) when d_xy < 5 cm; +0.3 when d_xy < 3 cm
-  +2 * score (volume inside the mug)
+  if c: +0.2 + 2 lift, and when lift > z_T (DexMV compares the lift with the top's height):
+      +0.2 - 0.5 d_xy(palm, T) - d_xy(banana, T); +0.5 + 0.5 (pi/2 - v) when d_xy(banana, T) < 5 cm;
+      +0.3 when d_xy(banana, T) < 3 cm
+  if d_xy(banana, T) < 3 cm and v < 45 degrees (above the opening, upright):
+      +12 (H - lift)                                  lowering into the mug
+      +0.5 + 2 (pi/2 - q) when lift < (z_T + H) / 2   releasing: the hand opens
+      +1 - d_xy(banana, T) + 0.5 + 0.5 (pi/2 - v) when not c or lift <= z_T, and
+      +1.2 + 2 lift when not c: the terms above that need contact, kept once the hand lets go
+No score term (DexMV has none; ours had + 2 score until this change).
 Reset options: "banana_pos" (x, y), "banana_quat" (w, x, y, z).
 """
 
@@ -34,15 +48,16 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from dexmv_sim.objects import add_object, object_cavity, resting_height
+from dexmv_sim.objects import add_object, object_cavity, object_extent, resting_height
 from dexmv_sim.tasks.base import StepOutputs, Task, free_joint_qpos, option_vector
 
 BANANA = "011_banana"
 MUG = "025_mug"
 MUG_SCALE = 2.0
 MAX_INSIDE_FRACTION = 0.7819  # DexMV's normaliser, for its meshes (ours: PlaceInsideTask.max_inside)
-BANANA_XY_LOW = np.array([-0.10, -0.22])
-BANANA_XY_HIGH = np.array([0.10, -0.16])
+BANANA_XY_LOW = np.array([-0.15, 0.11])  # DexMV: x in [-0.15, 0.15], y in [0.10, 0.20]; ours 1 cm out
+BANANA_XY_HIGH = np.array([0.15, 0.21])
+UPRIGHT_ANGLE = math.radians(45.0)  # DexMV's "upright enough to lower it in"
 VOLUME_SAMPLES = 4000
 SUCCESS_SCORE = 0.5
 
@@ -105,12 +120,13 @@ class PlaceInsideTask(Task):
         self.cavity = object_cavity(MUG, MUG_SCALE)
         self.mug_pos = np.array([0.0, 0.0, self.mug_rest_z])  # fixed, handle along +x
         self.top = self.mug_pos + np.array([self.cavity.center_xy[0], self.cavity.center_xy[1], self.cavity.z_top])
-        self.max_lift = self.top[2] + 0.06 - self.banana_rest_z
+        self.length = 2.0 * float(np.max(object_extent(BANANA, mesh_dir=self.mesh_dir)))
+        self.max_lift_height = float(self.top[2]) + self.length / 3.0  # DexMV's H
 
     def build(self, spec: mujoco.MjSpec) -> None:
         # the enlarged mug is fixed, so it needs no real mesh: its primitives keep the cavity exact
         add_object(spec.worldbody, MUG, pos=self.mug_pos, free=False, scale=MUG_SCALE)
-        add_object(spec.worldbody, BANANA, pos=(0.0, -0.19, self.banana_rest_z), mesh_dir=self.mesh_dir)
+        add_object(spec.worldbody, BANANA, pos=(0.0, 0.16, self.banana_rest_z), mesh_dir=self.mesh_dir)
 
     def bind(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
         super().bind(model, data)
@@ -123,7 +139,8 @@ class PlaceInsideTask(Task):
         self._banana_geoms = self.geom_set(BANANA)
         # the banana's long axis in its own frame: the principal axis of its volume
         centred = self.volume_points - self.volume_points.mean(axis=0)
-        self.long_axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+        axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+        self.long_axis = axis if axis[0] >= 0 else -axis  # towards the stem (+x of the model frame)
         self.max_inside = self._best_inside_fraction()
 
     def _best_inside_fraction(self) -> float:
@@ -163,6 +180,11 @@ class PlaceInsideTask(Task):
         world = self.volume_points @ self.banana_xmat.reshape(3, 3).T + self.banana_pos
         return float(self.cavity.contains(world - self.mug_pos).mean())
 
+    def vertical_angle(self) -> float:
+        """Angle (rad) between world up and the banana's long axis towards its stem: 0 stem up, pi stem down."""
+        axis = self.banana_xmat.reshape(3, 3) @ self.long_axis
+        return math.acos(max(-1.0, min(1.0, float(axis[2]))))
+
     def outputs(self) -> StepOutputs:
         palm, banana, top = self.palm, self.banana_pos, self.top
         obs = np.concatenate((self.hand_qpos, palm - banana, palm - top, banana - top, self.banana_quat))
@@ -171,19 +193,27 @@ class PlaceInsideTask(Task):
         palm_xy = math.hypot(v[3], v[4])
         banana_xy = math.hypot(v[6], v[7])
         score = min(1.0, self.inside_fraction() / self.max_inside)
+        top_z, high = float(top[2]), self.max_lift_height
+        lift = max(min(float(banana[2]), high) - self.banana_rest_z, 0.0)
+        vertical = self.vertical_angle()
+        contact = self.hand_touches(self._banana_geoms)
         reward = -0.1 * to_banana
-        if self.hand_touches(self._banana_geoms):
-            lift = min(max(float(banana[2]) - self.banana_rest_z, 0.0), self.max_lift)
+        if contact:
             reward += 0.2 + 2.0 * lift
-            if float(banana[2]) > top[2]:
+            if lift > top_z:
                 reward += 0.2 - 0.5 * palm_xy - banana_xy
                 if banana_xy < 0.05:
-                    axis = self.banana_xmat.reshape(3, 3) @ self.long_axis
-                    vertical = math.acos(min(1.0, abs(float(axis[2]))))
                     reward += 0.5 + 0.5 * (math.pi / 2 - vertical)
                 if banana_xy < 0.03:
                     reward += 0.3
-        reward += 2.0 * score
+        if banana_xy < 0.03 and vertical < UPRIGHT_ANGLE:
+            reward += 12.0 * (high - lift)  # lowering into the mug
+            if lift < (top_z + high) / 2:  # low enough: open the hand
+                reward += 0.5 + 2.0 * (math.pi / 2 - float(np.abs(self.hand_qpos[6:]).mean()))
+            if not contact or lift <= top_z:
+                reward += 1.0 - banana_xy + 0.5 + 0.5 * (math.pi / 2 - vertical)
+            if not contact:
+                reward += 1.2 + 2.0 * lift
         return StepOutputs(obs, reward, score >= SUCCESS_SCORE, score)
 
     def describe(self) -> str:

@@ -2,11 +2,13 @@
 
 Episode (DexMV's layout): an open container (tank, 0.15 x 0.15 m, 0.06 m high, 6 mm walls) stands
 at (-0.08, -0.10) m; the mug stands upright, handle away from the hand, at
-(0.14 + U(-0.06, 0.04), -0.10 + U(0, 0.10)) m, filled with 63 water particles: spheres of 6 mm
-radius (water density) in three layers of 21, each on three slide joints (no rotation, as MuJoCo's
-particle composites), frictionless (condim 1, priority over everything they touch) so they flow
-rather than pile up. Score: the fraction of particles inside the container's interior (the box
-bounded by its inner walls, floor and rim) — the episode's score is its last step's; success is
+(0.14 + U(-0.06, 0.04), -0.10 + U(0, 0.10)) m, filled with DexMV's 12 water particles: spheres of
+10 mm radius (water density) in three layers of 2 x 2, each on three slide joints (no rotation, as
+MuJoCo's particle composites), frictionless (condim 1, priority over everything they touch) so they
+flow rather than pile up. DexMV's composite places them 12 mm apart, overlapping, and lets the first
+steps push them apart; ours start 20.5 mm apart, touching nothing. Score: the fraction of particles
+inside the container's interior (the box bounded by its inner walls, floor and rim; DexMV's: the
+outer footprint below half the tank's height) — the episode's score is its last step's; success is
 our convention score >= 0.5 (DexMV reports the fraction only).
 
 Observation (43): hand qpos[:30], palm - mug, palm - pour site, mug - pour site, mug orientation
@@ -44,9 +46,9 @@ MUG_JITTER_LOW = np.array([-0.06, 0.0])
 MUG_JITTER_HIGH = np.array([0.04, 0.10])
 MUG_YAW = np.pi / 2  # handle (+x in the mug frame) along +y: away from the hand
 POUR_SITE_OFFSET = np.array([0.05, 0.0, 0.12])  # from the container's rim centre
-PARTICLE_RADIUS = 0.006
-PARTICLE_SPACING = 0.0125
-PARTICLE_LAYERS = 3
+PARTICLE_RADIUS = 0.010  # DexMV's
+PARTICLE_SPACING = 0.0205  # centre to centre: 0.5 mm between neighbours
+PARTICLE_GRID = (2, 2, 3)  # x, y, layers: DexMV's 12
 WATER_RGBA = (0.32, 0.36, 0.98, 0.7)
 LIFTED = 0.06
 TILT_WEIGHT = 100.0  # DexMV's pour reward weights the tilt (rad) by 100
@@ -54,13 +56,17 @@ SUCCESS_SCORE = 0.5
 
 
 def particle_lattice(cavity_radius: float, radius: float = PARTICLE_RADIUS, spacing: float = PARTICLE_SPACING,
-                     layers: int = PARTICLE_LAYERS) -> np.ndarray:
-    """Particle centres (N x 3) on a square lattice filling a cylinder from its axis, z from 0 up."""
-    reach = cavity_radius - radius - 0.001
-    n = int(reach // spacing)
-    points = [(i * spacing, j * spacing) for i in range(-n, n + 1) for j in range(-n, n + 1)
-              if math.hypot(i * spacing, j * spacing) <= reach]
-    return np.array([(x, y, k * spacing) for k in range(layers) for x, y in points])
+                     grid: tuple[int, int, int] = PARTICLE_GRID) -> np.ndarray:
+    """Particle centres (N x 3) on a grid centred on a cylinder's axis, z from 0 up; raises when
+    the grid's outer particles would not fit inside the cylinder with 1 mm to spare."""
+    nx, ny, layers = grid
+    xs = (np.arange(nx) - (nx - 1) / 2) * spacing
+    ys = (np.arange(ny) - (ny - 1) / 2) * spacing
+    reach = max(math.hypot(x, y) for x in xs for y in ys) + radius + 0.001
+    if reach > cavity_radius:
+        raise ValueError(f"a {nx} x {ny} grid of {radius * 1000:.0f} mm particles needs a {reach * 1000:.1f} mm "
+                         f"radius, the cavity has {cavity_radius * 1000:.1f} mm")
+    return np.array([(x, y, k * spacing) for k in range(layers) for x in xs for y in ys])
 
 
 class PourTask(Task):
