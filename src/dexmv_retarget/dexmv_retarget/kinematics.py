@@ -122,6 +122,20 @@ class AdroitKinematics:
         self._body_rot = np.array([_quat_to_matrix(m.body_quat[b]) for b in range(m.nbody)])
         self._body_joints = [np.flatnonzero(m.jnt_bodyid == b) for b in range(m.nbody)]
         self._axis_skew = np.array([_skew(m.jnt_axis[j]) for j in range(m.njnt)])
+        # Keypoint k is row _point_source[k] of [xpos; site_xpos]: one gather for any set of keypoints.
+        self._point_source = np.where(self._kp_is_site, m.nbody + self._kp_id, self._kp_id)
+        # The couplings as arrays for `project`; when no joint is in two couplings (Adroit: one per
+        # finger) a sweep over all of them at once equals the one-by-one sweep, value for value.
+        ci = np.array([c[0] for c in self.couplings], dtype=int)
+        cj = np.array([c[1] for c in self.couplings], dtype=int)
+        self._c_i, self._c_j = ci, cj
+        self._c_wi = np.array([c[2] for c in self.couplings])
+        self._c_wj = np.array([c[3] for c in self.couplings])
+        self._c_lo = np.array([c[4] for c in self.couplings])
+        self._c_hi = np.array([c[5] for c in self.couplings])
+        self._c_norm = self._c_wi * self._c_wi + self._c_wj * self._c_wj
+        joints = np.concatenate([ci, cj])
+        self._couplings_disjoint = len(np.unique(joints)) == len(joints)
 
     # ------------------------------------------------------------------ one configuration, MuJoCo
     def keypoints_and_jacobian(self, q: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +153,22 @@ class AdroitKinematics:
         jac, calls = self._jac_calls(rows)
         if calls:
             mujoco.mj_comPos(m, d)
+        for out, point, body in calls:
+            mujoco.mj_jac(m, d, out, None, point, body)
+        return points, jac
+
+    def points_and_jacobian(self, q: np.ndarray, rows: np.ndarray,
+                            jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """`keypoints_and_jacobian` for the keypoints `rows` only: their points (len(rows), 3) and, if
+        `jacobian`, their Jacobians (len(rows), 3, 30, reused by the next call); the points in one gather."""
+        m, d = self.model, self.data
+        self._qpos[:] = q
+        mujoco.mj_kinematics(m, d)
+        points = np.concatenate((self._xpos, self._site_xpos)).take(self._point_source[rows], 0)
+        if not jacobian:
+            return points, None
+        jac, calls = self._jac_calls(rows)
+        mujoco.mj_comPos(m, d)
         for out, point, body in calls:
             mujoco.mj_jac(m, d, out, None, point, body)
         return points, jac
@@ -212,12 +242,29 @@ class AdroitKinematics:
         return pts.reshape(*q.shape[:-1], len(ROBOT_KEYPOINTS), 3)
 
     def clip(self, q: np.ndarray) -> np.ndarray:
-        return np.clip(q, self.lower, self.upper)
+        """q within the joint limits (np.clip's result; np.clip itself costs several times more on 30 values)."""
+        return np.minimum(np.maximum(q, self.lower), self.upper)
 
     def project(self, q: np.ndarray, sweeps: int = 4) -> np.ndarray:
         """(30,) q moved the least onto what the model allows: joint limits and the tendon couplings
         (each coupling's band reached along its own direction, then limits; a few sweeps)."""
         q = self.clip(np.asarray(q, dtype=float))
+        if not self._couplings_disjoint:
+            return self._project_one_by_one(q, sweeps)
+        ci, cj, wi, wj, lo, hi = self._c_i, self._c_j, self._c_wi, self._c_wj, self._c_lo, self._c_hi
+        for _ in range(sweeps):
+            t = wi * q[ci] + wj * q[cj]
+            out = (t < lo) | (t > hi)
+            if not out.any():
+                break
+            d = np.where(out, (np.minimum(np.maximum(t, lo), hi) - t) / self._c_norm, 0.0)
+            q[ci] += d * wi
+            q[cj] += d * wj
+            q = self.clip(q)
+        return q
+
+    def _project_one_by_one(self, q: np.ndarray, sweeps: int) -> np.ndarray:
+        """`project` for couplings that share joints: each coupling in turn, then the limits."""
         for _ in range(sweeps):
             moved = False
             for i, j, ci, cj, lo, hi in self.couplings:

@@ -109,7 +109,7 @@ class TSVObjective:
         self._diff = np.zeros((len(VECTOR_PAIRS) + 1, len(self.kin.kp_body)))
         self._diff[np.arange(len(VECTOR_PAIRS) + 1), self._pts_b] += 1.0
         self._diff[np.arange(len(VECTOR_PAIRS)), VECTOR_PAIRS[:, 0]] -= 1.0
-        self._diff_rows = self._diff[:, self.rows]  # on the Jacobian's keypoint rows
+        self._diff_rows = self._diff[:, self.rows]  # on the keypoints the vectors use (self.rows)
         self._target_buf = np.zeros(3 * len(VECTOR_PAIRS) + 3)
         self._weight_buf = np.zeros(len(VECTOR_PAIRS) + 1)
         self.smooth = np.where(kinematics.is_hinge, settings.smooth_hinge, settings.smooth_slide) ** 2
@@ -156,12 +156,12 @@ class TSVObjective:
             # A warm start begins where the previous frame ended: kinematics do not depend on targets.
             points, jac = self._cache
         else:
-            points, jkp = self.kin.keypoints_and_jacobian(q, self.rows if jacobian else self.rows[:0])
+            points, jkp = self.kin.points_and_jacobian(q, self.rows, jacobian)
             jac = None
             if jacobian:  # (V + 1, 3, 30) -> (3V + 3, 30); a new array, so the cache needs no copy
                 jac = (self._diff_rows @ jkp.reshape(len(self.rows), -1)).reshape(-1, q.shape[0])
                 self._cache_q, self._cache = q.copy(), (points, jac)
-        residual = target - (self._diff @ points).ravel()
+        residual = target - (self._diff_rows @ points).ravel()
         r3 = residual.reshape(-1, 3)
         norms = np.sqrt(np.einsum("ij,ij->i", r3, r3))
         dq = q - problem.q_prev

@@ -74,3 +74,19 @@ def test_couplings_are_read_from_the_model_and_projected_onto():
         assert kin.coupling_violation(p) < 1e-9 and kin.limit_violation(p) == 0.0
     inside = kin.project(rng.uniform(kin.lower, kin.upper, 30))
     np.testing.assert_array_equal(kin.project(inside), inside)  # already allowed: unchanged
+
+
+def test_fast_paths_give_the_same_numbers(kin):
+    """The solver's cheaper calls: `points_and_jacobian` (points gathered in one step) equals
+    `keypoints_and_jacobian` on the same rows, and `project` sweeping every coupling at once (they
+    share no joint) equals the one-by-one sweep, bit for bit."""
+    rng = np.random.default_rng(2)
+    rows = np.array([0, 2, 4, 5, 6, 8, 9, 12, 17, 20])
+    for q in rng.uniform(kin.lower - 0.3, kin.upper + 0.3, (30, len(ADROIT_JOINTS))):
+        points, jac = kin.points_and_jacobian(q, rows)
+        jac = jac.copy()
+        all_points, all_jac = kin.keypoints_and_jacobian(q, rows)
+        np.testing.assert_array_equal(points, all_points[rows])
+        np.testing.assert_array_equal(jac, all_jac)
+        np.testing.assert_array_equal(kin.points_and_jacobian(q, rows, jacobian=False)[0], points)
+        np.testing.assert_array_equal(kin.project(q), kin._project_one_by_one(kin.clip(q), 4))
