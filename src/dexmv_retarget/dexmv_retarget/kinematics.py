@@ -124,18 +124,9 @@ class AdroitKinematics:
         self._axis_skew = np.array([_skew(m.jnt_axis[j]) for j in range(m.njnt)])
         # Keypoint k is row _point_source[k] of [xpos; site_xpos]: one gather for any set of keypoints.
         self._point_source = np.where(self._kp_is_site, m.nbody + self._kp_id, self._kp_id)
-        # The couplings as arrays for `project`; when no joint is in two couplings (Adroit: one per
-        # finger) a sweep over all of them at once equals the one-by-one sweep, value for value.
-        ci = np.array([c[0] for c in self.couplings], dtype=int)
-        cj = np.array([c[1] for c in self.couplings], dtype=int)
-        self._c_i, self._c_j = ci, cj
-        self._c_wi = np.array([c[2] for c in self.couplings])
-        self._c_wj = np.array([c[3] for c in self.couplings])
-        self._c_lo = np.array([c[4] for c in self.couplings])
-        self._c_hi = np.array([c[5] for c in self.couplings])
-        self._c_norm = self._c_wi * self._c_wi + self._c_wj * self._c_wj
-        joints = np.concatenate([ci, cj])
-        self._couplings_disjoint = len(np.unique(joints)) == len(joints)
+        # `project` clips only the coupled joints after a sweep (no other joint moves).
+        coupled = sorted({k for c in self.couplings for k in c[:2]})
+        self._coupled_limits = [(k, float(self.lower[k]), float(self.upper[k])) for k in coupled]
 
     # ------------------------------------------------------------------ one configuration, MuJoCo
     def keypoints_and_jacobian(self, q: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -249,35 +240,25 @@ class AdroitKinematics:
         """(30,) q moved the least onto what the model allows: joint limits and the tendon couplings
         (each coupling's band reached along its own direction, then limits; a few sweeps)."""
         q = self.clip(np.asarray(q, dtype=float))
-        if not self._couplings_disjoint:
-            return self._project_one_by_one(q, sweeps)
-        ci, cj, wi, wj, lo, hi = self._c_i, self._c_j, self._c_wi, self._c_wj, self._c_lo, self._c_hi
-        for _ in range(sweeps):
-            t = wi * q[ci] + wj * q[cj]
-            out = (t < lo) | (t > hi)
-            if not out.any():
-                break
-            d = np.where(out, (np.minimum(np.maximum(t, lo), hi) - t) / self._c_norm, 0.0)
-            q[ci] += d * wi
-            q[cj] += d * wj
-            q = self.clip(q)
-        return q
-
-    def _project_one_by_one(self, q: np.ndarray, sweeps: int) -> np.ndarray:
-        """`project` for couplings that share joints: each coupling in turn, then the limits."""
+        if q.ndim != 1:
+            raise ValueError(f"project takes one configuration (30,), got shape {q.shape}")
+        # Plain Python floats (the same IEEE arithmetic as numpy scalars, so the same values): a
+        # dozen 2-joint couplings cost far less this way than as numpy calls per coupling.
+        v = q.tolist()
         for _ in range(sweeps):
             moved = False
             for i, j, ci, cj, lo, hi in self.couplings:
-                t = ci * q[i] + cj * q[j]
+                t = ci * v[i] + cj * v[j]
                 if t < lo or t > hi:
                     d = (min(max(t, lo), hi) - t) / (ci * ci + cj * cj)
-                    q[i] += d * ci
-                    q[j] += d * cj
+                    v[i] += d * ci
+                    v[j] += d * cj
                     moved = True
-            q = self.clip(q)
             if not moved:
                 break
-        return q
+            for k, lo, hi in self._coupled_limits:
+                v[k] = min(max(v[k], lo), hi)
+        return np.array(v)
 
     def coupling_violation(self, q: np.ndarray) -> float:
         """Largest amount (tendon metres) by which (..., 30) q leaves a coupling band (0 inside all)."""
