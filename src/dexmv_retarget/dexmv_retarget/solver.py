@@ -67,6 +67,8 @@ class Evaluation:
     norms: np.ndarray  # (V + 1,) per vector, then the wrist
     cost: float
     jac: np.ndarray | None  # (3V + 3, 30) d(robot vectors, robot wrist)/dq
+    tendon: np.ndarray | None = None  # (C,) the couplings' tendon values at q
+    excess: np.ndarray | None = None  # (C,) how far each leaves its band (coupling_excess)
 
     @property
     def errors(self) -> np.ndarray:
@@ -165,11 +167,12 @@ class TSVObjective:
         r3 = residual.reshape(-1, 3)
         norms = np.sqrt(np.einsum("ij,ij->i", r3, r3))
         dq = q - problem.q_prev
-        excess = self.coupling_excess(q)
+        tendon = self.coupling_matrix @ q
+        excess = tendon - np.minimum(np.maximum(tendon, self.coupling_low), self.coupling_high)
         m = np.minimum(norms, self.settings.huber_delta)  # the Huber loss (see `huber`)
         cost = (float(weight @ (m * (norms - 0.5 * m))) + 0.5 * float(dq @ (self.smooth * dq))
                 + 0.5 * self.settings.coupling_weight * float(excess @ excess))
-        return Evaluation(q, residual, norms, cost, jac)
+        return Evaluation(q, residual, norms, cost, jac, tendon, excess)
 
     def irls_weights(self, ev: Evaluation, problem: FrameProblem,
                      packed: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -214,15 +217,14 @@ class ProjectedLevenbergMarquardt:
         self._edge_high = objective.coupling_high - _EDGE
         self._edge_low = objective.coupling_low + _EDGE
 
-    def _step(self, hess: np.ndarray, grad: np.ndarray, held: np.ndarray,
+    def _step(self, hess: np.ndarray, grad: np.ndarray, free: np.ndarray | None,
               mu: float) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
-        """The damped Newton step on the joints not held: (free indices or None for all, step, their gradient);
+        """The damped Newton step on the joints `free` (None: all): (free, step, their gradient);
         None when the system is not positive definite (cannot happen with smoothing > 0)."""
-        if held.any():
-            free = np.flatnonzero(~held)
+        if free is not None:
             h, g = hess.take(free, 0).take(free, 1), grad.take(free)
         else:
-            free, h, g = None, (hess.copy() if mu > 0 else hess), grad
+            h, g = (hess.copy() if mu > 0 else hess), grad
         if mu > 0:  # h + mu diag(h), on the diagonal only
             diagonal = h.ravel()[:: h.shape[0] + 1]
             diagonal += mu * diagonal
@@ -258,8 +260,7 @@ class ProjectedLevenbergMarquardt:
             # linear map). On the edge counts (within a rounding margin): a warm start is the previous
             # frame's projected solution, which sits exactly there, and its rounding must not decide
             # whether the model sees the coupling. Only an active coupling has a nonzero excess.
-            tendon = a_mat @ q
-            excess = tendon - np.minimum(np.maximum(tendon, c_lo), c_hi)
+            tendon, excess = ev.tendon, ev.excess
             active = (tendon >= edge_hi) | (tendon <= edge_lo)
             hess += (active @ coupling_hess).reshape(n_joints, n_joints)
             grad += c_w * (a_mat.T @ excess)
@@ -267,9 +268,12 @@ class ProjectedLevenbergMarquardt:
             held = np.where(grad > 0, q <= lo, q >= hi)
             if not all_free:
                 held |= fixed
-            if held.all():
+            free = np.flatnonzero(~held)
+            if free.size == n_joints:
+                free = None
+            elif free.size == 0:
                 break
-            solved = self._step(hess, grad, held, mu)
+            solved = self._step(hess, grad, free, mu)
             if solved is not None:
                 trial = q.copy()
                 if solved[0] is None:
@@ -285,7 +289,7 @@ class ProjectedLevenbergMarquardt:
                     rows = a_mat[crossing]
                     hess += c_w * (rows.T @ rows)
                     grad += c_w * (rows.T @ (tendon[crossing] - edge))
-                    solved = self._step(hess, grad, held, mu)
+                    solved = self._step(hess, grad, free, mu)
                     trial = None
             if solved is None:  # damp harder
                 mu = max(10 * mu, 1e-3)
