@@ -44,8 +44,12 @@ def fit_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     degrees on the robot, which the optimizer corrects in world mode but nothing would here.)
     """
     u, _, vt = np.linalg.svd(source.T @ target)
-    d = np.sign(np.linalg.det(u @ vt))
-    return (u @ np.diag([1.0, 1.0, d]) @ vt).T
+    r = u @ vt
+    (a, b, c), (d, e, f), (g, h, i) = r.tolist()  # its determinant is +-1: plain floats decide the sign
+    if a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g) < 0:  # a reflection: flip the last axis
+        u[:, 2] = -u[:, 2]
+        r = u @ vt
+    return r.T
 
 
 def mirror_hand(keypoints: np.ndarray) -> np.ndarray:

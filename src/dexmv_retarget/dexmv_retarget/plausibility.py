@@ -22,13 +22,12 @@ reported (the node logs each reason, throttled per reason, and counts them on /d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 
 from dexmv_retarget.hand_keypoints import FINGER_KEYPOINTS, FINGERS, WRIST
-from dexmv_retarget.palm_frame import palm_rotation
 
 # (parent, child, min m, max m): generous human ranges (child to large adult, with 30-50 % slack).
 _METACARPAL = (0.035, 0.13)
@@ -51,6 +50,11 @@ MAX_KNUCKLE_GAP = 0.045  # m between adjacent MCPs (about 2 cm on a real hand)
 # Handedness: mean height of the bent finger joints above the palm plane (m, + = back of the hand).
 _BENT_JOINTS = tuple(k for f in FINGERS[1:] for k in FINGER_KEYPOINTS[f][1:])
 MIRRORED_HEIGHT = 0.015
+_BENT = np.array(_BENT_JOINTS)
+_MCP_A, _MCP_B = np.array(_MCPS[:-1]), np.array(_MCPS[1:])
+_NUM_BONES = len(BONES)
+_SPAN_A, _SPAN_B = np.concatenate([_BONE_A, _MCP_A]), np.concatenate([_BONE_B, _MCP_B])
+_PALM = np.array([WRIST, _MCPS[0], _MCPS[-1]])
 
 
 @dataclass(frozen=True)
@@ -98,40 +102,69 @@ REASONS = ("bone_length", "keypoint_order", "handedness", "workspace")
 
 
 def check_hand(keypoints: np.ndarray, valid: np.ndarray, workspace: Workspace | None = None) -> Verdict:
-    """Check one frame: (21, 3) keypoints, (21,) validity. `workspace` None skips the wrist check."""
+    """Check one frame: (21, 3) keypoints, (21,) validity. `workspace` None skips the wrist check.
+
+    Runs on every frame of the live stream: a handful of small numpy operations (bones and knuckle
+    gaps in one vectorised pass, the palm frame's y axis in plain floats).
+    """
     reasons: list[str] = []
     messages: list[str] = []
-    lengths = np.linalg.norm(keypoints[_BONE_B] - keypoints[_BONE_A], axis=1)
-    wrong = valid[_BONE_A] & valid[_BONE_B] & ~((lengths >= _BONE_LO) & (lengths <= _BONE_HI))
+    all_valid = bool(valid.all())
+    spans = keypoints[_SPAN_B] - keypoints[_SPAN_A]  # the bones, then adjacent knuckles
+    lengths = np.sqrt(np.einsum("ij,ij->i", spans, spans))
+    bone = lengths[:_NUM_BONES]
+    wrong = ~((bone >= _BONE_LO) & (bone <= _BONE_HI))
+    if not all_valid:
+        wrong &= valid[_BONE_A] & valid[_BONE_B]
     if wrong.any():
-        bad = [f"{_BONE_A[i]}-{_BONE_B[i]} {1000 * lengths[i]:.0f} mm (human {1000 * _BONE_LO[i]:.0f}-"
+        bad = [f"{_BONE_A[i]}-{_BONE_B[i]} {1000 * bone[i]:.0f} mm (human {1000 * _BONE_LO[i]:.0f}-"
                f"{1000 * _BONE_HI[i]:.0f})" for i in np.flatnonzero(wrong)]
         reasons.append("bone_length")
         messages.append(f"bone lengths not a human hand's: {', '.join(bad[:3])}"
                         + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
                         + " (metres expected; all zeros or a wrong scale?)")
         return Verdict(tuple(reasons), tuple(messages))  # the other checks assume a hand-sized hand
-    gaps = [float(np.linalg.norm(keypoints[b] - keypoints[a])) for a, b in pairwise(_MCPS)
-            if valid[a] and valid[b]]
-    if gaps and max(gaps) > MAX_KNUCKLE_GAP:
+    gaps = lengths[_NUM_BONES:]
+    if not all_valid:
+        gaps = gaps[valid[_MCP_A] & valid[_MCP_B]]
+    widest = float(gaps.max()) if gaps.size else 0.0
+    if widest > MAX_KNUCKLE_GAP:
         reasons.append("keypoint_order")
-        messages.append(f"adjacent knuckles {1000 * max(gaps):.0f} mm apart: keypoints not in the expected "
+        messages.append(f"adjacent knuckles {1000 * widest:.0f} mm apart: keypoints not in the expected "
                         "order (0 wrist, 1-4 thumb, 5-8 index, 9-12 middle, 13-16 ring, 17-20 little)")
-    if valid[[WRIST, _MCPS[0], _MCPS[-1]]].all():
-        rot = palm_rotation(keypoints)
-        if np.isfinite(rot).all():
-            joints = [k for k in _BENT_JOINTS if valid[k]]
-            if joints:
-                heights = (keypoints[joints] - keypoints[WRIST]) @ rot[:, 1]  # palm y: out of the back
-                if float(np.mean(heights)) > MIRRORED_HEIGHT:
-                    reasons.append("handedness")
-                    messages.append(f"fingers bend {1000 * float(np.mean(heights)):.0f} mm toward the back of "
-                                    "the hand: a left or mirrored hand? (mirror it: --left-hand / left_hand)")
+    if all_valid or valid[_PALM].all():
+        bent = _BENT if all_valid else _BENT[valid[_BENT]]
+        height = _bent_height(keypoints, bent) if bent.size else None
+        if height is not None and height > MIRRORED_HEIGHT:
+            reasons.append("handedness")
+            messages.append(f"fingers bend {1000 * height:.0f} mm toward the back of the hand: a left or "
+                            "mirrored hand? (mirror it: --left-hand / left_hand)")
     if workspace is not None and valid[WRIST]:
         wrist = keypoints[WRIST]
-        if np.any(wrist < workspace.lower) or np.any(wrist > workspace.upper):
+        if (wrist < workspace.lower).any() or (wrist > workspace.upper).any():
             reasons.append("workspace")
             messages.append(f"wrist at {np.round(wrist, 3).tolist()} m is outside the robot's reach "
                             f"{np.round(workspace.lower, 2).tolist()} .. {np.round(workspace.upper, 2).tolist()} "
                             "(keypoints in the camera frame? give the frame's transform)")
     return Verdict(tuple(reasons), tuple(messages))
+
+
+def _bent_height(keypoints: np.ndarray, bent: np.ndarray) -> float | None:
+    """Mean height (m) of keypoints `bent` above the palm plane along the palm frame's y axis (out
+    of the back of a right hand: palm_frame.palm_rotation's second column), None where the palm is
+    degenerate (where palm_rotation is NaN). Plain floats: on 3-vectors numpy's per-call cost dominates."""
+    (wx, wy, wz), (ix, iy, iz), (lx, ly, lz) = keypoints[_PALM].tolist()
+    zx, zy, zz = 0.5 * (ix + lx) - wx, 0.5 * (iy + ly) - wy, 0.5 * (iz + lz) - wz
+    zn = math.sqrt(zx * zx + zy * zy + zz * zz)
+    ax, ay, az = ix - lx, iy - ly, iz - lz
+    if not zn > 0.0:  # NaN fails too
+        return None
+    zx, zy, zz = zx / zn, zy / zn, zz / zn
+    along = ax * zx + ay * zy + az * zz
+    xx, xy, xz = ax - along * zx, ay - along * zy, az - along * zz
+    xn = math.sqrt(xx * xx + xy * xy + xz * xz)
+    if not xn > 1e-3 * math.sqrt(ax * ax + ay * ay + az * az):
+        return None
+    yx, yy, yz = (zy * xz - zz * xy) / xn, (zz * xx - zx * xz) / xn, (zx * xy - zy * xx) / xn
+    mx, my, mz = (keypoints[bent].sum(axis=0) / len(bent)).tolist()
+    return (mx - wx) * yx + (my - wy) * yy + (mz - wz) * yz

@@ -51,6 +51,7 @@ from dexmv_retarget.task_vectors import (
     SHAPE,
     TASK,
     VECTOR_FINGER,
+    VECTOR_PAIRS,
     chain_lengths,
     task_vectors,
     vector_validity,
@@ -183,7 +184,13 @@ class Retargeter:
             self.rest[:NUM_ARM_AND_WRIST] = held
         self._robot_palm_rot = self.kin.body_pose(self.rest, PALM_BODY)[1]
         self._robot_palm_vectors = task_vectors(self.kin.keypoints(self.rest))
-        self._all_free = np.ones(n, dtype=bool)
+        self._free_joints = np.ones(n, dtype=bool)
+        if config.fingers_only:  # the arm and wrist stay at held_arm
+            self._free_joints[:NUM_ARM_AND_WRIST] = False
+        # The task vectors as one product with the keypoints (+1 end, -1 start: exactly their difference).
+        self._vector_diff = np.zeros((NUM_VECTORS, NUM_KEYPOINTS))
+        self._vector_diff[np.arange(NUM_VECTORS), VECTOR_PAIRS[:, 1]] += 1.0
+        self._vector_diff[np.arange(NUM_VECTORS), VECTOR_PAIRS[:, 0]] -= 1.0
         self._all_vectors = np.ones(NUM_VECTORS, dtype=bool)
         for name in ("segment_weight", "shape_weight", "wrist_weight"):
             value = getattr(config, name)
@@ -266,11 +273,11 @@ class Retargeter:
                 return self._held(t0, invalid, verdict.describe() + ": holding the last good solution",
                                   FrameStatus.REJECTED, verdict.reasons)
         self.scale.update(kp, valid)
-        free = self._all_free.copy()
+        free = self._free_joints  # copied before it is changed (the solver only reads it)
         held_fingers: tuple[str, ...] = ()
         if all_valid:
             weights = self.vector_weights.copy()
-            targets = self.scale.factors()[:, None] * task_vectors(kp)
+            targets = self.scale.factors()[:, None] * (self._vector_diff @ kp)
             vvalid = self._all_vectors
         else:
             vvalid = vector_validity(valid)
@@ -278,12 +285,13 @@ class Retargeter:
             kp_zero = np.where(valid[:, None], kp, 0.0)
             targets = np.where(vvalid[:, None], self.scale.factors()[:, None] * task_vectors(kp_zero), 0.0)
             held_fingers = tuple(FINGERS[f] for f in range(5) if not vvalid[5 + f])
+            if held_fingers:
+                free = free.copy()
             for name in held_fingers:
                 free[FINGER_JOINTS[name]] = False
                 weights[FINGERS.index(name) == VECTOR_FINGER] = 0.0
         cold = self._warm is None
         if self.config.fingers_only:
-            free[:NUM_ARM_AND_WRIST] = False
             align = self._palm_alignment(targets, vvalid)
             targets = targets @ align.T
             palm_rot = align.T @ self._robot_palm_rot  # the human palm as the alignment sees it

@@ -67,6 +67,8 @@ class Evaluation:
     norms: np.ndarray  # (V + 1,) per vector, then the wrist
     cost: float
     jac: np.ndarray | None  # (3V + 3, 30) d(robot vectors, robot wrist)/dq
+    tendon: np.ndarray | None = None  # (C,) the couplings' tendon values at q
+    excess: np.ndarray | None = None  # (C,) how far each leaves its band (coupling_excess)
 
     @property
     def errors(self) -> np.ndarray:
@@ -103,6 +105,15 @@ class TSVObjective:
         self._cache: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self._a_ext = np.append(self._a, self._wrist)
         self._b_ext = np.append(self._b, self._wrist)
+        # The vectors and the wrist as one product with the keypoints: row v is +1 at its end, -1 at
+        # its start (the wrist row: +1 at the wrist). Two nonzero terms per row, so the product is
+        # exactly the difference; the same matrix turns keypoint Jacobians into vector Jacobians.
+        self._diff = np.zeros((len(VECTOR_PAIRS) + 1, len(self.kin.kp_body)))
+        self._diff[np.arange(len(VECTOR_PAIRS) + 1), self._pts_b] += 1.0
+        self._diff[np.arange(len(VECTOR_PAIRS)), VECTOR_PAIRS[:, 0]] -= 1.0
+        self._diff_rows = self._diff[:, self.rows]  # on the keypoints the vectors use (self.rows)
+        self._target_buf = np.zeros(3 * len(VECTOR_PAIRS) + 3)
+        self._weight_buf = np.zeros(len(VECTOR_PAIRS) + 1)
         self.smooth = np.where(kinematics.is_hinge, settings.smooth_hinge, settings.smooth_slide) ** 2
         # Couplings as a matrix A (C, 30) with bands [lo, hi]: penalty 1/2 W dist(A q, band)^2.
         couplings = kinematics.couplings
@@ -122,13 +133,21 @@ class TSVObjective:
         m = np.minimum(norms, self.settings.huber_delta)
         return m * (norms - 0.5 * m)
 
-    @staticmethod
-    def _pack(problem: FrameProblem) -> tuple[np.ndarray, np.ndarray]:
-        """Targets (3V + 3,) and per-term weights (V + 1,), the wrist as one more term (weight 0 if unused)."""
+    def _pack(self, problem: FrameProblem) -> tuple[np.ndarray, np.ndarray]:
+        """Targets (3V + 3,) and per-term weights (V + 1,), the wrist as one more term (weight 0 if unused).
+
+        Written into buffers this objective owns (valid until the next call), not allocated per call.
+        """
+        target, weight = self._target_buf, self._weight_buf
+        target[:-3] = problem.targets.ravel()
+        weight[:-1] = problem.weights
         if problem.wrist_target is None:
-            return np.concatenate([problem.targets.ravel(), np.zeros(3)]), np.append(problem.weights, 0.0)
-        return (np.concatenate([problem.targets.ravel(), problem.wrist_target]),
-                np.append(problem.weights, problem.wrist_weight))
+            target[-3:] = 0.0
+            weight[-1] = 0.0
+        else:
+            target[-3:] = problem.wrist_target
+            weight[-1] = problem.wrist_weight
+        return target, weight
 
     def evaluate(self, q: np.ndarray, problem: FrameProblem, jacobian: bool = True,
                  packed: tuple[np.ndarray, np.ndarray] | None = None, warm: bool = False) -> Evaluation:
@@ -137,25 +156,23 @@ class TSVObjective:
         target, weight = packed if packed is not None else self._pack(problem)
         if warm and self._cache_q is not None and np.array_equal(q, self._cache_q):
             # A warm start begins where the previous frame ended: kinematics do not depend on targets.
-            points, jkp = self._cache
+            points, jac = self._cache
         else:
-            points, jkp = self.kin.keypoints_and_jacobian(q, self.rows if jacobian else self.rows[:0])
-            if jacobian:
-                self._cache_q, self._cache = q.copy(), (points, jkp.copy())
-        self._padded[:-1] = points
-        p = self._padded[self._pts_b] - self._padded[self._pts_a]  # (V + 1, 3): vectors, then the wrist
-        residual = target - p.ravel()
+            points, jkp = self.kin.points_and_jacobian(q, self.rows, jacobian)
+            jac = None
+            if jacobian:  # (V + 1, 3, 30) -> (3V + 3, 30); a new array, so the cache needs no copy
+                jac = (self._diff_rows @ jkp.reshape(len(self.rows), -1)).reshape(-1, q.shape[0])
+                self._cache_q, self._cache = q.copy(), (points, jac)
+        residual = target - (self._diff_rows @ points).ravel()
         r3 = residual.reshape(-1, 3)
         norms = np.sqrt(np.einsum("ij,ij->i", r3, r3))
         dq = q - problem.q_prev
-        excess = self.coupling_excess(q)
-        cost = (float(weight @ self.huber(norms)) + 0.5 * float(dq @ (self.smooth * dq))
+        tendon = self.coupling_matrix @ q
+        excess = tendon - np.minimum(np.maximum(tendon, self.coupling_low), self.coupling_high)
+        m = np.minimum(norms, self.settings.huber_delta)  # the Huber loss (see `huber`)
+        cost = (float(weight @ (m * (norms - 0.5 * m))) + 0.5 * float(dq @ (self.smooth * dq))
                 + 0.5 * self.settings.coupling_weight * float(excess @ excess))
-        jac = None
-        if jacobian:
-            jac = (jkp[self._b_ext] - jkp[self._a_ext]).reshape(-1, q.shape[0])
-            jac[-3:] = jkp[self._wrist]
-        return Evaluation(q, residual, norms, cost, jac)
+        return Evaluation(q, residual, norms, cost, jac, tendon, excess)
 
     def irls_weights(self, ev: Evaluation, problem: FrameProblem,
                      packed: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -179,25 +196,38 @@ _EDGE = 1e-9  # tendon metres: a coupling this close to its band's edge is treat
 
 
 class ProjectedLevenbergMarquardt:
-    """Our stage-2 solver (module docstring); deterministic, allocation-light, one thread."""
+    """Our stage-2 solver (module docstring); deterministic, allocation-light, one thread.
+
+    On 30 unknowns numpy's per-call overhead (about a microsecond) costs more than the arithmetic,
+    so the loop is written to make few calls: constant matrices are built once (the couplings'
+    Gauss-Newton terms per coupling), the held joints' rows are taken out with `take` rather than
+    an open-mesh index, and the trial point built for the coupling check is the one evaluated.
+    """
 
     def __init__(self, objective: TSVObjective) -> None:
         self.objective = objective
         self.lower = objective.kin.lower
         self.upper = objective.kin.upper
         self._smooth_diag = np.diag(objective.smooth)
+        n = len(self.lower)
+        a_mat, c_w = objective.coupling_matrix, objective.settings.coupling_weight
+        # Coupling c's Gauss-Newton Hessian term W a_c a_c^T, flattened: an active mask @ this sums the
+        # active ones (each entry has one nonzero term, so the sum is exactly what rows.T @ rows gives).
+        self._coupling_hess = (c_w * np.einsum("ci,cj->cij", a_mat, a_mat)).reshape(len(a_mat), n * n)
+        self._edge_high = objective.coupling_high - _EDGE
+        self._edge_low = objective.coupling_low + _EDGE
 
-    def _step(self, hess: np.ndarray, grad: np.ndarray, held: np.ndarray,
+    def _step(self, hess: np.ndarray, grad: np.ndarray, free: np.ndarray | None,
               mu: float) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
-        """The damped Newton step on the joints not held: (free indices or None for all, step, their gradient);
+        """The damped Newton step on the joints `free` (None: all): (free, step, their gradient);
         None when the system is not positive definite (cannot happen with smoothing > 0)."""
-        if held.any():
-            free = np.flatnonzero(~held)
-            h, g = hess[np.ix_(free, free)], grad[free]
+        if free is not None:
+            h, g = hess.take(free, 0).take(free, 1), grad.take(free)
         else:
-            free, h, g = None, hess, grad
-        if mu > 0:
-            h = h + mu * np.diag(np.diag(h))
+            h, g = (hess.copy() if mu > 0 else hess), grad
+        if mu > 0:  # h + mu diag(h), on the diagonal only
+            diagonal = h.ravel()[:: h.shape[0] + 1]
+            diagonal += mu * diagonal
         _, step, info = lapack.dposv(h, -g)
         return None if info != 0 else (free, step, g)
 
@@ -205,38 +235,45 @@ class ProjectedLevenbergMarquardt:
         obj, s = self.objective, self.objective.settings
         lo, hi = self.lower, self.upper
         a_mat, c_lo, c_hi, c_w = obj.coupling_matrix, obj.coupling_low, obj.coupling_high, s.coupling_weight
+        edge_lo, edge_hi, coupling_hess = self._edge_low, self._edge_high, self._coupling_hess
+        smooth, q_prev = obj.smooth, problem.q_prev
         packed = obj._pack(problem)
-        q = np.where(problem.free, np.minimum(np.maximum(q0, lo), hi), q0)
+        all_free = bool(problem.free.all())
+        q = np.minimum(np.maximum(q0, lo), hi)
+        if not all_free:
+            q = np.where(problem.free, q, q0)
+            fixed = ~problem.free
         ev = obj.evaluate(q, problem, packed=packed, warm=True)
         weight, delta = packed[1], s.huber_delta
-        all_free = bool(problem.free.all())
+        n_joints = q.shape[0]
         mu = 0.0
         iterations = 0
         while iterations < s.max_iterations:
             iterations += 1
             n = np.maximum(ev.norms, 1e-12)
-            sw = np.sqrt(np.repeat(weight * np.minimum(n, delta) / n, 3))  # IRLS weights of the Huber loss
+            sw = np.sqrt(weight * np.minimum(n, delta) / n).repeat(3)  # IRLS weights of the Huber loss
             jw = ev.jac * sw[:, None]
-            hess = jw.T @ jw + self._smooth_diag
-            grad = obj.smooth * (q - problem.q_prev) - jw.T @ (ev.residual * sw)
+            hess = jw.T @ jw
+            hess += self._smooth_diag
+            grad = smooth * (q - q_prev) - jw.T @ (ev.residual * sw)
             # Couplings outside their band or on its edge: the penalty's Gauss-Newton terms (exact for a
             # linear map). On the edge counts (within a rounding margin): a warm start is the previous
             # frame's projected solution, which sits exactly there, and its rounding must not decide
-            # whether the model sees the coupling.
-            tendon = a_mat @ q
-            excess = tendon - np.minimum(np.maximum(tendon, c_lo), c_hi)
-            active = (tendon >= c_hi - _EDGE) | (tendon <= c_lo + _EDGE)
-            if active.any():
-                rows = a_mat[active]
-                hess += c_w * (rows.T @ rows)
-                grad += c_w * (rows.T @ excess[active])
+            # whether the model sees the coupling. Only an active coupling has a nonzero excess.
+            tendon, excess = ev.tendon, ev.excess
+            active = (tendon >= edge_hi) | (tendon <= edge_lo)
+            hess += (active @ coupling_hess).reshape(n_joints, n_joints)
+            grad += c_w * (a_mat.T @ excess)
             # Projected Newton's active set: joints on a bound whose descent direction leaves it.
             held = np.where(grad > 0, q <= lo, q >= hi)
             if not all_free:
-                held |= ~problem.free
-            if held.all():
+                held |= fixed
+            free = np.flatnonzero(~held)
+            if free.size == n_joints:
+                free = None
+            elif free.size == 0:
                 break
-            solved = self._step(hess, grad, held, mu)
+            solved = self._step(hess, grad, free, mu)
             if solved is not None:
                 trial = q.copy()
                 if solved[0] is None:
@@ -246,13 +283,14 @@ class ProjectedLevenbergMarquardt:
                 # A step that would carry a coupling out of its band: model that coupling as held at
                 # the band's edge it crosses and solve again (one extra 30x30 solve, no extra kinematics).
                 t_trial = a_mat @ trial
-                crossing = ~active & ((t_trial > c_hi) | (t_trial < c_lo))
+                crossing = ((t_trial > c_hi) | (t_trial < c_lo)) & ~active
                 if crossing.any():
                     edge = np.where(t_trial[crossing] > c_hi[crossing], c_hi[crossing], c_lo[crossing])
                     rows = a_mat[crossing]
                     hess += c_w * (rows.T @ rows)
                     grad += c_w * (rows.T @ (tendon[crossing] - edge))
-                    solved = self._step(hess, grad, held, mu)
+                    solved = self._step(hess, grad, free, mu)
+                    trial = None
             if solved is None:  # damp harder
                 mu = max(10 * mu, 1e-3)
                 continue
@@ -260,11 +298,12 @@ class ProjectedLevenbergMarquardt:
             # Gauss-Newton's predicted decrease (h step = -g): when negligible, q is the answer already.
             if -0.5 * float(g @ step) <= s.cost_tolerance * ev.cost:
                 break
-            trial = q.copy()
-            if free is None:
-                trial += step
-            else:
-                trial[free] += step
+            if trial is None:  # the step was solved again
+                trial = q.copy()
+                if free is None:
+                    trial += step
+                else:
+                    trial[free] += step
             np.maximum(trial, lo, out=trial)  # np.clip costs several times more on 30 values
             np.minimum(trial, hi, out=trial)
             trial_ev = obj.evaluate(trial, problem, packed=packed)

@@ -74,3 +74,38 @@ def test_couplings_are_read_from_the_model_and_projected_onto():
         assert kin.coupling_violation(p) < 1e-9 and kin.limit_violation(p) == 0.0
     inside = kin.project(rng.uniform(kin.lower, kin.upper, 30))
     np.testing.assert_array_equal(kin.project(inside), inside)  # already allowed: unchanged
+
+
+def _project_with_numpy(kin, q, sweeps=4):
+    """`project` as first written, each coupling in turn on numpy scalars: the reference its faster form must equal."""
+    q = np.clip(q, kin.lower, kin.upper)
+    for _ in range(sweeps):
+        moved = False
+        for i, j, ci, cj, lo, hi in kin.couplings:
+            t = ci * q[i] + cj * q[j]
+            if t < lo or t > hi:
+                d = (min(max(t, lo), hi) - t) / (ci * ci + cj * cj)
+                q[i] += d * ci
+                q[j] += d * cj
+                moved = True
+        q = np.clip(q, kin.lower, kin.upper)
+        if not moved:
+            break
+    return q
+
+
+def test_fast_paths_give_the_same_numbers(kin):
+    """The solver's cheaper calls: `points_and_jacobian` (points gathered in one step) equals
+    `keypoints_and_jacobian` on the same rows, and `project` on plain floats equals the same sweeps
+    on numpy scalars, bit for bit."""
+    rng = np.random.default_rng(2)
+    rows = np.array([0, 2, 4, 5, 6, 8, 9, 12, 17, 20])
+    for q in rng.uniform(kin.lower - 0.3, kin.upper + 0.3, (30, len(ADROIT_JOINTS))):
+        points, jac = kin.points_and_jacobian(q, rows)
+        jac = jac.copy()
+        all_points, all_jac = kin.keypoints_and_jacobian(q, rows)
+        np.testing.assert_array_equal(points, all_points[rows])
+        np.testing.assert_array_equal(jac, all_jac)
+        np.testing.assert_array_equal(kin.points_and_jacobian(q, rows, jacobian=False)[0], points)
+        assert kin.coupling_violation(q) > 0  # the projection has work to do
+        np.testing.assert_array_equal(kin.project(q), _project_with_numpy(kin, q))
