@@ -208,3 +208,30 @@ def test_demo_advantage_units_paper_and_code():
     assert demo_advantage(w, torch.cat([advantages, torch.tensor([18.0])]), "max") == pytest.approx(w * 18.0)
     with pytest.raises(ValueError, match="demo advantage units"):
         demo_advantage(w, advantages, "mean")
+
+
+
+def test_observation_noise_makes_the_clone_flat_across_the_demonstrated_states():
+    """Demonstrations visit a thin set of states (converted demos: a few curves in the hand's 39-D
+    observation), so a clean fit is free to change its action steeply across them, and a rollout
+    that leaves them a little gets far-off actions and drifts (the cloned can policy's lift slide,
+    see algos/bc.py). Here every demonstrated state has y = x and the action is x: across the
+    diagonal, the clean clone's slope is whatever its initialisation left; with noise on the
+    observations during BC it has to fit x from both noisy copies, and comes out flat across."""
+    x = torch.linspace(-1, 1, 2000).unsqueeze(1)
+    obs, actions = torch.cat([x, x], dim=1), 0.8 * x
+    across = torch.tensor([[1.0, -1.0]]) / 2 ** 0.5
+    slopes, fits = {0.0: [], 0.3: []}, []
+    for init in (1, 5, 9):
+        for noise in (0.0, 0.3):
+            policy = GaussianMLPPolicy(2, 1, (64, 64), generator=gen(init))
+            policy.obs_scale.copy_(obs.std(0))
+            behaviour_cloning(policy, obs, actions, 20, 32, bc_optimizer(policy, 1e-3), gen(2), obs_noise=noise)
+            with torch.no_grad():
+                fits.append(((policy.mean(obs) - actions) ** 2).mean().item())
+                step = 0.1
+                slope = (policy.mean(obs + step * across) - policy.mean(obs - step * across)) / (2 * step)
+                slopes[noise].append(slope.abs().mean().item())
+    assert max(fits) < 0.01, fits  # both imitate on the demonstrated states (the actions' variance: 0.21)
+    assert max(slopes[0.3]) < 0.05, slopes  # flat across with noise, whatever the initialisation
+    assert max(slopes[0.0]) > 0.2, slopes  # without, the initialisation decides

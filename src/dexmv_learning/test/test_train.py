@@ -163,3 +163,37 @@ def test_bench_learning_reports_throughput(tmp_path):
 
     data = json.loads(report.read_text())
     assert data["sampling_steps_per_s"] > 0 and data["one_thread_steps_per_s"] > 0 and data["update_s"] > 0
+
+
+def test_demonstrations_that_succeed_after_the_horizon_are_reported(tmp_path, demo_list, capsys):
+    """The converted can demonstrations first succeed at steps 205-274 of 396, and training and
+    evaluation ran 200-step episodes: a perfect imitation scores 0 there. `dexmv train` says so."""
+    import dataclasses
+
+    from dexmv_learning.cli import train
+    from dexmv_learning.demos.dataset import write_demonstrations
+
+    late = []
+    for k, demo in enumerate(demo_list):
+        success = np.zeros(len(demo) + 1, bool)
+        success[20 + k:] = True  # first success after 20 and 21 steps
+        late.append(dataclasses.replace(demo, success=success))
+    data = DemoData.from_demonstrations(late, 39, 30, TASK)
+    assert data.success_steps == (20, 21) and data.lengths == (len(demo_list[0]), len(demo_list[1]))
+    assert data.horizon_problem(21) is None and data.horizon_problem(30) is None
+    message = data.horizon_problem(20)
+    assert "1 of 2" in message and "--horizon 31" in message
+    failed = dataclasses.replace(demo_list[0], success=np.zeros(len(demo_list[0]) + 1, bool))
+    never = DemoData.from_demonstrations([failed], 39, 30, TASK)
+    assert never.success_steps == (None,) and never.horizon_problem(1) is None
+
+    demos = tmp_path / "late-demos"
+    write_demonstrations(demos, TASK, late)
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    capsys.readouterr()
+    assert train.run(parser.parse_args(["--task", TASK, "--algo", "bc", "--demos", str(demos), "--iterations", "1",
+                                        "--horizon", "10", "--trajectories", "2", "--workers", "1", "--eval-every",
+                                        "0", "--no-progress", "--out", str(tmp_path / "run")])) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "after the horizon of 10 steps" in err and "--horizon 31" in err

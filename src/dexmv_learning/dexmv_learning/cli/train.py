@@ -147,6 +147,9 @@ def train_run(config: dict, run_folder, resume: bool = False, progress: bool = T
             if demos.state_only and config["algo"] in ("dapg", "gail", "bc"):
                 return _error(f"{config['demos']} is state-only: --algo {config['algo']} needs actions "
                               "(use --algo soil)")
+            problem = demos.horizon_problem(config["horizon"])
+            if problem is not None:  # a warning, not an error: the run may still learn to be faster
+                print(f"warning: {config['demos']}: {problem}", file=sys.stderr)
         run_folder.write_config(config)
         trainer = Trainer(config, run_folder, demos=demos, sampler=sampler)
         if demos is not None and not resume:

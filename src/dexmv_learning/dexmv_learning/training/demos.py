@@ -27,6 +27,25 @@ class DemoData:
     next_obs: torch.Tensor     # (N, obs_dim) s_{t+1}
     state_only: bool           # actions unknown (SOIL labels them)
     count: int                 # number of demonstrations
+    lengths: tuple[int, ...] = ()          # steps of each demonstration
+    success_steps: tuple[int | None, ...] = ()  # per demonstration: steps until the env first reports
+                                           # success (None: never, or the source records no success)
+
+    def horizon_problem(self, horizon: int) -> str | None:
+        """Why a policy that imitates these demonstrations cannot succeed within `horizon` steps, or None.
+
+        Success is judged at an episode's last step, so a demonstration that first succeeds after
+        the horizon teaches a motion that is cut off before it succeeds: the default converted can
+        demonstrations are 396 steps long and first succeed at steps 205-274, and training and
+        evaluation ran 200-step episodes, so even a perfect imitation scored 0."""
+        late = [s for s in self.success_steps if s is not None and s > horizon]
+        if not late:
+            return None
+        never = sum(s is None for s in self.success_steps)
+        return (f"{len(late)} of {self.count} demonstrations first succeed after the horizon of {horizon} steps "
+                f"(at steps {min(late)}-{max(late)}; {never} never succeed): a policy imitating them is cut off "
+                f"before it succeeds; train and evaluate with --horizon {max(late) + 10} or more, or use faster "
+                "demonstrations")
 
     @classmethod
     def from_demonstrations(cls, demos: Sequence, obs_dim: int, act_dim: int, task_id: str | None = None,
@@ -34,6 +53,7 @@ class DemoData:
         if len(demos) == 0:
             raise DemoError(f"{source}: no demonstrations")
         obs, actions, next_obs, state_only = [], [], [], False
+        lengths, success_steps = [], []
         for k, demo in enumerate(demos):
             o = np.asarray(demo.observations, dtype=np.float32)
             only = bool(getattr(demo, "state_only", False)) or demo.actions is None
@@ -50,11 +70,22 @@ class DemoData:
             if not (np.all(np.isfinite(o)) and np.all(np.isfinite(a))):
                 raise DemoError(f"{source}: demonstration {k} has non-finite values")
             state_only |= only
+            lengths.append(len(o) - 1)
+            success_steps.append(_first_success(getattr(demo, "success", None)))
             obs.append(o[:-1])
             next_obs.append(o[1:])
             actions.append(np.clip(a, -1.0, 1.0))
         return cls(torch.from_numpy(np.concatenate(obs)), torch.from_numpy(np.concatenate(actions)),
-                   torch.from_numpy(np.concatenate(next_obs)), state_only, len(demos))
+                   torch.from_numpy(np.concatenate(next_obs)), state_only, len(demos), tuple(lengths),
+                   tuple(success_steps))
+
+
+def _first_success(success) -> int | None:
+    """Steps until the first success in a (T+1,) per-observation success array (row 0: the reset)."""
+    if success is None:
+        return None
+    flags = np.asarray(success, dtype=bool).ravel()
+    return int(np.argmax(flags)) if flags.any() else None
 
 
 def load_demo_data(path: str | Path, obs_dim: int, act_dim: int, task_id: str) -> DemoData:

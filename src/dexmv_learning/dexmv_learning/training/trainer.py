@@ -92,7 +92,7 @@ class Trainer:
                 bc = self.config["bc"]
                 info["bc_loss"] = behaviour_cloning(
                     self.policy, self.demos.obs, self.demos.actions, bc["epochs"], bc["batch_size"], self.bc_opt,
-                    torch_generator(stream_seed(self.config["seed"], 0, "init")))
+                    torch_generator(stream_seed(self.config["seed"], 0, "init")), bc.get("obs_noise", 0.0))
         self.initialized = True
         return info
 
@@ -109,7 +109,8 @@ class Trainer:
         if self.algo == "bc":
             bc = cfg["bc"]
             row["bc_loss"] = behaviour_cloning(self.policy, self.demos.obs, self.demos.actions,
-                                               bc["epochs_per_iteration"], bc["batch_size"], self.bc_opt, update)
+                                               bc["epochs_per_iteration"], bc["batch_size"], self.bc_opt, update,
+                                               bc.get("obs_noise", 0.0))
         else:
             batch = self.sampler.sample(self.policy, stream_seed(cfg["seed"], k, "env"),
                                         stream_seed(cfg["seed"], k, "noise"))
