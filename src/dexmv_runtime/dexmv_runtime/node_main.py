@@ -49,7 +49,7 @@ _LOADING, _HOLDING, _CONSTRUCTING, _SPINNING, _CLEANING = "loading", "holding", 
 _phase = _LOADING
 _installed = False
 _signalled: int | None = None  # the first SIGINT/SIGTERM received, if any
-SHUTDOWN_LIMIT_S = 8.0  # default: below launch's SIGTERM escalation (10 s), so the stacks print first
+SHUTDOWN_LIMIT_S = 20.0  # default: generous on a loaded machine, and below launch's SIGKILL (10 s + 15 s)
 _shutdown_limit_s = SHUTDOWN_LIMIT_S
 _watchdog_armed = False
 

@@ -181,7 +181,7 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    # closing a long bag must not be cut short by the runtime's default 8 s exit watchdog
+    # closing a long bag must not be cut short by the runtime's default 20 s exit watchdog
     return run_node(RecorderNode, name="recorder_node", args=args, startup_errors=(RecorderError, BagWriteError),
                     shutdown_limit_s=60.0)
 
