@@ -84,6 +84,10 @@ def test_demo_runs_every_stage(tmp_path):
     got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses", out.stdout)
     assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 3, out.stdout
     assert "every node stopped cleanly on SIGINT" in out.stdout
+    # the graph is capture.launch.py's, started by ROS 2's launch service with the demo's time base and rate
+    assert re.search(r"capture.launch.py run by ROS 2's launch service: 7 nodes, each finished cleanly", out.stdout)
+    command = (tmp_path / "logs" / "launch_command.txt").read_text()
+    assert "rate:=0.1 " in command and "start_time:=" in command and "record_output:=" in command, command
     for name in ("recording/camera1.db3", "recording/camera2.db3", "recording/ground_truth.npz", "replay.gif",
                  "demonstration.npz"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -106,6 +110,7 @@ def test_demo_runs_every_stage(tmp_path):
     for stage in ("graph", "replay", "demos", "train", "evaluate", "deploy"):
         assert f"## {stage}" in report
     assert "(human_vs_robot.png)" in report and "(run/learning_curve.png)" in report
+    assert "(human_vs_robot.mp4)" in report and "(run/eval.mp4)" in report  # the human beside the robot; the policy
 
 
 def test_demo_rejects_bad_settings():
