@@ -9,7 +9,7 @@ launch` does), its output, every node's lines prefixed by launch, in one log fil
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import os
 import signal
 import subprocess
@@ -25,7 +25,13 @@ DIED = "process has died"  # ... and for one that did not
 
 def missing_launch_modules() -> list[str]:
     """The ROS 2 launch packages this Python cannot import (empty: `dexmv launch` can run)."""
-    return [name for name in LAUNCH_MODULES if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in LAUNCH_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def session_processes(sid: int) -> list[tuple[int, str]]:
@@ -69,19 +75,27 @@ class LaunchProcess:
         """How many node processes launch has started."""
         return self.output().count("process started with pid")
 
-    def interrupt(self, timeout: float = 60.0) -> tuple[int, list[tuple[int, str]]]:
-        """SIGINT to launch (it stops every node: SIGINT, then SIGTERM, then SIGKILL); returns launch's exit
+    def processes(self) -> list[tuple[int, str]]:
+        """The processes of its session still alive: launch and its nodes."""
+        return session_processes(self.proc.pid)
+
+    def interrupt(self, timeout: float = 60.0, group: bool = False) -> tuple[int, list[tuple[int, str]]]:
+        """SIGINT to launch (it stops every node: SIGINT, then SIGTERM, then SIGKILL), or with `group` to its
+        whole process group as a terminal's Ctrl-C does (each node then gets it twice); returns launch's exit
         code (-9: it had to be killed) and the processes it left, which are then killed."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            if group:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            else:
+                self.proc.send_signal(signal.SIGINT)
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
         deadline = time.monotonic() + 5.0  # nodes launch signalled may take a moment to be reaped
-        while session_processes(self.proc.pid) and time.monotonic() < deadline:
+        while self.processes() and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = session_processes(self.proc.pid)
+        left = self.processes()
         for pid, _ in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -1,8 +1,10 @@
 """The `dexmv` command as users run it: on PATH after sourcing, verbs from every package."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 
@@ -111,6 +113,21 @@ def test_demo_runs_every_stage(tmp_path):
         assert f"## {stage}" in report
     assert "(human_vs_robot.png)" in report and "(run/learning_curve.png)" in report
     assert "(human_vs_robot.mp4)" in report and "(run/eval.mp4)" in report  # the human beside the robot; the policy
+
+
+def test_demo_graph_stage_without_the_launch_packages_says_what_to_install(tmp_path):
+    """A launch_ros that cannot be imported (shadowed by one that raises ImportError, as a missing one would):
+    the graph stage fails with one line naming the packages and how to install them."""
+    shadow = tmp_path / "shadow" / "launch_ros"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('launch_ros is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, "-m", "dexmv_bringup.cli.main", "demo", "--stages", "graph", "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = [line for line in out.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "ROS 2's launch packages (launch_ros) are not importable" in failed[0], out.stdout
+    assert "DEXMV_LAUNCH_WHEELS" in failed[0] and "make setup" in failed[0], out.stdout
 
 
 def test_demo_rejects_bad_settings():

@@ -89,6 +89,11 @@ def _stamp_s(header) -> float:
 
 
 def stage_graph(run: DemoRun) -> str:
+    missing = missing_launch_modules()
+    if missing:
+        raise RuntimeError(f"the graph stage runs capture.launch.py, but ROS 2's launch packages "
+                           f"({', '.join(missing)}) are not importable: set DEXMV_LAUNCH_WHEELS to a folder of the "
+                           "launch wheels and run `make setup`, or source a ROS 2 install")
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
@@ -106,11 +111,6 @@ def stage_graph(run: DemoRun) -> str:
     # perception_node's `objects`: YCB ids, with ":scale" for a scaled one
     objects = [o["object_id"] if float(o.get("scale", 1.0)) == 1.0 else f"{o['object_id']}:{float(o['scale'])}"
                for o in meta.get("objects", {}).values()]
-    missing = missing_launch_modules()
-    if missing:
-        raise RuntimeError(f"the graph stage runs capture.launch.py, but ROS 2's launch packages "
-                           f"({', '.join(missing)}) are not importable: set DEXMV_LAUNCH_WHEELS to a folder of the "
-                           "launch wheels and run `make setup`, or source a ROS 2 install")
     logs = run.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     bag = (run.out / "bag").resolve()
