@@ -133,6 +133,8 @@ def stage_graph(run: DemoRun) -> str:
                  "objects": ",".join(objects), "record_output": str(bag), "rate": repr(float(run.rate)),
                  "start_time": str(start_time), "time_origin_ms": "0", "wait_for_subscribers": str(IMAGE_SUBSCRIBERS),
                  "params_file": str(params_file.resolve())}
+    if not objects:
+        del arguments["objects"]  # a task without objects: perception tracks the hand only
     launch_log = logs / "launch.log"
     (logs / "launch_command.txt").write_text(
         "dexmv launch capture.launch.py " + " ".join(f"{k}:={v}" for k, v in arguments.items()) + "\n")
