@@ -149,20 +149,72 @@ def _recording_folder(path: str) -> tuple[list[Path], Path | None]:
     return cams, extrinsics if extrinsics.is_file() else None
 
 
+def _params_file(args: dict[str, str]) -> list[str]:
+    """[params_file] when given: a YAML file of ros__parameters applied to every node after config/."""
+    path = args.get("params_file", "")
+    if not path:
+        return []
+    if not Path(path).expanduser().is_file():
+        raise LaunchArgumentError(f"launch argument params_file:={path}: no such file (a YAML file of "
+                                  "<node>: {ros__parameters: {...}} sections)")
+    return [str(Path(path).expanduser().resolve())]
+
+
+def _playback(args: dict[str, str]) -> dict[str, object]:
+    """camera_node's playback parameters of a recording: rate, exit_at_end, start_time, time_origin_ms.
+
+    Every camera node gets the same start_time and time_origin_ms, so one recorded instant carries
+    one stamp in both cameras' images and perception pairs them by stamp."""
+    try:
+        rate = float(args.get("rate") or 1.0)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0 or rate == float("inf"):
+        raise LaunchArgumentError(f"launch argument rate:={args['rate']!r}: expected a playback speed > 0")
+    exit_at_end = flag({"exit_at_end": args.get("exit_at_end", "false")}, "exit_at_end")
+    params: dict[str, object] = {"rate": rate, "exit_at_end": exit_at_end}
+    start = args.get("start_time", "").strip()
+    if start:
+        from dexmv_capture.time_base import TimeBaseError, parse_start_time
+
+        try:
+            parse_start_time(start)
+        except TimeBaseError as err:
+            raise LaunchArgumentError(f"launch argument start_time:={start!r}: "
+                                      f"{str(err).removeprefix('parameter start_time: ')}") from None
+        params["start_time"] = start
+    origin = args.get("time_origin_ms", "").strip()
+    if origin:
+        try:
+            params["time_origin_ms"] = float(origin)
+        except ValueError:
+            raise LaunchArgumentError(f"launch argument time_origin_ms:={origin!r}: expected milliseconds of "
+                                      "the recording's timeline") from None
+    return params
+
+
+def _objects(args: dict[str, str]) -> dict[str, object]:
+    """perception_node's `objects` from objects:=id[:scale],...; nothing when empty (hand only)."""
+    objects = [o.strip() for o in args.get("objects", "").split(",") if o.strip()]
+    return {"objects": objects} if objects else {}
+
+
 def capture_graph(args: dict[str, str]) -> Graph:
     """Two cameras (live or a recording), extrinsics, perception, retargeting, sim, optional recorder."""
-    cam_params = [config_file("camera.yaml")]
+    extra = _params_file(args)
+    cam_params = [config_file("camera.yaml"), *extra]
     nodes: list[NodeSpec] = []
     extrinsics = args.get("extrinsics_file", "")
     if args.get("recording"):
         recordings, recorded_rig = _recording_folder(args["recording"])
         extrinsics = extrinsics or (str(recorded_rig) if recorded_rig else "")
+        playback = _playback(args)
         for path in recordings:
             cam = path.stem
             nodes.append(NodeSpec("dexmv_capture", "camera_node", cam, cam_params,
                                   {"camera_name": cam, "camera_namespace": cam, "recording": str(path),
                                    "real_time": flag({"real_time": args.get("real_time", "true")}, "real_time"),
-                                   "wait_for_subscribers": _count(args, "wait_for_subscribers")},
+                                   "wait_for_subscribers": _count(args, "wait_for_subscribers"), **playback},
                                   namespace=cam))
     else:
         for i in (1, 2):
@@ -170,20 +222,28 @@ def capture_graph(args: dict[str, str]) -> Graph:
             nodes.append(NodeSpec("dexmv_capture", "camera_node", cam, cam_params,
                                   {"camera_name": cam, "camera_namespace": cam,
                                    "serial_no": args.get(f"serial_no{i}", "")}, namespace=cam))
-    nodes.append(NodeSpec("dexmv_capture", "extrinsics_publisher", "extrinsics_publisher", [],
+    nodes.append(NodeSpec("dexmv_capture", "extrinsics_publisher", "extrinsics_publisher", [*extra],
                           {"extrinsics_file": extrinsics}))
     if flag(args, "perception"):
         nodes.append(NodeSpec("dexmv_perception", "perception_node", "perception_node",
-                              config_files("perception.yaml"), enabled_by="perception:=true"))
+                              [*config_files("perception.yaml"), *extra], _objects(args),
+                              enabled_by="perception:=true"))
+    elif _objects(args):
+        raise LaunchArgumentError("launch argument objects:= is perception_node's: it needs perception:=true")
     if flag(args, "retarget"):
-        nodes.append(NodeSpec("dexmv_retarget", "retarget_node", "retarget_node", [config_file("retarget.yaml")]))
+        nodes.append(NodeSpec("dexmv_retarget", "retarget_node", "retarget_node",
+                              [config_file("retarget.yaml"), *extra]))
     if flag(args, "sim"):
-        nodes.append(sim_node(args))
+        sim = sim_node(args)
+        sim.param_files += extra
+        nodes.append(sim)
     if flag(args, "record"):
-        nodes.append(NodeSpec("dexmv_learning", "recorder_node", "recorder_node", config_files("recorder.yaml"),
-                              {"output_dir": args.get("record_dir", "") or "bags",
-                               "record_images": flag(args, "record_images"), "recording": True},
-                              enabled_by="record:=true"))
+        record: dict[str, object] = {"output_dir": args.get("record_dir", "") or "bags",
+                                     "record_images": flag(args, "record_images"), "recording": True}
+        if args.get("record_output"):
+            record["output"] = str(Path(args["record_output"]).expanduser().resolve())
+        nodes.append(NodeSpec("dexmv_learning", "recorder_node", "recorder_node",
+                              [*config_files("recorder.yaml"), *extra], record, enabled_by="record:=true"))
     return Graph(nodes, rviz_config=rviz_wanted(args, str(share_dir() / "rviz" / "capture.rviz")))
 
 

@@ -1,8 +1,10 @@
 """The `dexmv` command as users run it: on PATH after sourcing, verbs from every package."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 
@@ -84,6 +86,10 @@ def test_demo_runs_every_stage(tmp_path):
     got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses", out.stdout)
     assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 3, out.stdout
     assert "every node stopped cleanly on SIGINT" in out.stdout
+    # the graph is capture.launch.py's, started by ROS 2's launch service with the demo's time base and rate
+    assert re.search(r"capture.launch.py run by ROS 2's launch service: 7 nodes, each finished cleanly", out.stdout)
+    command = (tmp_path / "logs" / "launch_command.txt").read_text()
+    assert "rate:=0.1 " in command and "start_time:=" in command and "record_output:=" in command, command
     for name in ("recording/camera1.db3", "recording/camera2.db3", "recording/ground_truth.npz", "replay.gif",
                  "demonstration.npz"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -106,6 +112,22 @@ def test_demo_runs_every_stage(tmp_path):
     for stage in ("graph", "replay", "demos", "train", "evaluate", "deploy"):
         assert f"## {stage}" in report
     assert "(human_vs_robot.png)" in report and "(run/learning_curve.png)" in report
+    assert "(human_vs_robot.mp4)" in report and "(run/eval.mp4)" in report  # the human beside the robot; the policy
+
+
+def test_demo_graph_stage_without_the_launch_packages_says_what_to_install(tmp_path):
+    """A launch_ros that cannot be imported (shadowed by one that raises ImportError, as a missing one would):
+    the graph stage fails with one line naming the packages and how to install them."""
+    shadow = tmp_path / "shadow" / "launch_ros"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('launch_ros is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, "-m", "dexmv_bringup.cli.main", "demo", "--stages", "graph", "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = [line for line in out.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "ROS 2's launch packages (launch_ros) are not importable" in failed[0], out.stdout
+    assert "DEXMV_LAUNCH_WHEELS" in failed[0] and "make setup" in failed[0], out.stdout
 
 
 def test_demo_rejects_bad_settings():

@@ -6,6 +6,7 @@ subscriptions are the ones config/interfaces.yaml declares, and Ctrl-C leaves no
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -111,25 +112,32 @@ def stop_cleanly(run) -> None:
     assert code == 0, f"launch exited {code}:\n{out[-2000:]}"
 
 
-def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, recording, ros_node):
+def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, recording, ros_node, tmp_path):
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, JointState
     from tf2_msgs.msg import TFMessage
 
-    args = {"recording": str(recording.out_dir), "perception": "false", "rviz": "false", "wait_for_subscribers": "1"}
+    extra = tmp_path / "params.yaml"  # params_file: applied to every node after config/
+    extra.write_text("retarget_node:\n  ros__parameters:\n    transform_wait: 2.5\n")
+    start_ns = time.time_ns() + 5_000_000_000
+    args = {"recording": str(recording.out_dir), "perception": "false", "rviz": "false", "wait_for_subscribers": "1",
+            "rate": "0.5", "start_time": str(start_ns), "time_origin_ms": "0", "params_file": str(extra)}
     run = launched("capture.launch.py", *(f"{k}:={v}" for k, v in args.items()))
     graph = capture_graph(with_defaults("capture.launch.py", args))
     assert [n.name for n in graph.nodes] == ["camera1", "camera2", "extrinsics_publisher", "retarget_node",
                                              "sim_node"]
     counts: dict[str, int] = {}
     frames: dict[str, str] = {}
+    stamps: dict[str, list[int]] = {}  # camera -> camera_info stamps (ns), one per frame
     reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
     for cam in ("camera1", "camera2"):
         for topic in (f"/{cam}/{cam}/color/image_raw", f"/{cam}/{cam}/aligned_depth_to_color/image_raw"):
             ros_node.create_subscription(Image, topic, lambda m, t=topic: counts.__setitem__(t, counts.get(t, 0) + 1),
                                          reliable, raw=True)
         ros_node.create_subscription(CameraInfo, f"/{cam}/{cam}/color/camera_info",
-                                     lambda m, c=cam: counts.__setitem__(f"{c}/info", 1), 10)
+                                     lambda m, c=cam: stamps.setdefault(c, []).append(
+                                         m.header.stamp.sec * 10**9 + m.header.stamp.nanosec),
+                                     QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE))
     ros_node.create_subscription(
         TFMessage, "/tf_static", lambda m: frames.update({t.child_frame_id: t.header.frame_id for t in m.transforms}),
         QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -141,16 +149,44 @@ def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, 
 
     def flowing() -> bool:
         return (all(counts.get(t, 0) >= recording.frames for t in image_topics) and want_frames <= set(frames)
-                and counts.get("states", 0) > 10 and "camera1/info" in counts and "camera2/info" in counts)
+                and counts.get("states", 0) > 10 and all(len(stamps.get(c, [])) >= recording.frames
+                                                         for c in ("camera1", "camera2")))
 
     ok = _spin(ros_node, flowing)
     assert ok, f"topics did not flow: {counts}, /tf_static {frames}\n{run.output()[-3000:]}"
     assert frames["camera1_link"] == "world" and frames["camera1_color_optical_frame"] == "camera1_color_frame"
     assert frames["camera1_color_frame"] == "camera1_link"  # realsense-ros's tree
+    # start_time and time_origin_ms: one time base for both cameras, frame k stamped start_time + k / fps;
+    # rate 0.5: played at half the recorded speed (a loaded machine keeps up), the stamps keep the recorded timeline
+    want = [start_ns + round(k * 1e9 / 10.0) for k in range(recording.frames)]  # conftest: 10 fps
+    for cam in ("camera1", "camera2"):
+        assert stamps[cam][:recording.frames] == pytest.approx(want, abs=1e6), (cam, stamps[cam][:3], want[:3])
     for spec in graph.nodes:
         check_parameters(ros_node, spec)
     check_interfaces(ros_node, graph)
     stop_cleanly(run)
+
+
+def test_capture_launch_records_a_recording_and_its_cameras_exit_at_its_end(launched, recording, tmp_path):
+    """exit_at_end: each camera node exits 0 after its last frame while the graph runs on; the recorder
+    writes every image into record_output, the folder named, and closes it on Ctrl-C."""
+    if not executable_exists("dexmv_learning", "recorder_node"):
+        pytest.skip("dexmv_learning's recorder_node is not built")
+    bag = tmp_path / "bag"
+    run = launched("capture.launch.py", f"recording:={recording.out_dir}", "perception:=false", "retarget:=false",
+                   "sim:=false", "rviz:=false", "real_time:=false", "exit_at_end:=true", "wait_for_subscribers:=1",
+                   "record:=true", "record_images:=true", f"record_output:={bag}")
+    deadline = time.monotonic() + TIMEOUT
+    while run.output().count("process has finished cleanly") < 2:  # the two camera nodes
+        assert time.monotonic() < deadline and run.proc.poll() is None, run.output()[-3000:]
+        time.sleep(0.2)
+    out = run.output()
+    assert out.count(f"end of recording: published {recording.frames} frames") == 2, out[-3000:]
+    assert all(f"[camera_node-{i}]: process has finished cleanly" in out for i in (1, 2)), out[-3000:]
+    stop_cleanly(run)
+    closed = re.search(rf"closed {re.escape(str(bag))}: (\d+) messages", run.output())
+    assert closed and int(closed.group(1)) >= 4 * recording.frames, run.output()[-3000:]
+    assert (bag / "metadata.yaml").is_file()
 
 
 def test_sim_launch_steps_and_stops(launched, ros_node):

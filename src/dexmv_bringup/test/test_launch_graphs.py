@@ -100,6 +100,43 @@ def test_bad_arguments_name_the_argument(rec_dir):
         GRAPHS["deploy"]({"rviz": "false"})
     with pytest.raises(LaunchArgumentError, match="horizon:=-3"):
         GRAPHS["deploy"]({"run": "r", "horizon": "-3", "rviz": "false"})
+    recording = {"recording": str(rec_dir), "rviz": "false"}
+    for name, value, text in (("rate", "0", "rate:='0': expected a playback speed > 0"),
+                              ("rate", "fast", "rate:='fast'"), ("start_time", "noon", "start_time:='noon'"),
+                              ("start_time", "2026-12-04T09:00:00", "has no time zone"),
+                              ("time_origin_ms", "x", "time_origin_ms:='x'"), ("exit_at_end", "soon", "exit_at_end"),
+                              ("params_file", str(rec_dir / "none.yaml"), "params_file:=.*no such file")):
+        with pytest.raises(LaunchArgumentError, match=text):
+            capture_graph({**recording, name: value})
+    with pytest.raises(LaunchArgumentError, match="objects:= is perception_node's"):
+        capture_graph({**recording, "perception": "false", "objects": "006_mustard_bottle"})
+
+
+def test_capture_arguments_reach_their_nodes(rec_dir, tmp_path):
+    """Both cameras get one time base and rate; objects, the bag folder and params_file reach their nodes."""
+    extra = tmp_path / "params.yaml"
+    extra.write_text("retarget_node:\n  ros__parameters:\n    transform_wait: 5.0\n")
+    graph = capture_graph({"recording": str(rec_dir), "rviz": "false", "perception": "true", "retarget": "true",
+                           "record": "true",
+                           "rate": "0.25", "start_time": "1764838800000000000", "time_origin_ms": "0",
+                           "exit_at_end": "true", "objects": "006_mustard_bottle, 005_tomato_soup_can:1.2",
+                           "record_output": str(tmp_path / "bag"), "params_file": str(extra)})
+    nodes = {n.name: n for n in graph.nodes}
+    for cam in ("camera1", "camera2"):
+        params = nodes[cam].resolved_params()
+        assert (params["rate"], params["start_time"], params["time_origin_ms"], params["exit_at_end"]) == (
+            0.25, "1764838800000000000", 0.0, True)
+    assert nodes["perception_node"].params["objects"] == ["006_mustard_bottle", "005_tomato_soup_can:1.2"]
+    assert nodes["recorder_node"].params["output"] == str(tmp_path / "bag")
+    assert nodes["retarget_node"].resolved_params()["transform_wait"] == 5.0
+    assert all(str(extra) in n.param_files for n in graph.nodes)
+    # the defaults leave the cameras as they were: real rate, each on its own clock, running on
+    default = {n.name: n for n in capture_graph({"recording": str(rec_dir), "rviz": "false", "record": "true",
+                                                  "perception": "true"}).nodes}
+    params = default["camera1"].resolved_params()
+    assert params["rate"] == 1.0 and not params["exit_at_end"] and "start_time" not in params
+    assert "time_origin_ms" not in params and "objects" not in default["perception_node"].params
+    assert "output" not in default["recorder_node"].params and default["recorder_node"].param_files == []
 
 
 def _module(path: Path):

@@ -3,9 +3,9 @@
 Stages run in order and stop at the first failure (one line saying why):
   1. environment  the checks of `dexmv doctor`
   2. capture      a synthetic two-camera RealSense recording of a human hand doing the task
-  3. graph        the recording through real node processes over DDS: camera and extrinsics
-                  publishers, perception_node, retarget_node, sim_node, recorder_node writing a
-                  rosbag2 bag of perception's hand and object poses
+  3. graph        capture.launch.py on the recording (ROS 2's launch service, as `dexmv launch`):
+                  camera and extrinsics publishers, perception_node, retarget_node, sim_node and
+                  recorder_node over DDS, a rosbag2 bag of perception's hand and object poses
   4. replay       the motion retargeted, turned into actions by inverse dynamics and replayed in
                   MuJoCo; the human recording beside the robot as an MP4
   5. demos        the bag -> robot demonstrations (`dexmv demos`: retargeting, hindsight target,

@@ -1,22 +1,26 @@
-"""Demo stage: the recording played through the real ROS graph, each node its own process.
+"""Demo stage: the recording played through the real ROS graph that `capture.launch.py` starts.
 
-extrinsics_publisher (the recording's rig) and one camera_node per camera (the recording at its
-own rate) publish what two D435s on a calibrated frame would; perception_node turns both cameras'
-colour and depth into /dexmv/hand_pose and /dexmv/object_poses in `world`; retarget_node turns
-hand poses into joint targets; sim_node follows them in MuJoCo; recorder_node (dexmv_learning)
-writes the perceived hand and object poses, the joint targets and states and the simulated object
-poses into a rosbag2 folder (MCAP), which the demonstrations stage turns into a robot
-demonstration. The recording's ground truth is only used to say how far perception's keypoints
-were from it.
+The stage runs `dexmv launch capture.launch.py` (ROS 2's launch service, as `ros2 launch` runs
+it) as a child process on the recording: extrinsics_publisher (the recording's rig) and one
+camera_node per camera (the recording at the demo's rate) publish what two D435s on a calibrated
+frame would; perception_node turns both cameras' colour and depth into /dexmv/hand_pose and
+/dexmv/object_poses in `world`; retarget_node turns hand poses into joint targets; sim_node
+follows them in MuJoCo; recorder_node (dexmv_learning) writes the perceived hand and object
+poses, the joint targets and states and the simulated object poses into a rosbag2 folder (MCAP),
+which the demonstrations stage turns into a robot demonstration. What the launch arguments do
+not say (perception's frame rate, hand and image QoS, the recorded topics) is in a params_file
+written beside the logs. The recording's ground truth is only used to say how far perception's
+keypoints were from it.
 
-Nothing here depends on how fast DDS discovery is: the camera nodes start only once this process
-has matched perception, retarget and sim nodes (and perception has loaded its models), then wait
-until their image topics are matched; both play on one start_time, so perception pairs their
-frames by stamp, at the demo's --rate (below 1, a busy machine's perception keeps up with every
-frame; the stamps keep the recorded timeline); and the stage ends only once every published image
-has arrived, perception has gone quiet and every hand pose has its joint target (or DRAIN_S ran
-out, which the summary shows).
-A perception that yields no hand is a one-line failure naming its log.
+Nothing here depends on how fast DDS discovery is: the camera nodes wait for two subscribers on
+each image topic (wait_for_subscribers:=2): perception_node, which subscribes once its models are
+loaded, and this process, which subscribes only once it has matched perception, retarget, sim and
+recorder; both cameras play on one start_time (a node that starts playing later plays that much
+behind, stamps unchanged), so perception pairs their frames by stamp, at the demo's --rate (below
+1, a busy machine's perception keeps up with every frame; the stamps keep the recorded timeline);
+and the stage ends, with SIGINT to launch, only once every published image has arrived,
+perception has gone quiet and every hand pose has its joint target (or DRAIN_S ran out, which the
+summary shows). A perception that yields no hand is a one-line failure naming the launch log.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
+import yaml
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.node_process import NodeProcess, interrupt_all, unclean_exits
+from dexmv_bringup.launch_process import DIED, FINISHED, LaunchProcess, missing_launch_modules
 
 # Reliable with a 10-deep history: a busy perception_node works through the newest frames instead of
 # losing them. The camera node's default, SYSTEM_DEFAULT as realsense-ros, lost 10-25 % of the images here.
@@ -45,9 +50,14 @@ TRANSFORM_WAIT_S = 5.0
 DRAIN_S = 10.0
 SETTLE_S = 1.0  # after the last target arrived: time for the sim to follow it
 # Both camera nodes get one start_time (the recording's first frame plays then), so the same
-# recorded instant carries the same stamp in both: this far ahead covers their start-up and
-# discovery on an idle machine; a node that comes up later plays that much behind (stamps unchanged).
+# recorded instant carries the same stamp in both: this far ahead of the launch covers its start-up
+# on an idle machine; cameras that play later (perception loading its models) play that much behind,
+# stamps unchanged.
 START_LEAD_S = 4.0
+# The camera nodes play once each image topic has this many subscribers: perception_node and this process.
+IMAGE_SUBSCRIBERS = 2
+# Seconds launch may take to stop the graph on SIGINT (it gives each node 10 s before SIGTERM).
+STOP_S = 60.0
 STATIC_FRAMES = ("camera1_link", "camera2_link", "camera1_color_optical_frame", "camera2_color_optical_frame")
 PUBLISHED = re.compile(r"end of recording: published (\d+) frames, dropped (\d+)")
 # What recorder_node writes to the bag (each must be subscribed before the cameras start).
@@ -79,6 +89,11 @@ def _stamp_s(header) -> float:
 
 
 def stage_graph(run: DemoRun) -> str:
+    missing = missing_launch_modules()
+    if missing:
+        raise RuntimeError(f"the graph stage runs capture.launch.py, but ROS 2's launch packages "
+                           f"({', '.join(missing)}) are not importable: set DEXMV_LAUNCH_WHEELS to a folder of the "
+                           "launch wheels and run `make setup`, or source a ROS 2 install")
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
@@ -93,40 +108,55 @@ def stage_graph(run: DemoRun) -> str:
     arrays, meta = load_ground_truth(rec.ground_truth)
     cams = list(rec.recordings)
     hand_cam = cams[0]
-    # perception_node's `objects`: YCB ids, with ":scale" for a scaled one (quoted: a YAML flow list item)
-    objects = [o["object_id"] if float(o.get("scale", 1.0)) == 1.0 else f"'{o['object_id']}:{float(o['scale'])}'"
+    # perception_node's `objects`: YCB ids, with ":scale" for a scaled one
+    objects = [o["object_id"] if float(o.get("scale", 1.0)) == 1.0 else f"{o['object_id']}:{float(o['scale'])}"
                for o in meta.get("objects", {}).values()]
     logs = run.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    nodes: dict[str, NodeProcess] = {}
+    bag = (run.out / "bag").resolve()
+    if bag.exists():
+        import shutil
+
+        shutil.rmtree(bag)  # the demo's own output of an earlier run
+    params_file = logs / "graph_params.yaml"
+    params_file.write_text(yaml.safe_dump({
+        # the recording's rate (frame pairing), the synthetic person's hand, every frame (reliable, 10 deep)
+        "perception_node": {"ros__parameters": {"fps": float(meta["fps"]), "hand": "right",
+                                                "image_qos": IMAGE_QOS}},
+        "retarget_node": {"ros__parameters": {"fps": float(meta["fps"]), "transform_wait": TRANSFORM_WAIT_S}},
+        "recorder_node": {"ros__parameters": {"topics": list(RECORDED)}},
+    }, sort_keys=False))
+    start_time = time.time_ns() + round(START_LEAD_S * 1e9)
+    first_stamp = [start_time * 1e-9]  # frame k (recorded at k / fps, from 0) is stamped start_time + k / fps
+    arguments = {"recording": str(rec.out_dir.resolve()), "perception": "true", "retarget": "true", "sim": "true",
+                 "record": "true", "rviz": "false", "task": run.task, "seed": str(run.seed),
+                 "objects": ",".join(objects), "record_output": str(bag), "rate": repr(float(run.rate)),
+                 "start_time": str(start_time), "time_origin_ms": "0", "wait_for_subscribers": str(IMAGE_SUBSCRIBERS),
+                 "params_file": str(params_file.resolve())}
+    if not objects:
+        del arguments["objects"]  # a task without objects: perception tracks the hand only
+    launch_log = logs / "launch.log"
+    (logs / "launch_command.txt").write_text(
+        "dexmv launch capture.launch.py " + " ".join(f"{k}:={v}" for k, v in arguments.items()) + "\n")
+    graph = LaunchProcess("capture.launch.py", [f"{k}:={v}" for k, v in arguments.items()], launch_log,
+                          env={"ROS_LOG_DIR": str((logs / "ros").resolve())})
     context = rclpy.Context()
     try:
-        nodes["extrinsics_publisher"] = NodeProcess.start(
-            "dexmv_capture", "extrinsics_publisher", log_dir=logs, params={"extrinsics_file": str(rec.extrinsics)})
-        nodes["retarget_node"] = NodeProcess.start("dexmv_retarget", "retarget_node", log_dir=logs,
-                                                   params={"fps": float(meta["fps"]),
-                                                           "transform_wait": TRANSFORM_WAIT_S})
-        nodes["sim_node"] = NodeProcess.start("dexmv_sim", "sim_node", log_dir=logs,
-                                              params={"task": run.task, "seed": run.seed})
-        # the cameras share a start_time (below), so their frames pair by stamp (the node's default)
-        nodes["perception_node"] = NodeProcess.start(
-            "dexmv_perception", "perception_node", log_dir=logs,
-            params={"fps": float(meta["fps"]), "image_qos": IMAGE_QOS, "hand": "right",
-                    **({"objects": objects} if objects else {})})
-        bag = run.out / "bag"
-        if bag.exists():
-            import shutil
+        def fail_if_down() -> None:
+            if graph.proc.poll() is not None or DIED in graph.output():
+                raise RuntimeError(f"capture.launch.py failed (log {launch_log}):\n{graph.output()[-1500:]}")
 
-            shutil.rmtree(bag)  # the demo's own output of an earlier run
-        nodes["recorder_node"] = NodeProcess.start("dexmv_learning", "recorder_node", log_dir=logs,
-                                                   params={"output": str(bag), "topics": list(RECORDED),
-                                                           "recording": True})
-        for name, ready in (("extrinsics_publisher", "published"), ("retarget_node", "ready"),
-                            ("sim_node", "simulating"), ("perception_node", "perception_node ready"),
-                            ("recorder_node", "recording")):
-            wait = max(run.timeout, PERCEPTION_READY_S) if name == "perception_node" else run.timeout
-            if not nodes[name].wait_for_output(ready, wait):
-                raise RuntimeError(f"{name} did not start within {wait:.0f} s:\n{nodes[name].output()[-800:]}")
+        for logger, ready in (("extrinsics_publisher", "published"), ("retarget_node", "ready"),
+                              ("sim_node", "simulating"), ("perception_node", "perception_node ready"),
+                              ("recorder_node", "recording")):
+            wait = max(run.timeout, PERCEPTION_READY_S) if logger == "perception_node" else run.timeout
+            deadline = time.monotonic() + wait
+            while ready not in graph.node_output(logger):
+                fail_if_down()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{logger} did not start within {wait:.0f} s (log {launch_log}):\n"
+                                       f"{graph.node_output(logger)[-800:]}")
+                time.sleep(0.1)
 
         rclpy.init(context=context)
         node = rclpy.create_node("dexmv_demo", context=context)
@@ -145,7 +175,6 @@ def stage_graph(run: DemoRun) -> str:
         # 1-deep reader history keeps only the latest of their messages.
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        first_stamp: list[float] = []
         hand_poses: list[HandPose] = []
         perceived_objects: list[ObjectPoseArray] = []
         last_output = [time.monotonic()]
@@ -166,17 +195,20 @@ def stage_graph(run: DemoRun) -> str:
                     continue  # retarget_node's statuses are counted (perception's are summarised apart)
                 statuses.update(v.value for v in status.values if v.key == "status")
 
-        for cam in cams:
-            base = f"/{cam}/{cam}"
-            if cam == hand_cam:
-                node.create_subscription(Image, f"{base}/color/image_raw", on_color, reliable)
-            else:
-                node.create_subscription(Image, f"{base}/color/image_raw", images[f"{cam}/color"].add, reliable,
-                                         raw=True)
-            node.create_subscription(Image, f"{base}/aligned_depth_to_color/image_raw", images[f"{cam}/depth"].add,
-                                     reliable, raw=True)
-            node.create_subscription(CameraInfo, f"{base}/color/camera_info",
-                                     lambda m, c=cam: infos.__setitem__(c, m), 10)
+        def subscribe_images() -> None:
+            """The second subscriber each camera waits for (perception_node is the first): they play then."""
+            for cam in cams:
+                base = f"/{cam}/{cam}"
+                node.create_subscription(CameraInfo, f"{base}/color/camera_info",
+                                         lambda m, c=cam: infos.__setitem__(c, m), 10)
+                if cam == hand_cam:
+                    node.create_subscription(Image, f"{base}/color/image_raw", on_color, reliable)
+                else:
+                    node.create_subscription(Image, f"{base}/color/image_raw", images[f"{cam}/color"].add, reliable,
+                                             raw=True)
+                node.create_subscription(Image, f"{base}/aligned_depth_to_color/image_raw",
+                                         images[f"{cam}/depth"].add, reliable, raw=True)
+
         node.create_subscription(TFMessage, "/tf_static", on_static, latched)
         node.create_subscription(JointState, "/adroit/joint_targets", targets.append, 100)
         node.create_subscription(JointState, "/adroit/joint_states", states.append, 100)
@@ -189,6 +221,7 @@ def stage_graph(run: DemoRun) -> str:
             """Spin, asking done() (which may read node logs) every 0.1 s, not after every message."""
             deadline = time.monotonic() + timeout
             while not done() and time.monotonic() < deadline:
+                fail_if_down()
                 check = min(deadline, time.monotonic() + 0.1)
                 while time.monotonic() < check:
                     executor.spin_once(timeout_sec=0.02)
@@ -200,28 +233,20 @@ def stage_graph(run: DemoRun) -> str:
             links.update({f"{t} ({who})": node.count_publishers(t) for t, who in (
                 ("/dexmv/hand_pose", "perception_node"), ("/adroit/joint_targets", "retarget_node"),
                 ("/adroit/joint_states", "sim_node"), ("/dexmv/sim/object_poses", "sim_node"))})
-            recorder = nodes["recorder_node"].output()  # it logs each topic it subscribes to
+            recorder = graph.node_output("recorder_node")  # it logs each topic it subscribes to
             links.update({f"{t} (recorder_node)": int(f"recording {t} [" in recorder) for t in RECORDED})
             return [name for name, count in links.items() if count < 1]
 
         if not spin_until(lambda: not unmatched(), run.timeout):
             raise RuntimeError(f"DDS did not match {unmatched()} within {run.timeout} s")
-        start_time = time.time_ns() + round(START_LEAD_S * 1e9)
-        first_stamp.append(start_time * 1e-9)  # frame k (recorded at k / fps, from 0) is stamped start_time + k / fps
-        for cam, path in rec.recordings.items():
-            nodes[f"camera_node_{cam}"] = NodeProcess.start(
-                "dexmv_capture", "camera_node", log_dir=logs, log_name=f"camera_node_{cam}",
-                params={"recording": str(path), "camera_name": cam, "camera_namespace": cam,
-                        "wait_for_subscribers": 1, "image_qos": IMAGE_QOS, "start_time": str(start_time),
-                        "time_origin_ms": 0.0, "rate": run.rate})
-        played = [nodes[f"camera_node_{c}"] for c in cams]
-        if not spin_until(lambda: all("end of recording" in p.output() or p.proc.poll() is not None for p in played),
+        subscribe_images()  # the cameras play now
+        if not spin_until(lambda: all("end of recording" in graph.node_output(f"{c}.{c}") for c in cams),
                           run.seconds / run.rate * 3 + 2 * run.timeout):
-            raise RuntimeError("the camera nodes did not reach the end of their recordings")
+            raise RuntimeError(f"the camera nodes did not reach the end of their recordings (log {launch_log})")
         for cam in cams:
-            found = PUBLISHED.search(nodes[f"camera_node_{cam}"].output())
+            found = PUBLISHED.search(graph.node_output(f"{cam}.{cam}"))
             if found is None:
-                raise RuntimeError(f"camera_node {cam} failed:\n{nodes[f'camera_node_{cam}'].output()[-800:]}")
+                raise RuntimeError(f"camera_node {cam} failed:\n{graph.node_output(f'{cam}.{cam}')[-800:]}")
             published[cam] = (int(found.group(1)), int(found.group(2)))
 
         def images_arrived() -> bool:
@@ -235,25 +260,31 @@ def stage_graph(run: DemoRun) -> str:
         seen = [m for m in hand_poses if m.confidence > 0]
         if not seen:
             raise RuntimeError(f"perception_node published {len(hand_poses)} hand poses and none with a hand "
-                               f"detected (see {logs / 'perception_node.log'})")
+                               f"detected (see perception_node's lines in {launch_log})")
         spin_until(lambda: len(targets) >= len(hand_poses), DRAIN_S)
         spin_until(lambda: False, SETTLE_S)
     finally:
         rclpy.try_shutdown(context=context)
-        codes = interrupt_all(nodes)
-    unclean_exits(codes, logs)
-    closed = CLOSED.search(nodes["recorder_node"].output())
+        code, left = graph.interrupt(STOP_S)  # SIGINT to launch, which passes it to every node
+    out = graph.output()
+    if code != 0 or left or DIED in out or out.count(FINISHED) != graph.started():
+        raise RuntimeError(f"capture.launch.py did not stop cleanly on SIGINT: exit code {code}, "
+                           f"{out.count(FINISHED)} of {graph.started()} nodes finished cleanly, "
+                           f"{len(left)} processes left (log {launch_log})")
+    closed = CLOSED.search(graph.node_output("recorder_node"))
     if closed is None:
-        raise RuntimeError(f"recorder_node did not close its bag:\n{nodes['recorder_node'].output()[-800:]}")
+        raise RuntimeError(f"recorder_node did not close its bag:\n{graph.node_output('recorder_node')[-800:]}")
     run.products["bag"] = bag
     bag_line = f"recorder_node: {bag} closed on SIGINT with {closed.group(2)} messages over {closed.group(3)} s"
-    if first_stamp and targets:
+    launch_line = (f"capture.launch.py run by ROS 2's launch service: {graph.started()} nodes, each finished cleanly "
+                   f"on SIGINT (command: {logs / 'launch_command.txt'}, log: {launch_log})")
+    if targets:
         run.products["graph_joint_targets"] = (
             np.array([round((_stamp_s(m.header) - first_stamp[0]) * meta["fps"]) for m in targets], dtype=int),
             np.array([m.position for m in targets]))
     perceived = _perception_summary(meta, arrays, first_stamp, hand_poses, perceived_objects)
     return _summary(meta, arrays, cams, images, infos, static_frames, targets, states, object_poses, statuses,
-                    published, len(hand_poses), perceived) + "\n      " + bag_line
+                    published, len(hand_poses), perceived) + "\n      " + bag_line + "\n      " + launch_line
 
 
 def _perception_summary(meta, arrays, first_stamp, hand_poses, perceived_objects) -> str:
