@@ -131,7 +131,11 @@ def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: 
         return 0
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a server that ignores SIGTERM is not left behind
+            proc.kill()
+            proc.wait()
         return 0
     finally:
         if not keep:
