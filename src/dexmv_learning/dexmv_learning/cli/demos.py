@@ -4,7 +4,9 @@ Sources (--from, any number, all of one task): a rosbag2 directory recorded by r
 (/dexmv/hand_pose, /dexmv/object_poses), a recording directory (its poses.npz from perception, else
 its ground_truth.npz), or a poses .npz file. Pipeline (as DexMV): retargeting, the object's last
 pose as the relocate target (hindsight), resampling to 100 Hz with a low-pass filter and velocity
-and acceleration limits, inverse dynamics and a physical replay; then (default, --refine contact)
+and acceleration limits, fitted to the task's 200-step horizon (--fit-horizon: sped up within the
+limits, held still after the manipulation, started at the env's reset hand pose), inverse dynamics
+and a physical replay; then (default, --refine contact)
 a contact-aware refinement of the grasp so the replay holds the object. Output: a Minari dataset
 (--out, default data/demos/<task> or $DEXMV_DEMOS_DIR/<task>, where `dexmv train` looks) and a
 summary (also <out>/summary.json).
