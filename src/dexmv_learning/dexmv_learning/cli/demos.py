@@ -4,7 +4,9 @@ Sources (--from, any number, all of one task): a rosbag2 directory recorded by r
 (/dexmv/hand_pose, /dexmv/object_poses), a recording directory (its poses.npz from perception, else
 its ground_truth.npz), or a poses .npz file. Pipeline (as DexMV): retargeting, the object's last
 pose as the relocate target (hindsight), resampling to 100 Hz with a low-pass filter and velocity
-and acceleration limits, inverse dynamics and a physical replay; then (default, --refine contact)
+and acceleration limits, fitted to the task's 200-step horizon (--fit-horizon: sped up within the
+limits, held still after the manipulation, started at the env's reset hand pose), inverse dynamics
+and a physical replay; then (default, --refine contact)
 a contact-aware refinement of the grasp so the replay holds the object. Output: a Minari dataset
 (--out, default data/demos/<task> or $DEXMV_DEMOS_DIR/<task>, where `dexmv train` looks) and a
 summary (also <out>/summary.json).
@@ -56,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-gap", type=float, default=0.3, metavar="S",
                         help="longest perception gap (s) filled by interpolation; longer drops the demo "
                              "(default: %(default)s)")
+    parser.add_argument("--fit-horizon", default="200", metavar="STEPS",
+                        help="episode length the demonstrations must fit (DexMV's 200): the human motion is "
+                             "sped up, within the joint velocity/acceleration limits, so the manipulation ends by "
+                             "75%% of it, then held still; 0 or none keeps the human's timing (default: %(default)s)")
+    parser.add_argument("--hand-start", choices=("reset", "human"), default="reset",
+                        help="reset: demonstrations start at the env's default hand pose (where training and "
+                             "evaluation episodes start) and fade onto the human's path; human: at "
+                             "the human's retargeted first pose (default: %(default)s)")
     parser.add_argument("--state-only", action="store_true",
                         help="also write <out>-state-only: observations without actions, for SOIL")
     parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' random draws (default: 0)")
@@ -91,7 +101,17 @@ def run(args: argparse.Namespace) -> int:
     if args.max_gap <= 0:
         print(f"dexmv demos: --max-gap must be positive, got {args.max_gap}", file=sys.stderr)
         return 2
-    config = ConversionConfig(max_gap_s=args.max_gap, refine=args.refine)
+    fit = str(getattr(args, "fit_horizon", "200")).strip().lower()
+    if fit in ("none", "0"):
+        fit_horizon = None
+    elif fit.isdigit() and int(fit) >= 20:
+        fit_horizon = int(fit)
+    else:
+        print(f"dexmv demos: --fit-horizon must be a step count of at least 20, 0 or none; got '{fit}'",
+              file=sys.stderr)
+        return 2
+    config = ConversionConfig(max_gap_s=args.max_gap, refine=args.refine, fit_horizon=fit_horizon,
+                              hand_start=getattr(args, "hand_start", "reset"))
     jobs = []  # (task, trajectories, out)
     if args.default:
         tasks = args.tasks or list(TASK_IDS)

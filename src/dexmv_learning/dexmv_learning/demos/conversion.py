@@ -5,6 +5,9 @@
 3. Hindsight goal: for relocate the target is where the object ended (its last perceived pose).
 4. Resample from the camera rate to the 100 Hz control rate (cubic spline), low-pass filter it
    (zero-phase Butterworth) and clip joint velocities and accelerations (slides m/s, hinges rad/s).
+   Fit it to the task's horizon (time_fit.py, `fit_horizon`, default 200 steps as DexMV): played
+   faster (within those limits) so the manipulation ends by 75 % of the horizon, then held still;
+   the hand starts at the env's reset pose and is faded onto the human's path (`hand_start`).
 5. Place the simulated objects where perception saw them at the start (upright, perceived yaw).
 6. Inverse dynamics (dexmv_sim.inverse_dynamics) of the hand gives the actions (the perceived
    object can enter its contacts, off by default: perceived poses overlap the fingers and give
@@ -28,6 +31,7 @@ from dexmv_learning.demos.trajectory import HumanTrajectory
 
 SLIDES = 3  # the arm's three translations come first (metres); the rest are hinges (radians)
 REFINE_MODES = ("contact", "none")
+HAND_STARTS = ("reset", "human")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,17 @@ class ConversionConfig:
     # True: the perceived object enters inverse dynamics' contacts (its penetrations give huge forces)
     object_in_dynamics: bool = False
     refine: str = "contact"
+    # Episode length (steps) the demonstration must fit: the human motion is sped up (never beyond
+    # max_velocity/max_acceleration) so the manipulation ends by fit_fraction of it, then the
+    # reference holds still to the horizon. None or 0: the human's own timing and length.
+    fit_horizon: int | None = 200
+    fit_fraction: float = 0.75
+    # the speed-up may push at most this fraction of the (step, joint) values over the velocity and
+    # acceleration limits (the limiter cuts them): brief human peaks already exceed them
+    fit_limited_fraction: float = 0.05
+    # "reset": the demonstration starts at the env's default hand pose (where training and evaluation
+    # episodes start) and fades onto the human's path; "human": at the human's retargeted first pose
+    hand_start: str = "reset"
 
 
 @dataclass
@@ -143,16 +158,51 @@ def kinematic_reference(traj: HumanTrajectory, task_id: str, config: ConversionC
     t, q = resample(traj.stamps, result.joints, CONTROL_DT)
     q = lowpass(q, config.filter_cutoff_hz, 1.0 / CONTROL_DT)
     q = np.clip(q, limits[:, 0], limits[:, 1])
-    n = q.shape[1]
-    vmax = np.where(np.arange(n) < SLIDES, config.max_velocity[0], config.max_velocity[1])
-    amax = np.where(np.arange(n) < SLIDES, config.max_acceleration[0], config.max_acceleration[1])
-    q, limited = clip_velocity_acceleration(q, CONTROL_DT, vmax, amax)
-    metrics["velocity_acceleration_limited"] = round(limited, 4)
+    vmax, amax = joint_rate_limits(q.shape[1], config)
     k = traj.object_index(moved_object(task_id))
     objects = resample_poses(traj.stamps, traj.object_poses[:, k], t)
     # perceived positions jitter by millimetres: the lift onset and the carried path use them smoothed
     objects[:, :3] = lowpass(objects[:, :3], config.filter_cutoff_hz, 1.0 / CONTROL_DT)
+    metrics["human_steps"] = len(q)
+    if config.fit_horizon:
+        from dexmv_learning.demos.time_fit import choose_factor, scale_time
+
+        fit = choose_factor(q, objects, CONTROL_DT, config.fit_horizon, config.fit_fraction, vmax, amax,
+                            config.fit_limited_fraction)
+        q, objects = scale_time(q, objects, CONTROL_DT, fit, config.fit_horizon)
+        metrics["time_fit"] = {"horizon": config.fit_horizon, "factor": fit.factor, "limit_factor": fit.limit,
+                               "wanted_factor": fit.wanted, "manipulation_end_step": fit.end_step,
+                               "human_manipulation_end_step": fit.human_end_step}
+    q, limited = clip_velocity_acceleration(q, CONTROL_DT, vmax, amax)
+    metrics["velocity_acceleration_limited"] = round(limited, 4)
     return np.clip(q, limits[:, 0], limits[:, 1]), objects
+
+
+def joint_rate_limits(n: int, config: ConversionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-joint velocity and acceleration limits (slides first, then hinges)."""
+    slide = np.arange(n) < SLIDES
+    return (np.where(slide, config.max_velocity[0], config.max_velocity[1]),
+            np.where(slide, config.max_acceleration[0], config.max_acceleration[1]))
+
+
+def start_at_reset(sim, task_id: str, q: np.ndarray, objects: np.ndarray, config: ConversionConfig,
+                   metrics: dict[str, Any]) -> np.ndarray:
+    """q starting at the env's default hand pose, faded onto the human's path (time_fit.start_from)
+    within the velocity and acceleration limits."""
+    from dexmv_learning.demos.refine import grasp_phase
+    from dexmv_learning.demos.time_fit import fade_steps, start_from
+    from dexmv_sim.scene import CONTROL_DT
+
+    limits = sim.model.jnt_range[:q.shape[1]]
+    vmax, amax = joint_rate_limits(q.shape[1], config)
+    start = np.clip(np.asarray(sim.hand_qpos0, dtype=np.float64), limits[:, 0], limits[:, 1])
+    steps = fade_steps(start - q[0], CONTROL_DT, vmax, amax)
+    phase = grasp_phase(objects, CONTROL_DT, task_id)
+    moved = start_from(q, start, steps)
+    moved, _ = clip_velocity_acceleration(moved, CONTROL_DT, vmax, amax)
+    metrics["hand_start"] = {"fade_steps": steps, "grasp_close_step": None if phase is None else phase[0],
+                             "human_start_offset_max": round(float(np.abs(start - q[0]).max()), 4)}
+    return np.clip(moved, limits[:, 0], limits[:, 1])
 
 
 _FREE_HAND_MODELS: dict[int, Any] = {}
@@ -209,7 +259,14 @@ def demo_metrics(demo: Demonstration, q: np.ndarray) -> dict[str, Any]:
     err = tracking_error(q, demo.observations[:, :30].astype(np.float64))
     return {"tracking_max_mm": round(err["max_m"] * 1000, 2), "tracking_rms_mm": round(err["rms_m"] * 1000, 2),
             "tracking_max_rad": round(err["max_rad"], 4), "tracking_rms_rad": round(err["rms_rad"], 4),
-            "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo)}
+            "success": bool(demo.success[-1]), "score": round(float(demo.score[-1]), 3), "steps": len(demo),
+            "first_success_step": first_success_step(demo)}
+
+
+def first_success_step(demo: Demonstration) -> int | None:
+    """The first step (1-based: after that many actions) whose state succeeds, None if none does."""
+    hit = np.flatnonzero(np.asarray(demo.success, dtype=bool))
+    return None if hit.size == 0 else int(hit[0])
 
 
 MAX_START_HEIGHT_ERROR_M = 0.04  # perceived start height vs the object's resting height
@@ -259,6 +316,11 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
 
     if config.refine not in REFINE_MODES:
         raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}, got '{config.refine}'")
+    if config.hand_start not in HAND_STARTS:
+        raise ValueError(f"hand_start must be one of {', '.join(HAND_STARTS)}, got '{config.hand_start}'")
+    if (config.fit_horizon is not None and config.fit_horizon < 0) or not 0 < config.fit_fraction <= 1:
+        raise ValueError(f"fit_horizon must be >= 0 (0/None: the human's timing) and fit_fraction in (0, 1], "
+                         f"got {config.fit_horizon} and {config.fit_fraction}")
     source = {"path": traj.path, "source": traj.source, "task_hint": traj.meta.get("task"),
               "seed_hint": traj.meta.get("seed")}
     result = ConversionResult(source=source)
@@ -285,6 +347,9 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
     # objects as MuJoCo free-joint qpos (xyz + wxyz) at 100 Hz; hindsight target from the last pose
     start = np.concatenate([objects[0, :3], np.roll(objects[0, 3:], -1)])
     final = np.concatenate([objects[-1, :3], np.roll(objects[-1, 3:], -1)])
+    human_q = q
+    if config.hand_start == "reset":
+        q = start_at_reset(sim, task_id, q, objects, config, result.metrics)
     options = reset_options(task_id, start, final, q[0])
     kinematic = physical_replay(sim, task_id, q, objects, options, config, seed, {**source, "refined": False})
     result.metrics["kinematic"] = demo_metrics(kinematic, q)
@@ -296,8 +361,10 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
         result.metrics["refined"] = {**demo_metrics(refined.demonstration, refined.q),
                                      "grasp": refined.grasp, "adjustment": vars(refined.adjustment),
                                      "human_grasp_at_limits": round(refined.human_grasp_at_limits, 3),
-                                     **palm_deviation(sim, refined.demonstration, q), "tries": refined.tries}
+                                     **palm_deviation(sim, refined.demonstration, human_q),
+                                     "tries": refined.tries}
         demo = refined.demonstration
-    demo.source = {**demo.source, "options": {k: np.asarray(v).tolist() for k, v in options.items()}}
+    demo.source = {**demo.source, "options": {k: np.asarray(v).tolist() for k, v in options.items()},
+                   "time_fit": result.metrics.get("time_fit"), "hand_start": config.hand_start}
     result.demonstration = demo
     return result

@@ -39,7 +39,9 @@ def summarize(task_id: str, results: list[ConversionResult], config: ConversionC
         return None if not values else round(float(np.mean(values)), 4)
 
     summary: dict[str, Any] = {
-        "task": task_id, "refine": config.refine, "kept": len(kept), "dropped": len(results) - len(kept),
+        "task": task_id, "refine": config.refine, "fit_horizon": config.fit_horizon, "hand_start": config.hand_start,
+        "time_factors": [r.metrics["time_fit"]["factor"] for r in kept if "time_fit" in r.metrics],
+        "kept": len(kept), "dropped": len(results) - len(kept),
         "dropped_reasons": [{"source": r.source.get("path"), "reason": r.dropped} for r in results if r.dropped],
         "sources": sorted({r.source.get("source", "?") for r in results}),
         "kinematic_replay_success": mean("success", "kinematic"),
@@ -63,6 +65,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
              f"(source: {', '.join(summary['sources'])})"]
     for d in summary["dropped_reasons"]:
         lines.append(f"  dropped {d['source']}: {d['reason']}")
+    if summary["kept"] and summary.get("time_factors"):
+        f = summary["time_factors"]
+        lines.append(f"  fitted to {summary['fit_horizon']} steps: human motion sped up x{min(f):.2f}-{max(f):.2f}, "
+                     f"hand start: {summary['hand_start']}")
     if summary["kept"]:
         lines.append(f"  replay without refinement: success {summary['kinematic_replay_success']:.2f}, score "
                      f"{summary['kinematic_replay_score']:.2f}, tracking RMS {summary['kinematic_tracking_rms_mm']:.1f}"
