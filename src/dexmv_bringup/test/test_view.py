@@ -210,3 +210,43 @@ def test_web_viewer_shows_the_recording_in_headless_chromium(recording, tmp_path
     assert yellow > 200, f"no mustard-bottle yellow in the viewer ({shot})"
     with pytest.raises(OSError):  # the server stopped with the command
         urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT inherited as ignored"])
+def test_web_viewer_stops_with_its_server_on_sigterm_or_an_ignored_sigint(recording, tmp_path, how):
+    """`kill` (SIGTERM) and a Ctrl-C in a shell whose `&` left SIGINT ignored both stop the command
+    and the Rerun server it started: nothing keeps serving the port."""
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), HOME=str(tmp_path))
+    subprocess.run([sys.executable, "-m", "rerun", "analytics", "disable"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    web, grpc = _free_port(), _free_port()
+    log = tmp_path / "view.log"
+    ignore = how != "SIGTERM"
+    with open(log, "wb") as out:
+        view = subprocess.Popen([sys.executable, "-m", "dexmv_bringup.cli.main", "view", str(recording.out_dir),
+                                 "--web", "--web-port", str(web), "--grpc-port", str(grpc)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore else None)
+    try:
+        deadline = time.monotonic() + 120
+        served = False
+        while not served and time.monotonic() < deadline:
+            assert view.poll() is None, log.read_text()
+            try:
+                served = urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2).status == 200
+            except OSError:
+                time.sleep(0.2)
+        assert served, log.read_text()
+        view.send_signal(signal.SIGINT if ignore else signal.SIGTERM)
+        code = view.wait(timeout=30)
+    finally:
+        if view.poll() is None:
+            view.kill()
+    assert code == 0, log.read_text()
+    with pytest.raises(OSError):  # the server stopped with the command
+        urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -108,6 +109,10 @@ def web_viewer_url(bind: str, web_port: int, grpc_port: int) -> str:
     return f"http://{host}:{web_port}/?url={quote(f'rerun+http://{host}:{grpc_port}/proxy', safe='')}"
 
 
+def _stop_serving(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: bool) -> int:
     """Rerun's own server (`rerun --serve-web`) on a finished .rrd, until Ctrl-C or until it exits."""
     import importlib.util
@@ -120,6 +125,9 @@ def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: 
     binary = os.environ.get("RERUN_CLI_PATH") or str(Path(spec.origin).parent / "rerun")
     cmd = [binary, "--serve-web", "--bind", bind, "--port", str(grpc_port), "--web-viewer-port", str(web_port),
            str(rrd)]
+    # Ctrl-C and SIGTERM (`kill`, a process manager) both stop the server with this command; set
+    # explicitly, so a SIGINT that a non-interactive shell's `&` made ignored still works
+    previous = {sig: signal.signal(sig, _stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
     proc = subprocess.Popen(cmd)
     print(f"Rerun web viewer: {web_viewer_url(bind, web_port, grpc_port)} (Ctrl-C stops it)", flush=True)
     try:
@@ -138,6 +146,8 @@ def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: 
             proc.wait()
         return 0
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if not keep:
             rrd.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
