@@ -209,6 +209,44 @@ def test_sim_launch_steps_and_stops(launched, ros_node):
     stop_cleanly(run)
 
 
+
+def test_launch_started_with_sigint_ignored_still_stops_on_sigint(launch_available, ros_node, tmp_path):
+    """A shell's `&` starts a background job with SIGINT ignored, and Python then installs no handler;
+    launch's Ctrl-C handling needs that handler: `dexmv launch` restores it, so `kill -INT` still
+    stops every node."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from sensor_msgs.msg import JointState
+
+    from dexmv_bringup.launch_process import session_processes
+
+    log = tmp_path / "launch.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "dexmv_bringup.cli.main", "launch", "sim",
+                                 "task:=relocate-mug", "rviz:=false"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        states: list = []
+        ros_node.create_subscription(JointState, "/adroit/joint_states", states.append, 10)
+        assert _spin(ros_node, lambda: len(states) > 5), log.read_text()[-3000:]
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        deadline = time.monotonic() + 5.0
+        while session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert code == 0 and not session_processes(proc.pid), log.read_text()[-3000:]
+    finally:
+        for pid, _ in session_processes(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 def _joint_target_bag(path: Path, n: int = 20, hz: float = 20.0) -> list:
     """A rosbag2 folder of n JointState targets closing the index finger, written with rosbags."""
     from rclpy.serialization import serialize_message

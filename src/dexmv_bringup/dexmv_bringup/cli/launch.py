@@ -12,6 +12,7 @@ stops every node it started (SIGINT, then SIGTERM, then SIGKILL, as ros2 launch 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -67,5 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if args.show_args:
         print_arguments_of_launch_file(launch_file_path=str(path))
         return 0
+    # launch stops its nodes on SIGINT through Python's own SIGINT handler (its signal manager only
+    # reads the wakeup fd that handler writes); a shell's `&` starts a background job with SIGINT
+    # ignored, and Python then installs none: `kill -INT` would do nothing. Stopping is the point.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return int(launch_a_launch_file(launch_file_path=str(path), launch_file_arguments=arguments,
                                     noninteractive=True, debug=args.debug) or 0)
