@@ -35,9 +35,10 @@ class DemoData:
         """Why a policy that imitates these demonstrations cannot succeed within `horizon` steps, or None.
 
         Success is judged at an episode's last step, so a demonstration that first succeeds after
-        the horizon teaches a motion that is cut off before it succeeds: the default converted can
-        demonstrations are 396 steps long and first succeed at steps 205-274, and training and
-        evaluation ran 200-step episodes, so even a perfect imitation scored 0."""
+        the horizon teaches a motion that is cut off before it succeeds: before `dexmv demos
+        --fit-horizon`, the default can demonstrations were 396 steps long and first succeeded at
+        steps 205-274, while training and evaluation run 200-step episodes: a perfect imitation
+        scored 0. Demonstrations made with `--fit-horizon none`, or from other sources, still can."""
         late = [s for s in self.success_steps if s is not None and s > horizon]
         if not late:
             return None
