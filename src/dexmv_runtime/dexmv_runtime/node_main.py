@@ -76,8 +76,8 @@ def _on_signal(signum: int, frame: Any) -> None:
         _arm_watchdog()
     if _phase == _SPINNING and not first:
         raise _Stop  # the first one did not end the spin loop: something in it blocks
-    # holding (executor construction), spinning (the spin loop polls `interrupted()`; the waker
-    # thread has woken the executor), cleaning, or a repeated signal: noted only
+    # holding (executor construction), a first signal while spinning (the spin loop polls
+    # `interrupted()`; the waker thread has woken the executor), cleaning: noted only
 
 
 def _arm_watchdog() -> None:

@@ -109,10 +109,6 @@ def web_viewer_url(bind: str, web_port: int, grpc_port: int) -> str:
     return f"http://{host}:{web_port}/?url={quote(f'rerun+http://{host}:{grpc_port}/proxy', safe='')}"
 
 
-def _stop_serving(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: bool) -> int:
     """Rerun's own server (`rerun --serve-web`) on a finished .rrd, until Ctrl-C or until it exits."""
     import importlib.util
@@ -125,9 +121,10 @@ def serve_web_viewer(rrd: Path, bind: str, web_port: int, grpc_port: int, keep: 
     binary = os.environ.get("RERUN_CLI_PATH") or str(Path(spec.origin).parent / "rerun")
     cmd = [binary, "--serve-web", "--bind", bind, "--port", str(grpc_port), "--web-viewer-port", str(web_port),
            str(rrd)]
-    # Ctrl-C and SIGTERM (`kill`, a process manager) both stop the server with this command; set
-    # explicitly, so a SIGINT that a non-interactive shell's `&` made ignored still works
-    previous = {sig: signal.signal(sig, _stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Ctrl-C and SIGTERM (`kill`, a process manager) both stop the server with this command: Python's
+    # own KeyboardInterrupt handler for both, set explicitly, so a SIGINT that a non-interactive
+    # shell's `&` made ignored still works
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     proc = subprocess.Popen(cmd)
     print(f"Rerun web viewer: {web_viewer_url(bind, web_port, grpc_port)} (Ctrl-C stops it)", flush=True)
     try:
