@@ -80,3 +80,28 @@ def test_demos_cli_refuses_a_bad_fit_horizon(capsys):
     demos.add_arguments(parser)
     assert demos.run(parser.parse_args(["--default", "--fit-horizon", "soon"])) == 2
     assert "--fit-horizon" in capsys.readouterr().err
+
+
+def test_pose_interpolation_keeps_samples_unit_quaternions_and_either_order():
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.pose_interpolation import interpolate_poses
+
+    t = np.array([0.0, 0.1, 0.2, 0.3])
+    xyzw = Rotation.from_euler("z", np.array([0.0, 0.3, 0.9, 1.2])[:, None]).as_quat()
+    poses = np.concatenate([np.stack([t, t ** 2, np.zeros(4)], axis=1), xyzw], axis=1)
+    t_new = np.linspace(-0.05, 0.35, 41)
+    out = interpolate_poses(t, poses, t_new, scalar_first=False)
+    np.testing.assert_allclose(np.linalg.norm(out[:, 3:], axis=1), 1.0, atol=1e-12)
+    on_samples = interpolate_poses(t, poses, t, scalar_first=False)
+    np.testing.assert_allclose(on_samples, poses, atol=1e-12)
+    # the orientation is held outside the samples, the yaw is monotonic inside
+    yaw = Rotation.from_quat(out[:, 3:]).as_euler("xyz")[:, 2]
+    assert yaw[0] == pytest.approx(0.0, abs=1e-12) and yaw[-1] == pytest.approx(1.2)
+    assert np.all(np.diff(yaw) >= -1e-12)
+    wxyz = np.concatenate([poses[:, :3], np.roll(xyzw, 1, axis=1)], axis=1)
+    out_wxyz = interpolate_poses(t, wxyz, t_new, scalar_first=True)
+    np.testing.assert_allclose(out_wxyz[:, :3], out[:, :3])
+    np.testing.assert_allclose(out_wxyz[:, 3:], np.roll(out[:, 3:], 1, axis=1))
+    one = interpolate_poses(t[:1], poses[:1], t_new, scalar_first=False)
+    np.testing.assert_allclose(one, np.repeat(poses[:1], len(t_new), axis=0))

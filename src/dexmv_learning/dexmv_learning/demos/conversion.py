@@ -85,13 +85,10 @@ def resample(stamps: np.ndarray, values: np.ndarray, dt: float) -> tuple[np.ndar
 
 def resample_poses(stamps: np.ndarray, poses: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(T, 7) xyz + quat xyzw -> (len(t), 7) xyz + quat wxyz (MuJoCo order): spline and slerp."""
-    from scipy.interpolate import CubicSpline
-    from scipy.spatial.transform import Rotation, Slerp
+    from dexmv_learning.demos.pose_interpolation import interpolate_poses
 
-    rel = stamps - stamps[0]
-    pos = CubicSpline(rel, poses[:, :3], axis=0)(t)
-    quat = Slerp(rel, Rotation.from_quat(poses[:, 3:])) (np.clip(t, 0, rel[-1])).as_quat()
-    return np.concatenate([pos, np.roll(quat, 1, axis=1)], axis=1)
+    xyzw = interpolate_poses(stamps - stamps[0], poses, t, scalar_first=False)
+    return np.concatenate([xyzw[:, :3], np.roll(xyzw[:, 3:], 1, axis=1)], axis=1)
 
 
 def lowpass(q: np.ndarray, cutoff_hz: float, rate_hz: float) -> np.ndarray:

@@ -85,20 +85,14 @@ def scale_time(q: np.ndarray, objects: np.ndarray, dt: float, fit: TimeFit,
     faster up to the manipulation's end, then held still: horizon + 1 rows (more when the limits
     keep the manipulation from ending within the horizon)."""
     from scipy.interpolate import CubicSpline
-    from scipy.spatial.transform import Rotation, Slerp
+
+    from dexmv_learning.demos.pose_interpolation import interpolate_poses
 
     end = fit.human_end_step
     t_src = np.arange(end + 1) * dt
     t_new = np.minimum(np.arange(fit.end_step + 1) * dt * fit.factor, t_src[-1])
     q_new = CubicSpline(t_src, q[:end + 1], axis=0)(t_new) if end >= 2 else q[np.rint(t_new / dt).astype(int)]
-    pos = CubicSpline(t_src, objects[:end + 1, :3], axis=0)(t_new) if end >= 2 else \
-        objects[np.rint(t_new / dt).astype(int), :3]
-    if end >= 1:
-        rot = Slerp(t_src, Rotation.from_quat(np.roll(objects[:end + 1, 3:], -1, axis=1)))(t_new)
-        quat = np.roll(rot.as_quat(), 1, axis=1)
-    else:
-        quat = np.repeat(objects[:1, 3:], len(t_new), axis=0)
-    obj_new = np.concatenate([pos, quat], axis=1)
+    obj_new = interpolate_poses(t_src, objects[:end + 1], t_new, scalar_first=True)
     rows = max(horizon + 1, len(q_new))
     hold = rows - len(q_new)
     return (np.concatenate([q_new, np.repeat(q_new[-1:], hold, axis=0)]),
