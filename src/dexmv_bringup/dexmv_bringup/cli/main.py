@@ -13,6 +13,7 @@ The module defines `HELP` (one line for `dexmv --help`), `add_arguments(parser)`
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -64,11 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2
+    terminated = _stop_cleanly_on_sigterm()
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+def _stop_cleanly_on_sigterm() -> list[int]:
+    """SIGTERM (`kill`, a job scheduler, a container stopping) ends a verb as Ctrl-C does, so its
+    cleanup runs: worker processes closed, shared memory unlinked, bags and files closed. Python's
+    default would end the process on the spot. Verbs that need their own SIGTERM handling (a
+    launch, a web server) install it over this one. Returns a list that gets the signal number."""
+    received: list[int] = []
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return received
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    return received
 
 
 if __name__ == "__main__":
