@@ -105,8 +105,9 @@ def test_demo_runs_every_stage(tmp_path):
     got = re.search(r"policy_node drove sim_node for one 50-step episode .* (\d+) joint targets over DDS\): "
                     r"success=(True|False) score=", out.stdout)
     assert got and int(got.group(1)) > 0, out.stdout
+    assert "dexmv launch deploy.launch.py run:=" in (tmp_path / "logs" / "deploy_command.txt").read_text()
     for name in ("bag/metadata.yaml", "demos/summary.json", "run/metrics.csv", "run/learning_curve.png",
-                 "run/eval.mp4", "human_vs_robot.mp4", "human_vs_robot.png"):
+                 "run/eval.mp4", "human_vs_robot.mp4", "human_vs_robot.png", "logs/deploy_launch.log"):
         assert (tmp_path / name).stat().st_size > 0, name
     report = (tmp_path / "report.md").read_text()
     for stage in ("graph", "replay", "demos", "train", "evaluate", "deploy"):
@@ -128,6 +129,15 @@ def test_demo_graph_stage_without_the_launch_packages_says_what_to_install(tmp_p
     failed = [line for line in out.stdout.splitlines() if "FAILED" in line]
     assert len(failed) == 1 and "ROS 2's launch packages (launch_ros) are not importable" in failed[0], out.stdout
     assert "DEXMV_LAUNCH_WHEELS" in failed[0] and "make setup" in failed[0], out.stdout
+
+
+def test_demo_stages_name_functions_that_exist():
+    from dexmv_bringup.cli import demo
+
+    names = [name for name, _ in demo.STAGES]
+    assert names[0] == "environment" and names[-1] == "report" and len(set(names)) == len(names)
+    for name, module in demo.STAGES:
+        assert callable(demo._stage(name, module)), name
 
 
 def test_demo_rejects_bad_settings():

@@ -21,6 +21,7 @@ shows the pipeline working end to end, not a policy that solves the task (see `d
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,73 +31,23 @@ from dexmv_bringup.demo.run_state import DemoRun
 HELP = "run the whole pipeline on the embedded default input (what `make demo` runs)"
 
 
-def _stage_environment(run: DemoRun) -> str:
-    from dexmv_bringup.cli import doctor
-
-    if doctor.run(argparse.Namespace(no_dds=False, no_render=False)) != 0:
-        raise RuntimeError("environment checks failed")
-    return "environment ready"
-
-
-def _stage_capture(run: DemoRun) -> str:
-    from dexmv_bringup.demo.capture import stage_capture
-
-    return stage_capture(run)
-
-
-def _stage_graph(run: DemoRun) -> str:
-    from dexmv_bringup.demo.graph import stage_graph
-
-    return stage_graph(run)
-
-
-def _stage_replay(run: DemoRun) -> str:
-    from dexmv_bringup.demo.replay import stage_replay
-
-    return stage_replay(run)
-
-
-def _stage_demos(run: DemoRun) -> str:
-    from dexmv_bringup.demo.learning import stage_demos
-
-    return stage_demos(run)
-
-
-def _stage_train(run: DemoRun) -> str:
-    from dexmv_bringup.demo.learning import stage_train
-
-    return stage_train(run)
-
-
-def _stage_evaluate(run: DemoRun) -> str:
-    from dexmv_bringup.demo.learning import stage_evaluate
-
-    return stage_evaluate(run)
-
-
-def _stage_deploy(run: DemoRun) -> str:
-    from dexmv_bringup.demo.deploy import stage_deploy
-
-    return stage_deploy(run)
-
-
-def _stage_report(run: DemoRun) -> str:
-    from dexmv_bringup.demo.report import stage_report
-
-    return stage_report(run)
-
-
-STAGES: list[tuple[str, Callable[[DemoRun], str]]] = [
-    ("environment", _stage_environment),
-    ("capture", _stage_capture),
-    ("graph", _stage_graph),
-    ("replay", _stage_replay),
-    ("demos", _stage_demos),
-    ("train", _stage_train),
-    ("evaluate", _stage_evaluate),
-    ("deploy", _stage_deploy),
-    ("report", _stage_report),
+# (stage, module of dexmv_bringup.demo defining `stage_<stage>(run) -> str`), in order; modules are
+# imported when their stage runs, so `dexmv demo --help` stays fast
+STAGES: list[tuple[str, str]] = [
+    ("environment", "environment"),
+    ("capture", "capture"),
+    ("graph", "graph"),
+    ("replay", "replay"),
+    ("demos", "learning"),
+    ("train", "learning"),
+    ("evaluate", "learning"),
+    ("deploy", "deploy"),
+    ("report", "report"),
 ]
+
+
+def _stage(name: str, module: str) -> Callable[[DemoRun], str]:
+    return getattr(importlib.import_module(f"dexmv_bringup.demo.{module}"), f"stage_{name}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,12 +94,12 @@ def run(args: argparse.Namespace) -> int:
                    horizon=args.horizon, episodes=args.episodes, rate=args.rate,
                    max_gap=args.max_gap)
     demo.out.mkdir(parents=True, exist_ok=True)
-    stages = [(n, s) for n, s in STAGES if not args.stages or n in args.stages]
-    for i, (name, stage) in enumerate(stages, 1):
+    stages = [(n, m) for n, m in STAGES if not args.stages or n in args.stages]
+    for i, (name, module) in enumerate(stages, 1):
         print(f"[{i}/{len(stages)}] {name}", flush=True)
         start = time.monotonic()
         try:
-            result = stage(demo)
+            result = _stage(name, module)(demo)
         except Exception as err:  # a stage's failure ends the demo with one line, not a traceback
             print(f"      FAILED: {err}", flush=True)
             return 1

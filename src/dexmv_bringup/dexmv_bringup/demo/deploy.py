@@ -1,18 +1,22 @@
 """Demo stage: the trained policy deployed as a ROS 2 node driving the simulated hand.
 
+The stage runs `dexmv launch deploy.launch.py` (ROS 2's launch service, as `ros2 launch` runs it):
 sim_node (real time, 100 Hz, DexMV's 200-step episodes) and dexmv_learning's policy_node, each its
-own process over DDS, as deploy.launch.py starts them. Once the policy's joint targets reach the
-simulation, this process resets the simulation (its ResetEpisode service) so that one whole episode
-runs under the policy, and reads that episode's result from /dexmv/sim/episode_result.
+own process over DDS. Once the policy's joint targets reach the simulation, this process resets the
+simulation (its ResetEpisode service) so that one whole episode runs under the policy, reads that
+episode's result from /dexmv/sim/episode_result, and stops the launch with SIGINT.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.node_process import NodeProcess, interrupt_all, unclean_exits
+from dexmv_bringup.launch_process import DIED, FINISHED, LaunchProcess, missing_launch_modules
+
+STOP_S = 60.0  # seconds launch may take to stop both nodes on SIGINT
 
 
 def stage_deploy(run: DemoRun) -> str:
@@ -25,20 +29,37 @@ def stage_deploy(run: DemoRun) -> str:
     from dexmv_msgs.srv import ResetEpisode
 
     policy_run = run.need("run")
+    missing = missing_launch_modules()
+    if missing:
+        raise RuntimeError(f"the deploy stage runs deploy.launch.py, but ROS 2's launch packages "
+                           f"({', '.join(missing)}) are not importable: set DEXMV_LAUNCH_WHEELS to a folder of the "
+                           "launch wheels and run `make setup`, or source a ROS 2 install")
     logs = run.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     seed = run.seed + 2000  # an episode neither training nor evaluation saw
-    nodes: dict[str, NodeProcess] = {}
+    arguments = {"run": str(Path(policy_run).resolve()), "task": run.task, "seed": str(seed),
+                 "horizon": str(run.horizon), "rviz": "false"}
+    launch_log = logs / "deploy_launch.log"
+    (logs / "deploy_command.txt").write_text(
+        "dexmv launch deploy.launch.py " + " ".join(f"{k}:={v}" for k, v in arguments.items()) + "\n")
+    graph = LaunchProcess("deploy.launch.py", [f"{k}:={v}" for k, v in arguments.items()], launch_log,
+                          env={"ROS_LOG_DIR": str((logs / "ros").resolve())})
     context = rclpy.Context()
     results: list[dict] = []
     targets = [0]
+
+    def fail_if_down() -> None:
+        if graph.proc.poll() is not None or DIED in graph.output():
+            raise RuntimeError(f"deploy.launch.py failed (log {launch_log}):\n{graph.output()[-1500:]}")
+
     try:
-        nodes["sim_node"] = NodeProcess.start("dexmv_sim", "sim_node", log_dir=logs, log_name="deploy_sim_node",
-                                              params={"task": run.task, "seed": seed, "horizon": run.horizon})
-        nodes["policy_node"] = NodeProcess.start("dexmv_learning", "policy_node", log_dir=logs,
-                                                 params={"run": str(policy_run)})
-        if not nodes["sim_node"].wait_for_output("simulating", run.timeout):
-            raise RuntimeError(f"sim_node did not start within {run.timeout} s:\n{nodes['sim_node'].output()[-800:]}")
+        deadline = time.monotonic() + run.timeout
+        while "simulating" not in graph.node_output("sim_node"):
+            fail_if_down()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sim_node did not start within {run.timeout} s (log {launch_log}):\n"
+                                   f"{graph.output()[-800:]}")
+            time.sleep(0.1)
         rclpy.init(context=context)
         node = rclpy.create_node("dexmv_demo_deploy", context=context)
         executor = SingleThreadedExecutor(context=context)
@@ -55,14 +76,12 @@ def stage_deploy(run: DemoRun) -> str:
             deadline = time.monotonic() + timeout
             while not done() and time.monotonic() < deadline:
                 executor.spin_once(timeout_sec=0.05)
-                for name, proc in nodes.items():
-                    if proc.proc.poll() is not None:
-                        raise RuntimeError(f"{name} exited ({proc.proc.returncode}):\n{proc.output()[-800:]}")
+                fail_if_down()
             return done()
 
         if not spin_until(lambda: targets[0] >= 10 and reset.service_is_ready(), run.timeout):
             raise RuntimeError(f"policy_node published {targets[0]} joint targets within {run.timeout} s:\n"
-                               f"{nodes['policy_node'].output()[-800:]}")
+                               f"{graph.node_output('policy_node')[-800:]}")
         future = reset.call_async(ResetEpisode.Request(task=run.task, seed=seed))
         if not spin_until(future.done, run.timeout) or not future.result().success:
             raise RuntimeError(f"sim_node's reset failed: {future.result().message if future.done() else 'timeout'}")
@@ -71,12 +90,16 @@ def stage_deploy(run: DemoRun) -> str:
         if not spin_until(lambda: any(r["seed"] == seed and r["episode"] >= 1 for r in results),
                           episode_s * 5 + run.timeout):
             raise RuntimeError(f"no episode result within {episode_s * 5 + run.timeout:.0f} s "
-                               f"(sim_node:\n{nodes['sim_node'].output()[-800:]})")
+                               f"(sim_node:\n{graph.node_output('sim_node')[-800:]})")
         wall = time.monotonic() - started
     finally:
         rclpy.try_shutdown(context=context)
-        codes = interrupt_all(nodes)
-    unclean_exits(codes, logs)
+        code, left = graph.interrupt(STOP_S)  # SIGINT to launch, which passes it to both nodes
+    out = graph.output()
+    if code != 0 or left or DIED in out or out.count(FINISHED) != graph.started():
+        raise RuntimeError(f"deploy.launch.py did not stop cleanly: launch exited {code}, "
+                           f"{out.count(FINISHED)} of {graph.started()} nodes finished cleanly, "
+                           f"{len(left)} processes left (log {launch_log})")
     result = next(r for r in results if r["seed"] == seed and r["episode"] >= 1)
     run.products["deploy"] = result
     return (f"policy_node drove sim_node for one {result['steps']}-step episode (seed {seed}, {wall:.1f} s wall, "
