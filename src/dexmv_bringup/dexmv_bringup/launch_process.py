@@ -55,6 +55,7 @@ class LaunchProcess:
 
     def __init__(self, launch_file: str, arguments: Sequence[str], log: str | Path,
                  env: Mapping[str, str] | None = None) -> None:
+        self.launch_file = launch_file
         self.log = Path(log)
         self._out = open(self.log, "wb")  # noqa: SIM115 - closed in interrupt()
         cmd = [sys.executable, "-m", "dexmv_bringup.cli.main", "launch", launch_file, *arguments]
@@ -78,6 +79,31 @@ class LaunchProcess:
     def processes(self) -> list[tuple[int, str]]:
         """The processes of its session still alive: launch and its nodes."""
         return session_processes(self.proc.pid)
+
+    def fail_if_down(self) -> None:
+        """Raise (with the log's tail) when launch has exited or one of its nodes died."""
+        if self.proc.poll() is not None or DIED in self.output():
+            raise RuntimeError(f"{self.launch_file} failed (log {self.log}):\n{self.output()[-1500:]}")
+
+    def wait_for_node_output(self, logger: str, text: str, timeout: float) -> None:
+        """Wait until the node logging as `logger` has logged `text` (its "ready" line); raise if it does
+        not within `timeout` s or the launch goes down meanwhile."""
+        deadline = time.monotonic() + timeout
+        while text not in self.node_output(logger):
+            self.fail_if_down()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{logger} did not start within {timeout:.0f} s (log {self.log}):\n"
+                                   f"{self.node_output(logger)[-800:]}")
+            time.sleep(0.1)
+
+    def stopped_cleanly(self, code: int, left: list[tuple[int, str]]) -> None:
+        """After interrupt(): raise unless launch exited 0, no process was left and every node it
+        started finished cleanly."""
+        out = self.output()
+        if code != 0 or left or DIED in out or out.count(FINISHED) != self.started():
+            raise RuntimeError(f"{self.launch_file} did not stop cleanly on SIGINT: exit code {code}, "
+                               f"{out.count(FINISHED)} of {self.started()} nodes finished cleanly, "
+                               f"{len(left)} processes left (log {self.log})")
 
     def interrupt(self, timeout: float = 60.0, group: bool = False) -> tuple[int, list[tuple[int, str]]]:
         """SIGINT to launch (it stops every node: SIGINT, then SIGTERM, then SIGKILL), or with `group` to its

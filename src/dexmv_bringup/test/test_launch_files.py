@@ -110,6 +110,7 @@ def stop_cleanly(run) -> None:
     assert not left, f"processes left after Ctrl-C: {left}\n{out[-2000:]}"
     assert "process has died" not in out, out[-3000:]
     assert code == 0, f"launch exited {code}:\n{out[-2000:]}"
+    run.stopped_cleanly(code, left)  # the demo stages' check: also every node started finished cleanly
 
 
 def test_capture_launch_recording_through_cameras_tf_retarget_and_sim(launched, recording, ros_node, tmp_path):
@@ -196,6 +197,9 @@ def test_sim_launch_steps_and_stops(launched, ros_node):
 
     args = {"task": "relocate-sugar_box", "seed": "3", "rviz": "false"}
     run = launched("sim", *(f"{k}:={v}" for k, v in args.items()))
+    run.wait_for_node_output("sim_node", "simulating", TIMEOUT)  # what the demo's stages wait on
+    with pytest.raises(RuntimeError, match="sim_node did not start within 0 s"):
+        run.wait_for_node_output("sim_node", "a line it never logs", 0.3)
     got: dict[str, list] = {"states": [], "objects": []}
     ros_node.create_subscription(JointState, "/adroit/joint_states", got["states"].append, 10)
     ros_node.create_subscription(ObjectPoseArray, "/dexmv/sim/object_poses", got["objects"].append, 10)
@@ -341,6 +345,8 @@ def test_a_bad_argument_is_one_clear_line_and_no_node_starts(launched, tmp_path)
     out = run.output()
     assert code != 0 and "launch argument recording:=" in out and "not a folder" in out, out
     assert "process started" not in out, out
+    with pytest.raises(RuntimeError, match=r"capture\.launch\.py failed"):
+        run.fail_if_down()
 
 
 def test_a_node_that_is_not_built_is_named_before_anything_starts(launched, recording, tmp_path):

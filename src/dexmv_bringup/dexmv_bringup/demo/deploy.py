@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.launch_process import DIED, FINISHED, LaunchProcess, missing_launch_modules
+from dexmv_bringup.launch_process import LaunchProcess, missing_launch_modules
 
 STOP_S = 60.0  # seconds launch may take to stop both nodes on SIGINT
 
@@ -47,19 +47,8 @@ def stage_deploy(run: DemoRun) -> str:
     context = rclpy.Context()
     results: list[dict] = []
     targets = [0]
-
-    def fail_if_down() -> None:
-        if graph.proc.poll() is not None or DIED in graph.output():
-            raise RuntimeError(f"deploy.launch.py failed (log {launch_log}):\n{graph.output()[-1500:]}")
-
     try:
-        deadline = time.monotonic() + run.timeout
-        while "simulating" not in graph.node_output("sim_node"):
-            fail_if_down()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sim_node did not start within {run.timeout} s (log {launch_log}):\n"
-                                   f"{graph.output()[-800:]}")
-            time.sleep(0.1)
+        graph.wait_for_node_output("sim_node", "simulating", run.timeout)
         rclpy.init(context=context)
         node = rclpy.create_node("dexmv_demo_deploy", context=context)
         executor = SingleThreadedExecutor(context=context)
@@ -76,7 +65,7 @@ def stage_deploy(run: DemoRun) -> str:
             deadline = time.monotonic() + timeout
             while not done() and time.monotonic() < deadline:
                 executor.spin_once(timeout_sec=0.05)
-                fail_if_down()
+                graph.fail_if_down()
             return done()
 
         if not spin_until(lambda: targets[0] >= 10 and reset.service_is_ready(), run.timeout):
@@ -95,11 +84,7 @@ def stage_deploy(run: DemoRun) -> str:
     finally:
         rclpy.try_shutdown(context=context)
         code, left = graph.interrupt(STOP_S)  # SIGINT to launch, which passes it to both nodes
-    out = graph.output()
-    if code != 0 or left or DIED in out or out.count(FINISHED) != graph.started():
-        raise RuntimeError(f"deploy.launch.py did not stop cleanly: launch exited {code}, "
-                           f"{out.count(FINISHED)} of {graph.started()} nodes finished cleanly, "
-                           f"{len(left)} processes left (log {launch_log})")
+    graph.stopped_cleanly(code, left)
     result = next(r for r in results if r["seed"] == seed and r["episode"] >= 1)
     run.products["deploy"] = result
     return (f"policy_node drove sim_node for one {result['steps']}-step episode (seed {seed}, {wall:.1f} s wall, "

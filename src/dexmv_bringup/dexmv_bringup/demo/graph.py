@@ -34,7 +34,7 @@ import numpy as np
 import yaml
 
 from dexmv_bringup.demo.run_state import DemoRun
-from dexmv_bringup.launch_process import DIED, FINISHED, LaunchProcess, missing_launch_modules
+from dexmv_bringup.launch_process import LaunchProcess, missing_launch_modules
 
 # Reliable with a 10-deep history: a busy perception_node works through the newest frames instead of
 # losing them. The camera node's default, SYSTEM_DEFAULT as realsense-ros, lost 10-25 % of the images here.
@@ -142,21 +142,11 @@ def stage_graph(run: DemoRun) -> str:
                           env={"ROS_LOG_DIR": str((logs / "ros").resolve())})
     context = rclpy.Context()
     try:
-        def fail_if_down() -> None:
-            if graph.proc.poll() is not None or DIED in graph.output():
-                raise RuntimeError(f"capture.launch.py failed (log {launch_log}):\n{graph.output()[-1500:]}")
-
         for logger, ready in (("extrinsics_publisher", "published"), ("retarget_node", "ready"),
                               ("sim_node", "simulating"), ("perception_node", "perception_node ready"),
                               ("recorder_node", "recording")):
-            wait = max(run.timeout, PERCEPTION_READY_S) if logger == "perception_node" else run.timeout
-            deadline = time.monotonic() + wait
-            while ready not in graph.node_output(logger):
-                fail_if_down()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{logger} did not start within {wait:.0f} s (log {launch_log}):\n"
-                                       f"{graph.node_output(logger)[-800:]}")
-                time.sleep(0.1)
+            graph.wait_for_node_output(logger, ready, max(run.timeout, PERCEPTION_READY_S)
+                                       if logger == "perception_node" else run.timeout)
 
         rclpy.init(context=context)
         node = rclpy.create_node("dexmv_demo", context=context)
@@ -221,7 +211,7 @@ def stage_graph(run: DemoRun) -> str:
             """Spin, asking done() (which may read node logs) every 0.1 s, not after every message."""
             deadline = time.monotonic() + timeout
             while not done() and time.monotonic() < deadline:
-                fail_if_down()
+                graph.fail_if_down()
                 check = min(deadline, time.monotonic() + 0.1)
                 while time.monotonic() < check:
                     executor.spin_once(timeout_sec=0.02)
@@ -266,11 +256,7 @@ def stage_graph(run: DemoRun) -> str:
     finally:
         rclpy.try_shutdown(context=context)
         code, left = graph.interrupt(STOP_S)  # SIGINT to launch, which passes it to every node
-    out = graph.output()
-    if code != 0 or left or DIED in out or out.count(FINISHED) != graph.started():
-        raise RuntimeError(f"capture.launch.py did not stop cleanly on SIGINT: exit code {code}, "
-                           f"{out.count(FINISHED)} of {graph.started()} nodes finished cleanly, "
-                           f"{len(left)} processes left (log {launch_log})")
+    graph.stopped_cleanly(code, left)
     closed = CLOSED.search(graph.node_output("recorder_node"))
     if closed is None:
         raise RuntimeError(f"recorder_node did not close its bag:\n{graph.node_output('recorder_node')[-800:]}")
