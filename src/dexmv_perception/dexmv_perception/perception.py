@@ -55,6 +55,7 @@ class Perception:
         self.hand = HandTracker(list(cameras), hand_config or HandTrackerConfig())
         self.notes: list[str] = []
         self.objects = object_backend
+        self._takes_hand: bool | None = None
         if self.objects is None and object_ids:
             from dexmv_perception.objects import ObjectTracker
 
@@ -99,11 +100,28 @@ class Perception:
             mask = hand_mask(seen, frame.depth_m.shape) if seen is not None else None
             views.append(DepthView(frame.depth_m, frame.K, frame.T_world_camera, mask))
         try:
+            if self._objects_take_hand():
+                # the fused hand's keypoints take out what the 2D masks miss: edge pixels, a forearm
+                # beyond the mask, a hand seen by one camera only
+                keypoints = np.where(hand.confidence[:, None] > 0, hand.keypoints, np.nan) if hand.detected else None
+                return list(self.objects.update(views, hand_keypoints=keypoints))
             return list(self.objects.update(views))
         except NotImplementedError as err:
             self._note(f"object poses switched off: {err}")
             self.objects = None
             return []
+
+    def _objects_take_hand(self) -> bool:
+        """Whether the object backend's update takes `hand_keypoints` (the default one does; a
+        plugged-in backend need not)."""
+        import inspect
+
+        if self._takes_hand is None:
+            try:
+                self._takes_hand = "hand_keypoints" in inspect.signature(self.objects.update).parameters
+            except (TypeError, ValueError):
+                self._takes_hand = False
+        return self._takes_hand
 
     def warm_up(self) -> None:
         """Pay the one-off costs before the first frame: MediaPipe's model loading, the objects' point models."""

@@ -77,7 +77,13 @@ class TrackerConfig:
     redetect_random_rotations: int = 8  # for a track just lost (the object was seen a moment ago, mostly upright)
     detect_keep: int = 6
     detect_max_seeds: int = 6  # places (cluster centres or points of big clusters) tried per detection
+    detect_accept_confidence: float = 1.01  # a place whose pose is this confident ends the search
     cluster_gap_m: float = 0.012
+    held_distance_m: float = 0.04  # an object this close to a hand keypoint (beyond its radius) moves with the hand
+    max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
+    # (beyond its predicted motion: carried by the hand when held)
+    unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
+    keep_lost_updates: int = 45  # after this many updates unseen, a lost object is looked for everywhere
     min_cluster_points: int = 30
 
 
@@ -86,6 +92,7 @@ class _Track:
     pose: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     confidence: float = 0.0
+    missed: int = 0  # updates since the object was last found
 
 
 _HALF_TURNS = (np.diag([-1.0, -1.0, 1.0]), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]))
@@ -123,6 +130,8 @@ class ObjectTracker:
         """Forget every track and the table plane (a new recording or episode)."""
         self._tracks: dict[str, _Track] = {}
         self._plane: Plane | None = None
+        self._palm: np.ndarray | None = None  # last update's palm keypoints (wrist, MCPs), world
+        self._palm_all: np.ndarray | None = None  # and all its finite keypoints
         self._updates = 0
         self._rng = np.random.default_rng(self.seed)
 
@@ -164,11 +173,23 @@ class ObjectTracker:
         return voxel_downsample(pts, cfg.voxel_m)
 
     # ------------------------------------------------------------------------------ per object
-    def _track(self, object_id: str, track: _Track, pool: np.ndarray,
-               views: Sequence[DepthView]) -> tuple[np.ndarray, PoseScore] | None:
-        cfg, model = self.config, self.model(object_id)
+    def _predict(self, object_id: str, track: _Track, hand_motion: np.ndarray | None) -> tuple[np.ndarray, bool]:
+        """Where the object is expected now, and whether it is in the hand: carried by the hand's
+        motion when the hand is at it (a grasped object hidden by the fingers has few points of its
+        own to follow), otherwise moved on by its last motion."""
+        held = False
+        if self._palm_all is not None and len(self._palm_all):
+            gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
+            held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
+        if held and hand_motion is not None:
+            return hand_motion @ track.pose, True
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
+        return predicted, held
+
+    def _track(self, object_id: str, track: _Track, pool: np.ndarray, views: Sequence[DepthView],
+               predicted: np.ndarray) -> tuple[np.ndarray, PoseScore] | None:
+        cfg, model = self.config, self.model(object_id)
         near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
         segment = pool[near]
         if model.model.radius / 20.0 > cfg.voxel_m:
@@ -221,24 +242,40 @@ class ObjectTracker:
         return out
 
     def _detect(self, object_id: str, pool: np.ndarray, views: Sequence[DepthView],
-                random_rotations: int | None = None) -> tuple[np.ndarray, PoseScore] | None:
+                random_rotations: int | None = None,
+                near: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, PoseScore] | None:
+        """Global search; near=(point, distance): only places within `distance` of `point` (a track
+        just lost: the object cannot have jumped across the table)."""
         cfg, model = self.config, self.model(object_id)
         radius = model.model.radius
+        if near is not None:
+            pool = pool[np.linalg.norm(pool - near[0], axis=1) < near[1] + radius + cfg.crop_margin_m]
+            if len(pool) < cfg.min_cluster_points:
+                return None
         best: tuple[float, np.ndarray, PoseScore] | None = None
         # grids relative to the object's size: a twice-as-big mug needs no more points than a mug
         coarse_voxel = max(cfg.coarse_voxel_m, radius / 12.0)
         fine_voxel = max(cfg.voxel_m, radius / 20.0)
         coarse_pool = voxel_downsample(pool, coarse_voxel)
-        seeds: list[np.ndarray] = []
+        # places to try: first the centres of object-sized clusters (largest first), then spread-out
+        # points of clusters larger than the object (an arm, a pile, a cluster merged with a neighbour),
+        # taken in turn from each such cluster, so that a forearm with many points cannot use up
+        # every try before a compact cluster is looked at
+        compact: list[np.ndarray] = []
+        spread: list[list[np.ndarray]] = []
         for idx in clusters(coarse_pool, cfg.cluster_gap_m, max(8, cfg.min_cluster_points // 3)):
             members = coarse_pool[idx]
             extent = float(np.linalg.norm(members.max(axis=0) - members.min(axis=0)))
             if extent < 0.2 * model.model.diameter:
                 continue
-            # the cluster's centre, or for a cluster larger than the object, spread-out points in it
-            seeds += [members.mean(axis=0)] if extent <= 1.3 * model.model.diameter else \
-                list(members[_farthest_points(members, max(2, min(6, int(extent / radius))), self._rng)])
-        # clusters come largest first: a bounded number of places to try
+            if extent <= 1.3 * model.model.diameter:
+                compact.append(members.mean(axis=0))
+            else:
+                count = max(2, min(6, int(extent / radius)))
+                spread.append(list(members[_farthest_points(members, count, self._rng)]))
+        seeds = compact + [s[k] for k in range(max(map(len, spread), default=0)) for s in spread if k < len(s)]
+        if near is not None:
+            seeds = [p for p in seeds if np.linalg.norm(p - near[0]) < near[1]]
         for seed_point in seeds[:cfg.detect_max_seeds]:
             segment = pool[np.linalg.norm(pool - seed_point, axis=1) < radius + cfg.crop_margin_m]
             if fine_voxel > cfg.voxel_m:
@@ -273,10 +310,15 @@ class ObjectTracker:
                 variant[:3, :3] = winner[:3, :3] @ flip
                 variant = icp(model, source, variant, cfg.fine_correspondence_m, 30)
                 candidates.append(variant)
-            for pose in candidates:
-                score = score_pose(model, pose, segment, views, cfg.inlier_m)
-                if best is None or score.ranking > best[0]:
-                    best = (score.ranking, pose, score)
+            # within a place the ranking (counts) decides; between places the confidence (shares), since
+            # a place with more points (an arm) offers more inliers to a wrong pose
+            scored = [(score.ranking, pose, score) for pose in candidates
+                      for score in [score_pose(model, pose, segment, views, cfg.inlier_m)]]
+            here = max(scored, key=lambda item: item[0])
+            if best is None or confidence(here[2]) > confidence(best[2]):
+                best = here
+            if confidence(best[2]) >= cfg.detect_accept_confidence:
+                break  # good enough: the remaining places cannot matter much, and each costs ~0.2 s
         return None if best is None else (best[1], best[2])
 
     # ----------------------------------------------------------------------------------- public
@@ -290,34 +332,78 @@ class ObjectTracker:
                 raise ObjectTrackerError(f"views[{k}] is a {type(view).__name__}, expected a DepthView")
         cfg = self.config
         pool = self._scene(views, hand_keypoints)
+        hand_motion = self._hand_motion(hand_keypoints)
         order = sorted(self.object_ids, key=lambda o: -self.model(o).model.diameter)
         results = []
         for object_id in order:
-            if len(pool) < cfg.min_cluster_points:
-                self._tracks.pop(object_id, None)
-                continue
             track = self._tracks.get(object_id)
-            found = self._track(object_id, track, pool, views) if track is not None else None
-            weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
-                confidence(found[1]) < cfg.doubt_confidence
-                and confidence(found[1]) < cfg.recheck_drop * track.confidence)
-            if weak:
-                detected = self._detect(object_id, pool, views,
-                                        None if track is None else cfg.redetect_random_rotations)
-                if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
-                    found = detected
-            if found is None or confidence(found[1]) < cfg.min_confidence:
-                self._tracks.pop(object_id, None)
+            predicted, held = (None, False) if track is None else self._predict(object_id, track, hand_motion)
+            found = None
+            if len(pool) >= cfg.min_cluster_points:
+                found = self._track(object_id, track, pool, views, predicted) if track is not None else None
+                weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
+                    confidence(found[1]) < cfg.doubt_confidence
+                    and confidence(found[1]) < cfg.recheck_drop * track.confidence)
+                if weak:
+                    # a track lost in the hand is looked for near where it was: far away there may be
+                    # the arm or another object that fits as well as the occluded object does. Away
+                    # from the hand (the object was put down unseen), it is looked for everywhere
+                    lost_recently = held and track.missed < cfg.keep_lost_updates
+                    near = (predicted[:3, 3], self.model(object_id).model.radius
+                            + cfg.max_step_m * (track.missed + 1)) if lost_recently else None
+                    detected = self._detect(object_id, pool, views,
+                                            None if track is None else cfg.redetect_random_rotations, near)
+                    if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
+                        found = detected
+            # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
+            # ICP and re-detection slide onto whatever is near, and the next frame would start there.
+            # In the hand, a doubtful pose that leaves the hand's motion is not taken either: the
+            # fingers and the arm, not all removed, offer a held object's model surfaces to fit
+            floor = cfg.min_confidence if track is None else cfg.lost_confidence
+            if held and found is not None and confidence(found[1]) < cfg.doubt_confidence and \
+                    np.linalg.norm(found[0][:3, 3] - predicted[:3, 3]) > cfg.max_step_m:
+                found = None
+            if found is None or confidence(found[1]) < floor:
+                if held and track.missed < cfg.keep_lost_updates:
+                    # not seen now (hidden by the hand, out of view): kept where it is expected (carried
+                    # by the hand when held), reported while its decayed confidence is worth reporting
+                    kept = _Track(predicted, track.velocity * 0.5, track.confidence, track.missed + 1)
+                    self._tracks[object_id] = kept
+                    conf = track.confidence * cfg.unseen_decay ** kept.missed
+                    if conf >= cfg.min_confidence:
+                        results.append(ObjectPoseEstimate(object_id, predicted.copy(), conf, 0.0, 0.0))
+                else:
+                    self._tracks.pop(object_id, None)
                 continue
             pose, score = found
             conf = confidence(score)
-            velocity = pose[:3, 3] - track.pose[:3, 3] if track is not None else np.zeros(3)
+            velocity = (pose[:3, 3] - track.pose[:3, 3]) / (track.missed + 1) if track is not None else np.zeros(3)
             self._tracks[object_id] = _Track(pose, velocity, conf)
             results.append(ObjectPoseEstimate(object_id, pose, conf, score.fitness, score.rmse_m))
             _, _, _, explained = fitness(self.model(object_id), pose, pool, cfg.inlier_m)
             pool = pool[~explained]
         results.sort(key=lambda e: self.object_ids.index(e.object_id))
         return results
+
+    def _hand_motion(self, hand_keypoints: np.ndarray | None) -> np.ndarray | None:
+        """The rigid motion (4, 4) of the palm (wrist and MCPs) since the last update, when both
+        updates had it; remembers this update's palm."""
+        palm_ids = [0, 5, 9, 13, 17]
+        now = None if hand_keypoints is None else np.asarray(hand_keypoints, dtype=float)
+        if now is not None and not np.all(np.isfinite(now[palm_ids])):
+            now = None
+        last, self._palm = self._palm, None if now is None else now[palm_ids]
+        self._palm_all = None if now is None else now[np.all(np.isfinite(now), axis=1)]
+        if last is None or now is None:
+            return None
+        a, b = last - last.mean(axis=0), self._palm - self._palm.mean(axis=0)
+        u, _, vt = np.linalg.svd(a.T @ b)
+        d = np.sign(np.linalg.det(vt.T @ u.T))
+        rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+        motion = np.eye(4)
+        motion[:3, :3] = rot
+        motion[:3, 3] = self._palm.mean(axis=0) - rot @ last.mean(axis=0)
+        return motion
 
 
 def _axis_rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
