@@ -10,11 +10,18 @@ Per `update` (one instant, any number of depth views):
    confidence drops; if it falls below `lost_confidence` (or below `doubt_confidence` and clearly
    below the last frame's: the object was put somewhere else), it is re-detected at once and the
    better of the two kept;
-4. detection (first frame, or lost): clusters of the remaining points; per cluster, hypotheses
-   (the object resting on the table at 12 headings, plus seeded random rotations) each refined by
-   a coarse GICP, the best few by a fine one, then half-turn variants of the winner (an object that
-   is nearly symmetric, like the mustard bottle with its off-centre cap) checked too.
-Objects not found this instant are left out of the result.
+4. detection (first frame, or lost): clusters of the remaining points, object-sized ones first,
+   then spread-out points of larger ones (an arm) in turn; per place, hypotheses (the object
+   resting on the table at 12 headings, plus seeded random rotations) each refined by a coarse
+   GICP, the best few by a fine one, then half-turn variants of the winner (an object that is
+   nearly symmetric, like the mustard bottle with its off-centre cap) checked too; places are
+   compared by confidence, since a bigger place offers a wrong pose more inliers;
+5. the hand (when its keypoints are given): an object at the hand is predicted to move with the
+   palm's rigid motion; lost there (hidden by the fingers), it is looked for only near that
+   prediction, poses below `lost_confidence` or doubtful ones leaving the hand's motion are not
+   taken (the arm and fingers offer surfaces to fit), and it is reported where the hand carries it
+   with a decaying confidence.
+Objects not found this instant (and not carried by the hand) are left out of the result.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class TrackerConfig:
     voxel_m: float = 0.004  # scene voxel grid
     coarse_voxel_m: float = 0.008  # scene voxel grid for detection hypotheses
     table_margin_m: float = 0.007  # points this close above the table are the table
+    table_penetration_m: float = 0.005  # a pose whose model reaches deeper into the table is lifted out
     table_refit_every: int = 30  # updates between fits of the table plane
     max_range_m: float = 2.0
     hand_radius_m: float = 0.018  # around the hand keypoints' bones
@@ -82,6 +90,8 @@ class TrackerConfig:
     held_distance_m: float = 0.04  # an object this close to a hand keypoint (beyond its radius) moves with the hand
     max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
     # (beyond its predicted motion: carried by the hand when held)
+    nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
+    held_redetect_every: int = 3  # updates between searches for an object unseen in the hand
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
     keep_lost_updates: int = 45  # after this many updates unseen, a lost object is looked for everywhere
     min_cluster_points: int = 30
@@ -200,7 +210,7 @@ class ObjectTracker:
 
         def refine(start: np.ndarray) -> tuple[np.ndarray, PoseScore]:
             pose = icp(model, source, start, cfg.track_correspondence_m, 20)
-            pose = icp(model, source, pose, cfg.fine_correspondence_m, 30)
+            pose = self._above_table(object_id, icp(model, source, pose, cfg.fine_correspondence_m, 30))
             return pose, score_pose(model, pose, segment, views, cfg.inlier_m)
 
         best = refine(predicted)
@@ -218,6 +228,19 @@ class ObjectTracker:
                 if candidate[1].ranking > best[1].ranking:
                     best = candidate
         return best
+
+    def _above_table(self, object_id: str, pose: np.ndarray) -> np.ndarray:
+        """The pose lifted out of the table when its model reaches more than `table_penetration_m`
+        into it: an object partly hidden (a can's bottom behind the fingers, the table margin's
+        points removed) can slide along its visible surface into the table at full confidence."""
+        plane = self._plane or TABLE_FRAME_PLANE
+        model = self.model(object_id)
+        depth = -float(np.min(plane.height(model.check_points @ pose[:3, :3].T + pose[:3, 3])))
+        if depth <= self.config.table_penetration_m:
+            return pose
+        lifted = pose.copy()
+        lifted[:3, 3] += plane.normal * depth
+        return lifted
 
     def _hypotheses(self, object_id: str, centre: np.ndarray, random_rotations: int) -> list[np.ndarray]:
         from scipy.spatial.transform import Rotation
@@ -312,6 +335,7 @@ class ObjectTracker:
                 candidates.append(variant)
             # within a place the ranking (counts) decides; between places the confidence (shares), since
             # a place with more points (an arm) offers more inliers to a wrong pose
+            candidates = [self._above_table(object_id, pose) for pose in candidates]
             scored = [(score.ranking, pose, score) for pose in candidates
                       for score in [score_pose(model, pose, segment, views, cfg.inlier_m)]]
             here = max(scored, key=lambda item: item[0])
@@ -344,15 +368,28 @@ class ObjectTracker:
                 weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
                     confidence(found[1]) < cfg.doubt_confidence
                     and confidence(found[1]) < cfg.recheck_drop * track.confidence)
+                # an object hidden in the hand is carried by the hand's motion meanwhile; looking for it
+                # costs 0.5-2 s, so only every few updates
+                if weak and held and track.missed % cfg.held_redetect_every:
+                    weak = False
                 if weak:
-                    # a track lost in the hand is looked for near where it was: far away there may be
-                    # the arm or another object that fits as well as the occluded object does. Away
-                    # from the hand (the object was put down unseen), it is looked for everywhere
-                    lost_recently = held and track.missed < cfg.keep_lost_updates
-                    near = (predicted[:3, 3], self.model(object_id).model.radius
-                            + cfg.max_step_m * (track.missed + 1)) if lost_recently else None
-                    detected = self._detect(object_id, pool, views,
-                                            None if track is None else cfg.redetect_random_rotations, near)
+                    # a lost track is looked for near where it was first: far away there may be the
+                    # arm or another object that fits as well as the partly hidden object does. In
+                    # the hand only there; otherwise (put down unseen, pushed) everywhere next
+                    radius = self.model(object_id).model.radius
+                    rotations = None if track is None else cfg.redetect_random_rotations
+                    near = None
+                    if track is not None and held and track.missed < cfg.keep_lost_updates:
+                        near = (predicted[:3, 3], radius + cfg.max_step_m * (track.missed + 1))
+                    elif track is not None:
+                        near = (predicted[:3, 3], radius + cfg.nearby_search_m)
+                    detected = self._detect(object_id, pool, views, rotations, near)
+                    if not held and near is not None and (
+                            detected is None or confidence(detected[1]) < cfg.lost_confidence):
+                        everywhere = self._detect(object_id, pool, views, rotations)
+                        if everywhere is not None and (detected is None
+                                                       or confidence(everywhere[1]) > confidence(detected[1])):
+                            detected = everywhere
                     if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
                         found = detected
             # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
