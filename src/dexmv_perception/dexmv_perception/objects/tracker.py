@@ -91,7 +91,7 @@ class TrackerConfig:
     max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
     # (beyond its predicted motion: carried by the hand when held)
     nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
-    held_redetect_every: int = 3  # updates between searches for an object unseen in the hand
+    held_redetect_every: int = 3  # updates between searches for an object unseen
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
     keep_lost_updates: int = 45  # after this many updates unseen, a lost object is looked for everywhere
     min_cluster_points: int = 30
@@ -191,7 +191,9 @@ class ObjectTracker:
         if self._palm_all is not None and len(self._palm_all):
             gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
             held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
-        if held and hand_motion is not None:
+        if held and hand_motion is not None and not self._resting(object_id, track.pose):
+            # in the air it must be in the hand; resting on the table, a hand reaching for it or
+            # closing over it leaves it where it is
             return hand_motion @ track.pose, True
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
@@ -228,6 +230,12 @@ class ObjectTracker:
                 if candidate[1].ranking > best[1].ranking:
                     best = candidate
         return best
+
+    def _resting(self, object_id: str, pose: np.ndarray) -> bool:
+        """Whether the posed object touches the table (its lowest point within 1 cm of the plane)."""
+        plane = self._plane or TABLE_FRAME_PLANE
+        points = self.model(object_id).check_points @ pose[:3, :3].T + pose[:3, 3]
+        return float(np.min(plane.height(points))) < 0.01
 
     def _above_table(self, object_id: str, pose: np.ndarray) -> np.ndarray:
         """The pose lifted out of the table when its model reaches more than `table_penetration_m`
@@ -368,9 +376,9 @@ class ObjectTracker:
                 weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
                     confidence(found[1]) < cfg.doubt_confidence
                     and confidence(found[1]) < cfg.recheck_drop * track.confidence)
-                # an object hidden in the hand is carried by the hand's motion meanwhile; looking for it
-                # costs 0.5-2 s, so only every few updates
-                if weak and held and track.missed % cfg.held_redetect_every:
+                # an object unseen is kept where expected (carried by the hand's motion when held)
+                # meanwhile; looking for it costs 0.5-2 s, so only every few updates
+                if weak and track is not None and track.missed % cfg.held_redetect_every:
                     weak = False
                 if weak:
                     # a lost track is looked for near where it was first: far away there may be the
@@ -397,24 +405,30 @@ class ObjectTracker:
             # In the hand, a doubtful pose that leaves the hand's motion is not taken either: the
             # fingers and the arm, not all removed, offer a held object's model surfaces to fit
             floor = cfg.min_confidence if track is None else cfg.lost_confidence
-            if held and found is not None and confidence(found[1]) < cfg.doubt_confidence and \
-                    np.linalg.norm(found[0][:3, 3] - predicted[:3, 3]) > cfg.max_step_m:
+            # Nor is a pose away from the prediction below doubt_confidence (a jump needs clear
+            # evidence), nor in the hand at all: an object held cannot be far from where the hand
+            # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
+            jumped = track is not None and found is not None and \
+                np.linalg.norm(found[0][:3, 3] - predicted[:3, 3]) > cfg.max_step_m * (track.missed + 1)
+            if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
             if found is None or confidence(found[1]) < floor:
-                if held and track.missed < cfg.keep_lost_updates:
+                if track is not None and track.missed < cfg.keep_lost_updates:
                     # not seen now (hidden by the hand, out of view): kept where it is expected (carried
-                    # by the hand when held), reported while its decayed confidence is worth reporting
-                    kept = _Track(predicted, track.velocity * 0.5, track.confidence, track.missed + 1)
+                    # by the hand when held); in the hand reported while its decayed confidence is
+                    # worth reporting
+                    kept = _Track(predicted, np.zeros(3), track.confidence, track.missed + 1)
                     self._tracks[object_id] = kept
                     conf = track.confidence * cfg.unseen_decay ** kept.missed
-                    if conf >= cfg.min_confidence:
+                    if held and conf >= cfg.min_confidence:
                         results.append(ObjectPoseEstimate(object_id, predicted.copy(), conf, 0.0, 0.0))
                 else:
                     self._tracks.pop(object_id, None)
                 continue
             pose, score = found
             conf = confidence(score)
-            velocity = (pose[:3, 3] - track.pose[:3, 3]) / (track.missed + 1) if track is not None else np.zeros(3)
+            velocity = (pose[:3, 3] - track.pose[:3, 3]) / (track.missed + 1) \
+                if track is not None and not jumped else np.zeros(3)
             self._tracks[object_id] = _Track(pose, velocity, conf)
             results.append(ObjectPoseEstimate(object_id, pose, conf, score.fitness, score.rmse_m))
             _, _, _, explained = fitness(self.model(object_id), pose, pool, cfg.inlier_m)
