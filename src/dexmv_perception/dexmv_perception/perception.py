@@ -51,10 +51,21 @@ class Perception:
 
     def __init__(self, cameras: Sequence[str], hand_config: HandTrackerConfig | None = None, *,
                  object_ids: Sequence[str] = (), object_scales: dict[str, float] | None = None,
-                 object_backend=None, mano_model: str | Path | None = None, seed: int = 0) -> None:
+                 object_backend=None, mano_model: str | Path | None = None, seed: int = 0,
+                 overlap_objects: bool = True) -> None:
         self.hand = HandTracker(list(cameras), hand_config or HandTrackerConfig())
         self.notes: list[str] = []
         self.objects = object_backend
+        # overlap: the objects of a moment are estimated while MediaPipe looks at its images, with
+        # the previous moment's hand (its masks and keypoints) to take the hand's points out; at 30
+        # frames/s the hand moves 0.3-3 cm between moments, which the masks' margins cover
+        self._overlap = None
+        self._last_hand: HandEstimate | None = None
+        if overlap_objects:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._overlap = ThreadPoolExecutor(1, thread_name_prefix="objects")
+        self._takes_hand: bool | None = None
         if self.objects is None and object_ids:
             from dexmv_perception.objects import ObjectTracker
 
@@ -73,10 +84,16 @@ class Perception:
         return list(getattr(self.objects, "object_ids", []) or [])
 
     def update(self, frames: list[CameraFrame], stamp: float) -> PerceptionFrame:
-        hand = self.hand.update(frames, stamp)
-        out = PerceptionFrame(hand)
-        if self.objects is not None:
-            out.objects = self._objects(frames, hand)
+        if self.objects is not None and self._overlap is not None:
+            pending = self._overlap.submit(self._objects, frames, self._last_hand)
+            hand = self.hand.update(frames, stamp)
+            out = PerceptionFrame(hand, pending.result())
+        else:
+            hand = self.hand.update(frames, stamp)
+            out = PerceptionFrame(hand)
+            if self.objects is not None:
+                out.objects = self._objects(frames, hand)
+        self._last_hand = hand
         if self.mano_fitter is not None and (hand.confidence > 0).sum() >= 10:
             from dexmv_perception.mano.fitting import ManoFitError
 
@@ -88,22 +105,40 @@ class Perception:
                 self._note(f"MANO fit skipped: {err}")
         return out
 
-    def _objects(self, frames: list[CameraFrame], hand: HandEstimate) -> list:
+    def _objects(self, frames: list[CameraFrame], hand: HandEstimate | None) -> list:
         from dexmv_perception.objects import DepthView
 
         views = []
         for frame in frames:
             if frame.depth_m is None:
                 continue
-            seen = hand.cameras.get(frame.name)
+            seen = None if hand is None else hand.cameras.get(frame.name)
             mask = hand_mask(seen, frame.depth_m.shape) if seen is not None else None
             views.append(DepthView(frame.depth_m, frame.K, frame.T_world_camera, mask))
         try:
+            if self._objects_take_hand():
+                # the fused hand's keypoints take out what the 2D masks miss: edge pixels, a forearm
+                # beyond the mask, a hand seen by one camera only
+                keypoints = np.where(hand.confidence[:, None] > 0, hand.keypoints, np.nan) \
+                    if hand is not None and hand.detected else None
+                return list(self.objects.update(views, hand_keypoints=keypoints))
             return list(self.objects.update(views))
         except NotImplementedError as err:
             self._note(f"object poses switched off: {err}")
             self.objects = None
             return []
+
+    def _objects_take_hand(self) -> bool:
+        """Whether the object backend's update takes `hand_keypoints` (the default one does; a
+        plugged-in backend need not)."""
+        import inspect
+
+        if self._takes_hand is None:
+            try:
+                self._takes_hand = "hand_keypoints" in inspect.signature(self.objects.update).parameters
+            except (TypeError, ValueError):
+                self._takes_hand = False
+        return self._takes_hand
 
     def warm_up(self) -> None:
         """Pay the one-off costs before the first frame: MediaPipe's model loading, the objects' point models."""
@@ -119,8 +154,11 @@ class Perception:
     def reset(self) -> None:
         self.hand.reset()
         self._mano_init = None
+        self._last_hand = None
         if self.objects is not None:
             self.objects.reset()
 
     def close(self) -> None:
         self.hand.close()
+        if self._overlap is not None:
+            self._overlap.shutdown(wait=True)

@@ -10,11 +10,18 @@ Per `update` (one instant, any number of depth views):
    confidence drops; if it falls below `lost_confidence` (or below `doubt_confidence` and clearly
    below the last frame's: the object was put somewhere else), it is re-detected at once and the
    better of the two kept;
-4. detection (first frame, or lost): clusters of the remaining points; per cluster, hypotheses
-   (the object resting on the table at 12 headings, plus seeded random rotations) each refined by
-   a coarse GICP, the best few by a fine one, then half-turn variants of the winner (an object that
-   is nearly symmetric, like the mustard bottle with its off-centre cap) checked too.
-Objects not found this instant are left out of the result.
+4. detection (first frame, or lost): clusters of the remaining points, object-sized ones first,
+   then spread-out points of larger ones (an arm) in turn; per place, hypotheses (the object
+   resting on the table at 12 headings, plus seeded random rotations) each refined by a coarse
+   GICP, the best few by a fine one, then half-turn variants of the winner (an object that is
+   nearly symmetric, like the mustard bottle with its off-centre cap) checked too; places are
+   compared by confidence, since a bigger place offers a wrong pose more inliers;
+5. the hand (when its keypoints are given): an object at the hand is predicted to move with the
+   palm's rigid motion; lost there (hidden by the fingers), it is looked for only near that
+   prediction, poses below `lost_confidence` or doubtful ones leaving the hand's motion are not
+   taken (the arm and fingers offer surfaces to fit), and it is reported where the hand carries it
+   with a decaying confidence.
+Objects not found this instant (and not carried by the hand) are left out of the result.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class TrackerConfig:
     voxel_m: float = 0.004  # scene voxel grid
     coarse_voxel_m: float = 0.008  # scene voxel grid for detection hypotheses
     table_margin_m: float = 0.007  # points this close above the table are the table
+    table_penetration_m: float = 0.005  # a pose whose model reaches deeper into the table is lifted out
     table_refit_every: int = 30  # updates between fits of the table plane
     max_range_m: float = 2.0
     hand_radius_m: float = 0.018  # around the hand keypoints' bones
@@ -77,7 +85,15 @@ class TrackerConfig:
     redetect_random_rotations: int = 8  # for a track just lost (the object was seen a moment ago, mostly upright)
     detect_keep: int = 6
     detect_max_seeds: int = 6  # places (cluster centres or points of big clusters) tried per detection
+    detect_accept_confidence: float = 1.01  # a place whose pose is this confident ends the search
     cluster_gap_m: float = 0.012
+    held_distance_m: float = 0.04  # an object this close to a hand keypoint (beyond its radius) moves with the hand
+    max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
+    # (beyond its predicted motion: carried by the hand when held)
+    nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
+    held_redetect_every: int = 3  # updates between searches for an object unseen
+    unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
+    keep_lost_updates: int = 45  # after this many updates unseen, a lost object is looked for everywhere
     min_cluster_points: int = 30
 
 
@@ -86,6 +102,7 @@ class _Track:
     pose: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     confidence: float = 0.0
+    missed: int = 0  # updates since the object was last found
 
 
 _HALF_TURNS = (np.diag([-1.0, -1.0, 1.0]), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]))
@@ -123,6 +140,8 @@ class ObjectTracker:
         """Forget every track and the table plane (a new recording or episode)."""
         self._tracks: dict[str, _Track] = {}
         self._plane: Plane | None = None
+        self._palm: np.ndarray | None = None  # last update's palm keypoints (wrist, MCPs), world
+        self._palm_all: np.ndarray | None = None  # and all its finite keypoints
         self._updates = 0
         self._rng = np.random.default_rng(self.seed)
 
@@ -164,11 +183,25 @@ class ObjectTracker:
         return voxel_downsample(pts, cfg.voxel_m)
 
     # ------------------------------------------------------------------------------ per object
-    def _track(self, object_id: str, track: _Track, pool: np.ndarray,
-               views: Sequence[DepthView]) -> tuple[np.ndarray, PoseScore] | None:
-        cfg, model = self.config, self.model(object_id)
+    def _predict(self, object_id: str, track: _Track, hand_motion: np.ndarray | None) -> tuple[np.ndarray, bool]:
+        """Where the object is expected now, and whether it is in the hand: carried by the hand's
+        motion when the hand is at it (a grasped object hidden by the fingers has few points of its
+        own to follow), otherwise moved on by its last motion."""
+        held = False
+        if self._palm_all is not None and len(self._palm_all):
+            gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
+            held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
+        if held and hand_motion is not None and not self._resting(object_id, track.pose):
+            # in the air it must be in the hand; resting on the table, a hand reaching for it or
+            # closing over it leaves it where it is
+            return hand_motion @ track.pose, True
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
+        return predicted, held
+
+    def _track(self, object_id: str, track: _Track, pool: np.ndarray, views: Sequence[DepthView],
+               predicted: np.ndarray) -> tuple[np.ndarray, PoseScore] | None:
+        cfg, model = self.config, self.model(object_id)
         near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
         segment = pool[near]
         if model.model.radius / 20.0 > cfg.voxel_m:
@@ -179,7 +212,7 @@ class ObjectTracker:
 
         def refine(start: np.ndarray) -> tuple[np.ndarray, PoseScore]:
             pose = icp(model, source, start, cfg.track_correspondence_m, 20)
-            pose = icp(model, source, pose, cfg.fine_correspondence_m, 30)
+            pose = self._above_table(object_id, icp(model, source, pose, cfg.fine_correspondence_m, 30))
             return pose, score_pose(model, pose, segment, views, cfg.inlier_m)
 
         best = refine(predicted)
@@ -197,6 +230,25 @@ class ObjectTracker:
                 if candidate[1].ranking > best[1].ranking:
                     best = candidate
         return best
+
+    def _resting(self, object_id: str, pose: np.ndarray) -> bool:
+        """Whether the posed object touches the table (its lowest point within 1 cm of the plane)."""
+        plane = self._plane or TABLE_FRAME_PLANE
+        points = self.model(object_id).check_points @ pose[:3, :3].T + pose[:3, 3]
+        return float(np.min(plane.height(points))) < 0.01
+
+    def _above_table(self, object_id: str, pose: np.ndarray) -> np.ndarray:
+        """The pose lifted out of the table when its model reaches more than `table_penetration_m`
+        into it: an object partly hidden (a can's bottom behind the fingers, the table margin's
+        points removed) can slide along its visible surface into the table at full confidence."""
+        plane = self._plane or TABLE_FRAME_PLANE
+        model = self.model(object_id)
+        depth = -float(np.min(plane.height(model.check_points @ pose[:3, :3].T + pose[:3, 3])))
+        if depth <= self.config.table_penetration_m:
+            return pose
+        lifted = pose.copy()
+        lifted[:3, 3] += plane.normal * depth
+        return lifted
 
     def _hypotheses(self, object_id: str, centre: np.ndarray, random_rotations: int) -> list[np.ndarray]:
         from scipy.spatial.transform import Rotation
@@ -221,24 +273,40 @@ class ObjectTracker:
         return out
 
     def _detect(self, object_id: str, pool: np.ndarray, views: Sequence[DepthView],
-                random_rotations: int | None = None) -> tuple[np.ndarray, PoseScore] | None:
+                random_rotations: int | None = None,
+                near: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, PoseScore] | None:
+        """Global search; near=(point, distance): only places within `distance` of `point` (a track
+        just lost: the object cannot have jumped across the table)."""
         cfg, model = self.config, self.model(object_id)
         radius = model.model.radius
+        if near is not None:
+            pool = pool[np.linalg.norm(pool - near[0], axis=1) < near[1] + radius + cfg.crop_margin_m]
+            if len(pool) < cfg.min_cluster_points:
+                return None
         best: tuple[float, np.ndarray, PoseScore] | None = None
         # grids relative to the object's size: a twice-as-big mug needs no more points than a mug
         coarse_voxel = max(cfg.coarse_voxel_m, radius / 12.0)
         fine_voxel = max(cfg.voxel_m, radius / 20.0)
         coarse_pool = voxel_downsample(pool, coarse_voxel)
-        seeds: list[np.ndarray] = []
+        # places to try: first the centres of object-sized clusters (largest first), then spread-out
+        # points of clusters larger than the object (an arm, a pile, a cluster merged with a neighbour),
+        # taken in turn from each such cluster, so that a forearm with many points cannot use up
+        # every try before a compact cluster is looked at
+        compact: list[np.ndarray] = []
+        spread: list[list[np.ndarray]] = []
         for idx in clusters(coarse_pool, cfg.cluster_gap_m, max(8, cfg.min_cluster_points // 3)):
             members = coarse_pool[idx]
             extent = float(np.linalg.norm(members.max(axis=0) - members.min(axis=0)))
             if extent < 0.2 * model.model.diameter:
                 continue
-            # the cluster's centre, or for a cluster larger than the object, spread-out points in it
-            seeds += [members.mean(axis=0)] if extent <= 1.3 * model.model.diameter else \
-                list(members[_farthest_points(members, max(2, min(6, int(extent / radius))), self._rng)])
-        # clusters come largest first: a bounded number of places to try
+            if extent <= 1.3 * model.model.diameter:
+                compact.append(members.mean(axis=0))
+            else:
+                count = max(2, min(6, int(extent / radius)))
+                spread.append(list(members[_farthest_points(members, count, self._rng)]))
+        seeds = compact + [s[k] for k in range(max(map(len, spread), default=0)) for s in spread if k < len(s)]
+        if near is not None:
+            seeds = [p for p in seeds if np.linalg.norm(p - near[0]) < near[1]]
         for seed_point in seeds[:cfg.detect_max_seeds]:
             segment = pool[np.linalg.norm(pool - seed_point, axis=1) < radius + cfg.crop_margin_m]
             if fine_voxel > cfg.voxel_m:
@@ -273,10 +341,16 @@ class ObjectTracker:
                 variant[:3, :3] = winner[:3, :3] @ flip
                 variant = icp(model, source, variant, cfg.fine_correspondence_m, 30)
                 candidates.append(variant)
-            for pose in candidates:
-                score = score_pose(model, pose, segment, views, cfg.inlier_m)
-                if best is None or score.ranking > best[0]:
-                    best = (score.ranking, pose, score)
+            # within a place the ranking (counts) decides; between places the confidence (shares), since
+            # a place with more points (an arm) offers more inliers to a wrong pose
+            candidates = [self._above_table(object_id, pose) for pose in candidates]
+            scored = [(score.ranking, pose, score) for pose in candidates
+                      for score in [score_pose(model, pose, segment, views, cfg.inlier_m)]]
+            here = max(scored, key=lambda item: item[0])
+            if best is None or confidence(here[2]) > confidence(best[2]):
+                best = here
+            if confidence(best[2]) >= cfg.detect_accept_confidence:
+                break  # good enough: the remaining places cannot matter much, and each costs ~0.2 s
         return None if best is None else (best[1], best[2])
 
     # ----------------------------------------------------------------------------------- public
@@ -290,34 +364,97 @@ class ObjectTracker:
                 raise ObjectTrackerError(f"views[{k}] is a {type(view).__name__}, expected a DepthView")
         cfg = self.config
         pool = self._scene(views, hand_keypoints)
+        hand_motion = self._hand_motion(hand_keypoints)
         order = sorted(self.object_ids, key=lambda o: -self.model(o).model.diameter)
         results = []
         for object_id in order:
-            if len(pool) < cfg.min_cluster_points:
-                self._tracks.pop(object_id, None)
-                continue
             track = self._tracks.get(object_id)
-            found = self._track(object_id, track, pool, views) if track is not None else None
-            weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
-                confidence(found[1]) < cfg.doubt_confidence
-                and confidence(found[1]) < cfg.recheck_drop * track.confidence)
-            if weak:
-                detected = self._detect(object_id, pool, views,
-                                        None if track is None else cfg.redetect_random_rotations)
-                if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
-                    found = detected
-            if found is None or confidence(found[1]) < cfg.min_confidence:
-                self._tracks.pop(object_id, None)
+            predicted, held = (None, False) if track is None else self._predict(object_id, track, hand_motion)
+            found = None
+            if len(pool) >= cfg.min_cluster_points:
+                found = self._track(object_id, track, pool, views, predicted) if track is not None else None
+                weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
+                    confidence(found[1]) < cfg.doubt_confidence
+                    and confidence(found[1]) < cfg.recheck_drop * track.confidence)
+                # an object unseen is kept where expected (carried by the hand's motion when held)
+                # meanwhile; looking for it costs 0.5-2 s, so only every few updates
+                if weak and track is not None and track.missed % cfg.held_redetect_every:
+                    weak = False
+                if weak:
+                    # a lost track is looked for near where it was first: far away there may be the
+                    # arm or another object that fits as well as the partly hidden object does. In
+                    # the hand only there; otherwise (put down unseen, pushed) everywhere next
+                    radius = self.model(object_id).model.radius
+                    rotations = None if track is None else cfg.redetect_random_rotations
+                    near = None
+                    if track is not None and held and track.missed < cfg.keep_lost_updates:
+                        near = (predicted[:3, 3], radius + cfg.max_step_m * (track.missed + 1))
+                    elif track is not None:
+                        near = (predicted[:3, 3], radius + cfg.nearby_search_m)
+                    detected = self._detect(object_id, pool, views, rotations, near)
+                    if not held and near is not None and (
+                            detected is None or confidence(detected[1]) < cfg.lost_confidence):
+                        everywhere = self._detect(object_id, pool, views, rotations)
+                        if everywhere is not None and (detected is None
+                                                       or confidence(everywhere[1]) > confidence(detected[1])):
+                            detected = everywhere
+                    if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
+                        found = detected
+            # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
+            # ICP and re-detection slide onto whatever is near, and the next frame would start there.
+            # In the hand, a doubtful pose that leaves the hand's motion is not taken either: the
+            # fingers and the arm, not all removed, offer a held object's model surfaces to fit
+            floor = cfg.min_confidence if track is None else cfg.lost_confidence
+            # Nor is a pose away from the prediction below doubt_confidence (a jump needs clear
+            # evidence), nor in the hand at all: an object held cannot be far from where the hand
+            # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
+            jumped = track is not None and found is not None and \
+                np.linalg.norm(found[0][:3, 3] - predicted[:3, 3]) > cfg.max_step_m * (track.missed + 1)
+            if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
+                found = None
+            if found is None or confidence(found[1]) < floor:
+                if track is not None and track.missed < cfg.keep_lost_updates:
+                    # not seen now (hidden by the hand, out of view): kept where it is expected (carried
+                    # by the hand when held); in the hand reported while its decayed confidence is
+                    # worth reporting
+                    kept = _Track(predicted, np.zeros(3), track.confidence, track.missed + 1)
+                    self._tracks[object_id] = kept
+                    conf = track.confidence * cfg.unseen_decay ** kept.missed
+                    if held and conf >= cfg.min_confidence:
+                        results.append(ObjectPoseEstimate(object_id, predicted.copy(), conf, 0.0, 0.0))
+                else:
+                    self._tracks.pop(object_id, None)
                 continue
             pose, score = found
             conf = confidence(score)
-            velocity = pose[:3, 3] - track.pose[:3, 3] if track is not None else np.zeros(3)
+            velocity = (pose[:3, 3] - track.pose[:3, 3]) / (track.missed + 1) \
+                if track is not None and not jumped else np.zeros(3)
             self._tracks[object_id] = _Track(pose, velocity, conf)
             results.append(ObjectPoseEstimate(object_id, pose, conf, score.fitness, score.rmse_m))
             _, _, _, explained = fitness(self.model(object_id), pose, pool, cfg.inlier_m)
             pool = pool[~explained]
         results.sort(key=lambda e: self.object_ids.index(e.object_id))
         return results
+
+    def _hand_motion(self, hand_keypoints: np.ndarray | None) -> np.ndarray | None:
+        """The rigid motion (4, 4) of the palm (wrist and MCPs) since the last update, when both
+        updates had it; remembers this update's palm."""
+        palm_ids = [0, 5, 9, 13, 17]
+        now = None if hand_keypoints is None else np.asarray(hand_keypoints, dtype=float)
+        if now is not None and not np.all(np.isfinite(now[palm_ids])):
+            now = None
+        last, self._palm = self._palm, None if now is None else now[palm_ids]
+        self._palm_all = None if now is None else now[np.all(np.isfinite(now), axis=1)]
+        if last is None or now is None:
+            return None
+        a, b = last - last.mean(axis=0), self._palm - self._palm.mean(axis=0)
+        u, _, vt = np.linalg.svd(a.T @ b)
+        d = np.sign(np.linalg.det(vt.T @ u.T))
+        rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+        motion = np.eye(4)
+        motion[:3, :3] = rot
+        motion[:3, 3] = self._palm.mean(axis=0) - rot @ last.mean(axis=0)
+        return motion
 
 
 def _axis_rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
