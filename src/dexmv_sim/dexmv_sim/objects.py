@@ -182,6 +182,21 @@ HIDDEN = (0.4, 0.6, 0.9, 0.3)
 
 _THIN = 0.0006  # thickness of printed-label patches laid on a face
 
+# Bounding boxes of the real objects (m, in our model frames' axes), which the primitives follow.
+# Sources: the YCB paper's object table (Calli et al., "Benchmarking in Manipulation Research: The
+# YCB Object and Model Set", IEEE RAM 2015) for the boxes, can and bottle; the scanned YCB-Video
+# models' extents (as listed by the BOP benchmark's ycbv models_info) for the mug (117.2 x 93.1 x
+# 81.4 mm: handle to far wall, body diameter, height) and the large clamp (about 121 x 167 x 32 mm
+# lying flat). Not re-measured from a physical set here.
+YCB_SIZES = {
+    "004_sugar_box": (0.038, 0.089, 0.175),
+    "005_tomato_soup_can": (0.066, 0.066, 0.101),
+    "006_mustard_bottle": (0.058, 0.095, 0.190),  # body 0.158 + cap
+    "025_mug": (0.117, 0.093, 0.081),  # with the handle
+    "051_large_clamp": (0.121, 0.167, 0.032),
+}
+CLAMP_SPREAD = 0.58  # rad, each handle from the clamp's axis (set so the clamp is 121 mm across)
+
 
 def _quat_axis_angle(axis: Sequence[float], angle: float) -> tuple[float, float, float, float]:
     axis = np.asarray(axis, dtype=float)
@@ -244,11 +259,11 @@ def _mustard_bottle() -> list[Part]:
     return parts
 
 
-MUG_RADIUS = 0.081 / 2
+MUG_RADIUS = 0.093 / 2  # YCB 025_mug: 93 mm across the body (see YCB_SIZES)
 MUG_HEIGHT = 0.081
 MUG_WALL = 0.005
 MUG_BOTTOM = 0.007
-MUG_HANDLE_REACH = 0.036  # the handle sticks out this far beyond the wall (YCB: 117 mm overall)
+MUG_HANDLE_REACH = 0.024  # the handle sticks out this far beyond the wall: 117 mm overall
 _MUG_SEGMENTS = 16
 
 
@@ -282,16 +297,19 @@ def _mug_cavity() -> Cavity:
 
 
 def _large_clamp() -> list[Part]:
-    """Spring clamp lying flat: pivot, two jaws towards +y, two handles spreading towards -y."""
+    """Spring clamp lying flat: pivot, two jaws towards +y, two handles spreading towards -y.
+
+    The handles spread CLAMP_SPREAD rad each side of -y, which makes the clamp 121 mm across the
+    handle ends and 167 mm from jaw tip to handle end (YCB 051_large_clamp, see YCB_SIZES)."""
     hz = 0.032 / 2
     parts = [Part(_CYLINDER, (0.017, hz), (0, 0.012, 0), rgba=CLAMP_DARK)]
     for sign in (1.0, -1.0):
         parts.append(Part(_BOX, (0.007, 0.036, 0.011), (sign * 0.010, 0.048, 0), rgba=CLAMP_DARK))
         parts.append(Part(_BOX, (0.009, 0.006, 0.012), (sign * 0.007, 0.080, 0), rgba=CLAMP_ORANGE))  # pads
-        angle = sign * 0.42
+        angle = sign * CLAMP_SPREAD
         direction = np.array([math.sin(angle), -math.cos(angle), 0.0])
-        centre = np.array([0.0, 0.0, 0.0]) + direction * 0.046 + np.array([0.0, 0.004, 0.0])
-        parts.append(Part(_BOX, (0.011, 0.044, 0.010), tuple(centre), _quat_axis_angle((0, 0, 1), angle),
+        centre = np.array([0.0, 0.0, 0.0]) + direction * 0.048 + np.array([0.0, 0.004, 0.0])
+        parts.append(Part(_BOX, (0.011, 0.046, 0.010), tuple(centre), _quat_axis_angle((0, 0, 1), angle),
                           rgba=CLAMP_DARK))
         parts.append(Part(_BOX, (0.0115, 0.016, 0.0105), tuple(centre + direction * 0.03),
                           _quat_axis_angle((0, 0, 1), angle), rgba=CLAMP_ORANGE, collide=False))
@@ -323,13 +341,13 @@ def _banana() -> list[Part]:
     return parts
 
 
-# mass (kg) from the YCB object set's published masses
+# mass (kg) from the YCB object set's published masses (Calli et al. 2015, Table 1)
 _BUILDERS = {
     "004_sugar_box": (0.514, _sugar_box, None, "Domino sugar box, 38 x 89 x 175 mm, stands on its small face"),
     "005_tomato_soup_can": (0.349, _tomato_soup_can, None, "Campbell's tomato soup can, d 66 x 101 mm"),
     "006_mustard_bottle": (0.603, _mustard_bottle, None, "French's mustard bottle, body 58 x 95 x 158 mm + cap"),
-    "025_mug": (0.118, _mug, _mug_cavity, "mug, d 81 x 81 mm, hollow, handle along +x"),
-    "051_large_clamp": (0.125, _large_clamp, None, "spring clamp, ~120 x 170 x 32 mm, lying flat, jaws along +y"),
+    "025_mug": (0.118, _mug, _mug_cavity, "mug, d 93 x 81 mm (117 mm with the handle), hollow, handle along +x"),
+    "051_large_clamp": (0.125, _large_clamp, None, "spring clamp, 121 x 167 x 32 mm, lying flat, jaws along +y"),
     "011_banana": (0.066, _banana, None, "banana, ~190 mm long, lying on its side, curved in the xy plane"),
 }
 

@@ -8,6 +8,7 @@ import pytest
 
 from dexmv_sim.objects import (
     OBJECT_IDS,
+    YCB_SIZES,
     ObjectError,
     add_object,
     add_table,
@@ -17,14 +18,6 @@ from dexmv_sim.objects import (
     resting_height,
     resting_pose,
 )
-
-# The real YCB objects' dimensions (full sizes, m) of each object's bounding box in its model frame
-DESIGN_SIZE = {
-    "004_sugar_box": (0.038, 0.089, 0.175),
-    "005_tomato_soup_can": (0.066, 0.066, 0.101),
-    "006_mustard_bottle": (0.058, 0.095, 0.190),  # body 0.158 + cap
-    "025_mug": (0.117, 0.081, 0.081),  # with the handle
-}
 
 
 def _scene(objects: dict[str, tuple]) -> tuple[mujoco.MjModel, mujoco.MjData]:
@@ -37,12 +30,14 @@ def _scene(objects: dict[str, tuple]) -> tuple[mujoco.MjModel, mujoco.MjData]:
     return model, mujoco.MjData(model)
 
 
-def test_dimensions_follow_design():
+def test_dimensions_are_the_real_ycb_objects():
     assert len(OBJECT_IDS) == 6
-    for object_id, size in DESIGN_SIZE.items():
+    for object_id, size in YCB_SIZES.items():
         np.testing.assert_allclose(2 * object_extent(object_id), size, atol=0.002, err_msg=object_id)
+    # the real objects' sizes as published, independent of the table the models follow
+    np.testing.assert_allclose(2 * object_extent("025_mug"), (0.117, 0.093, 0.081), atol=0.002)
     clamp = 2 * object_extent("051_large_clamp")
-    assert 0.08 < clamp[0] < 0.13 and 0.15 < clamp[1] < 0.18 and 0.025 < clamp[2] < 0.045
+    assert 0.115 < clamp[0] < 0.13 and 0.16 < clamp[1] < 0.175 and 0.025 < clamp[2] < 0.045
     banana = 2 * object_extent("011_banana")
     assert 0.17 < banana.max() < 0.20
 

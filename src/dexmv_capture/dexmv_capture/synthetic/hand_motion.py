@@ -234,9 +234,12 @@ class _Grasp:
 
 
 def _plan_grasp(kind: str, object_pose: np.ndarray, proxy: ObjectProxy, shape: HandShape, start: np.ndarray,
-                rng: np.random.Generator) -> _Grasp:
-    """Hand pose and finger closure for a `kind` grasp ("side" or "top") of the object at object_pose."""
-    centre = object_pose[:3, :3] @ proxy.center + object_pose[:3, 3]
+                rng: np.random.Generator, along: float = 0.0, pitch: tuple[float, float] = (0.0, 0.25)) -> _Grasp:
+    """Hand pose and finger closure for a `kind` grasp ("side" or "top") of the object at object_pose.
+
+    along: where along the object's x axis (m from its centre) a top grasp takes it (the banana by
+    one end); pitch: range of the fingers' downward tilt of a top grasp (rad)."""
+    centre = object_pose[:3, :3] @ (proxy.center + np.array([along, 0.0, 0.0])) + object_pose[:3, 3]
     reach = centre - start[:3, 3]
     reach[2] = 0.0
     a = _yaw(rng.uniform(-0.2, 0.2)) @ _unit(reach)
@@ -261,7 +264,7 @@ def _plan_grasp(kind: str, object_pose: np.ndarray, proxy: ObjectProxy, shape: H
         x = a
         y = np.cross(_Z, x)
         rot = np.column_stack([x, y, _Z])
-        rot = rot @ Rotation.from_euler("xy", [rng.uniform(-0.1, 0.1), rng.uniform(0.0, 0.25)]).as_matrix()
+        rot = rot @ Rotation.from_euler("xy", [rng.uniform(-0.1, 0.1), rng.uniform(*pitch)]).as_matrix()
         up = rot[:, 2]
         height = proxy.support(object_pose[:3, :3].T @ up)
         c_hand = np.array([0.42 * hl + rng.uniform(-0.01, 0.01), 0.01,
@@ -277,6 +280,59 @@ def _plan_grasp(kind: str, object_pose: np.ndarray, proxy: ObjectProxy, shape: H
     hand_in_object = _inv(object_pose) @ hand_world
     angles = close_on_object(shape, hand_in_object, proxy, open_angles, closed, object_pose=object_pose)
     return _Grasp(kind, hand_in_object, open_angles, angles)
+
+
+def _mug_top() -> np.ndarray:
+    """Centre of the opening of place_inside's fixed (enlarged) mug, world."""
+    from dexmv_sim.objects import object_cavity, resting_height
+    from dexmv_sim.tasks.place_inside import MUG_SCALE
+
+    cavity = object_cavity("025_mug", MUG_SCALE)
+    return np.array([cavity.center_xy[0], cavity.center_xy[1],
+                     resting_height("025_mug", scale=MUG_SCALE) + cavity.z_top])
+
+
+MUG_CLEARANCE = 0.015  # m, the grasping hand's keypoints from the enlarged mug's wall (place_inside)
+
+
+def hand_clearance_from_mug(keypoints: np.ndarray) -> float:
+    """Smallest horizontal distance (m) from place_inside's mug wall of the keypoints below its rim,
+    negative inside its footprint; inf when every keypoint is above the rim."""
+    from dexmv_sim.objects import MUG_WALL, object_cavity
+    from dexmv_sim.tasks.place_inside import MUG_SCALE
+
+    top = _mug_top()
+    radius = object_cavity("025_mug", MUG_SCALE).radius + MUG_WALL * MUG_SCALE
+    low = keypoints[keypoints[:, 2] < top[2]]
+    if len(low) == 0:
+        return float("inf")
+    return float(np.min(np.linalg.norm(low[:, :2] - top[:2], axis=1)) - radius)
+
+
+def _grasp_beside_the_mug(obj0: np.ndarray, proxy: ObjectProxy, shape: HandShape, start: np.ndarray,
+                          rng: np.random.Generator) -> _Grasp:
+    """place_inside: a top grasp of the banana that keeps the hand out of the mug's footprint.
+
+    The banana lies beyond the 16 cm tall mug from the person, so a grasp of its middle puts the
+    palm and wrist where the mug stands. People take it by the end farther from the mug, fingers
+    as near its middle as allows: tried from 2 to 7 cm out towards that end (then the other), the first whose
+    keypoints below the rim keep MUG_CLEARANCE from the wall is taken, else the clearest (a banana
+    left within a centimetre of the wall cannot be taken from above without the thumb, on its near
+    side, brushing the mug: its joints come within a few millimetres of the wall)."""
+    top = _mug_top()
+    signs = sorted((1.0, -1.0), key=lambda sign: -float(np.linalg.norm(
+        (obj0[:3, :3] @ np.array([sign * 0.05, 0.0, 0.0]) + obj0[:3, 3])[:2] - top[:2])))
+    best, best_clear = None, -np.inf
+    for sign in signs:
+        for along in (0.02, 0.03, 0.04, 0.05, 0.06, 0.07):
+            trial = np.random.default_rng(rng.integers(2**32))
+            grasp = _plan_grasp("top", obj0, proxy, shape, start, trial, along=sign * along)
+            clear = hand_clearance_from_mug(hand_keypoints(shape, obj0 @ grasp.hand_in_object, grasp.angles))
+            if clear >= MUG_CLEARANCE:
+                return grasp
+            if clear > best_clear:
+                best, best_clear = grasp, clear
+    return best
 
 
 def _phase_times(kind: str, seconds: float, rng: np.random.Generator) -> dict[str, tuple[float, float]]:
@@ -316,16 +372,25 @@ def task_motion(task: str, seed: int, seconds: float, fps: float = 30.0,
     start = _rest_pose(rng)
     choices, probs = zip(*_GRASPS[object_id], strict=True)
     grasp_kind = "side" if kind == "pour" else str(rng.choice(choices, p=probs))
-    grasp = _plan_grasp(grasp_kind, obj0, proxy, shape, start, rng)
+    if kind == "place_inside":
+        grasp = _grasp_beside_the_mug(obj0, proxy, shape, start, rng)
+    else:
+        grasp = _plan_grasp(grasp_kind, obj0, proxy, shape, start, rng)
     hand_at = lambda obj: obj @ grasp.hand_in_object  # noqa: E731 - world <- hand for an object pose
     g = hand_at(obj0)
     approach_dir = _unit(np.array([*(g[:3, 3] - start[:3, 3])[:2], 0.0]))
     pre = g.copy()
     pre[:3, 3] += -rng.uniform(0.05, 0.09) * approach_dir + rng.uniform(0.02, 0.05) * _Z
+    reach_arc = rng.uniform(0.02, 0.06)
+    if kind == "place_inside":  # over the mug's rim on the way: the open hand arrives above it, then descends
+        pre[:3, 3] = g[:3, 3]  # straight above the grasp: no backing off towards the mug
+        lowest = hand_keypoints(shape, pre, grasp.open_angles)[:, 2].min()
+        pre[2, 3] += max(0.02, _mug_top()[2] + rng.uniform(0.03, 0.05) - lowest)
+        reach_arc = rng.uniform(0.06, 0.09)
 
     t = {name: span for name, span in phases.items()}
     wrist: list[_Key] = [_Key(0.0, start), _Key(t["reach"][0], start),
-                         _Key(t["reach"][1], pre, arc=rng.uniform(0.02, 0.06)), _Key(t["approach"][1], g)]
+                         _Key(t["reach"][1], pre, arc=reach_arc), _Key(t["approach"][1], g)]
     rest, open_, held = HandAngles.rest(), grasp.open_angles, grasp.angles
     reach0, reach1 = t["reach"]
     fingers: list[tuple[float, HandAngles]] = [
@@ -339,6 +404,8 @@ def task_motion(task: str, seed: int, seconds: float, fps: float = 30.0,
     fixtures: dict[str, dict] = {}
     lifted = obj0.copy()
     lifted[:3, 3] += lift_height * _Z
+    if kind == "place_inside":  # straight up until the banana's underside is above the mug's rim
+        lifted[2, 3] = max(lifted[2, 3], _mug_top()[2] + proxy.half_size[2] + rng.uniform(0.03, 0.05))
     wrist.append(_Key(t["lift"][1], hand_at(lifted)))
     if kind == "relocate":
         from dexmv_sim.tasks.relocate import TARGET_HIGH, TARGET_LOW
@@ -387,7 +454,9 @@ def task_motion(task: str, seed: int, seconds: float, fps: float = 30.0,
         tilt_rot = Rotation.from_rotvec(tilt * tilt_axis).as_matrix() @ obj0[:3, :3]
         half_span = proxy.half_size[0] * np.sin(tilt)
         over = _pose(obj0[:3, :3], top + np.array([0.0, 0.0, 0.12 + rng.uniform(0.0, 0.03)]))
-        wrist.append(_Key(t["move"][1], hand_at(over), arc=rng.uniform(0.0, 0.04)))
+        # carried over the rim: no lower than the lift, and no arc (it could swing the banana into the rim)
+        over[2, 3] = max(over[2, 3], lifted[2, 3])
+        wrist.append(_Key(t["move"][1], hand_at(over)))
         lowered = _pose(tilt_rot, top + np.array([rng.uniform(-0.01, 0.01), rng.uniform(-0.01, 0.01),
                                                   half_span * 0.6 + 0.01]))
         wrist.append(_Key(t["place"][1], hand_at(lowered)))

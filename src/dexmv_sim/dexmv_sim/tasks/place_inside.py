@@ -2,11 +2,12 @@
 
 Episode (DexMV's layout): the mug, at twice its real size as in DexMV (a 16 cm mug; a real one
 cannot take a 19 cm banana), stands fixed at the origin with its handle along +x; the banana lies
-on its side beyond it (the far side from the hand) at x ~ U(-0.15, 0.15), y ~ 0.11 + U(0, 0.10) m,
+on its side beyond it (the far side from the hand) at x ~ U(-0.15, 0.15), y ~ 0.125 + U(0, 0.10) m,
 its long axis along x. DexMV draws y from 0.1 + U(0, 0.1) with its mesh turned 90 degrees about z;
 its mesh's long axis is y, so its banana also lies along x (our model frame has the long axis on x:
-yaw 0 here). Our y starts 1 cm further out: at y = 0.10 our 52 mm wide banana would sink 7 mm into
-our 162 mm mug.
+yaw 0 here). Our y starts 2.5 cm further out: our mug is the real YCB mug's 93 mm doubled, 186 mm
+across, and at y = 0.10 our 52 mm wide banana would overlap it by 2 cm; from 0.125 it clears the
+wall by 6 mm.
 
 Inside score: the fraction of the banana's volume inside the mug's cavity divided by the largest
 fraction *our* geometry allows (the banana standing upright, centred, on the cavity's floor: 0.89),
@@ -55,8 +56,8 @@ BANANA = "011_banana"
 MUG = "025_mug"
 MUG_SCALE = 2.0
 MAX_INSIDE_FRACTION = 0.7819  # DexMV's normaliser, for its meshes (ours: PlaceInsideTask.max_inside)
-BANANA_XY_LOW = np.array([-0.15, 0.11])  # DexMV: x in [-0.15, 0.15], y in [0.10, 0.20]; ours 1 cm out
-BANANA_XY_HIGH = np.array([0.15, 0.21])
+BANANA_XY_LOW = np.array([-0.15, 0.125])  # DexMV: x in [-0.15, 0.15], y in [0.10, 0.20]; ours 2.5 cm out
+BANANA_XY_HIGH = np.array([0.15, 0.225])
 UPRIGHT_ANGLE = math.radians(45.0)  # DexMV's "upright enough to lower it in"
 VOLUME_SAMPLES = 4000
 SUCCESS_SCORE = 0.5
