@@ -63,6 +63,21 @@ def _errors(estimate, truth: np.ndarray) -> tuple[float, float]:
             rotation_error_deg(estimate.T_world_object[:3, :3], truth[:3, :3], estimate.object_id))
 
 
+def _register_scene(task: str, pose: np.ndarray | None, *, tracker_seed: int, seed: int = 0,
+                    masks: bool = True) -> tuple[dict, dict]:
+    """Every object of the scene registered from one frame of both cameras: (truth, estimates)."""
+    renderer = Renderer(task, pose, seed=seed)
+    try:
+        truth = renderer.truth()
+        tracker = ObjectTracker(list(truth), seed=tracker_seed, scales={o: s for o, (_, s) in truth.items()},
+                                config=CONFIG)
+        estimates = {e.object_id: e for e in tracker.update(renderer.views(masks=masks))}
+    finally:
+        renderer.close()
+    assert set(estimates) == set(truth)
+    return truth, estimates
+
+
 CASES = [("relocate-" + SHORT_NAMES[o], o) for o in
          ("004_sugar_box", "005_tomato_soup_can", "006_mustard_bottle", "025_mug", "051_large_clamp")]
 CASES.append(("place_inside", "011_banana"))
@@ -76,14 +91,7 @@ def test_registration_recovers_a_resting_object(task, object_id):
     low, high = ([-0.15, -0.10], [0.05, 0.05]) if object_id != "011_banana" else ([-0.1, 0.13], [0.1, 0.2])
     xy = rng.uniform(low, high)
     pose = _pose(Rotation.from_rotvec([0.0, 0.0, yaw]).as_matrix(), [*xy, resting_height(object_id)])
-    renderer = Renderer(task, pose)
-    try:
-        truth = renderer.truth()
-        tracker = ObjectTracker(list(truth), seed=1, scales={o: s for o, (_, s) in truth.items()}, config=CONFIG)
-        estimates = {e.object_id: e for e in tracker.update(renderer.views())}
-    finally:
-        renderer.close()
-    assert set(estimates) == set(truth)
+    truth, estimates = _register_scene(task, pose, tracker_seed=1)
     for oid, (true_pose, _) in truth.items():
         trans_mm, rot_deg = _errors(estimates[oid], true_pose)
         assert trans_mm < 5.0 and rot_deg < 3.0, f"{oid}: {trans_mm:.1f} mm, {rot_deg:.1f} deg"
@@ -111,14 +119,7 @@ def test_detection_is_not_drawn_to_the_arm(task, seed):
     """Nothing masked: the arm lies in the cloud, a cluster several times the object's size. Detection
     used to spend all its tries on points of that cluster and fit the object to the arm (0.3-0.7 m
     off); object-sized clusters are now tried first and places compared by confidence."""
-    renderer = Renderer(task, None, seed=seed)
-    try:
-        truth = renderer.truth()
-        tracker = ObjectTracker(list(truth), seed=0, scales={o: s for o, (_, s) in truth.items()}, config=CONFIG)
-        estimates = {e.object_id: e for e in tracker.update(renderer.views(masks=False))}
-    finally:
-        renderer.close()
-    assert set(estimates) == set(truth)
+    truth, estimates = _register_scene(task, None, seed=seed, tracker_seed=0, masks=False)
     for oid, (true_pose, _) in truth.items():
         trans_mm, rot_deg = _errors(estimates[oid], true_pose)
         assert trans_mm < 10.0 and rot_deg < 5.0, f"{oid}: {trans_mm:.1f} mm, {rot_deg:.1f} deg"
