@@ -246,3 +246,25 @@ def test_an_object_track_that_cannot_be_the_moved_object_drops_the_demo(converte
     poses[..., 0] += 0.35  # resting, but nowhere near the hand when it rises
     result = convert(replace(traj, object_poses=poses), TASK, ConversionConfig(refine="none"))
     assert result.demonstration is None and "when it starts to rise" in result.dropped, result.dropped
+
+
+def test_bench_demos_reports_kept_dropped_with_reasons_and_replay(tmp_path, capsys):
+    """One ground-truth demonstration through the benchmark: its JSON names what was kept and why
+    anything was dropped, beside replay success with and without refinement."""
+    import argparse
+    import json
+
+    from dexmv_learning.cli import bench_demos
+
+    parser = argparse.ArgumentParser()
+    bench_demos.add_arguments(parser)
+    report = tmp_path / "demos.json"
+    assert bench_demos.run(parser.parse_args(["--tasks", "relocate-tomato_soup_can", "--per-task", "1",
+                                              "--json", "--report", str(report)])) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(report.read_text())
+    (row,) = printed["tasks"]
+    assert row["task"] == "relocate-tomato_soup_can" and row["kept"] + row["dropped"] == 1
+    assert len(row["dropped_reasons"]) == row["dropped"]
+    assert len(row["per_demo_success"]) == row["kept"]
+    assert 0.0 <= row["refined_replay_success"] <= 1.0

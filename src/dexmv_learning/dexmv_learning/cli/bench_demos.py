@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="perceived trajectories of rendered recordings instead of the motions' ground truth")
     parser.add_argument("--recordings", default=None, metavar="DIR",
                         help="with --perception: where recordings are kept and reused (default: data/recordings)")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--report", help="also write the JSON report to this file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=args.per_task, desc=task, unit="demo", disable=args.json) as bar:
             results = convert_all(task, trajs, config, progress=bar.update)
         s = summarize(task, results, config)
-        rows.append({k: v for k, v in s.items() if k not in ("per_demo", "dropped_reasons")}
+        rows.append({k: v for k, v in s.items() if k != "per_demo"}
                     | {"per_demo_success": [(d.get("kinematic", {}).get("success"), d.get("refined", {}).get("success"),
                                              d.get("refined", {}).get("grasp")) for d in s["per_demo"]],
                        "seconds": round(time.perf_counter() - start, 1)})
@@ -81,4 +81,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['task']:<26}{r['kept']:>5}{r['refined_tracking_rms_mm'] or 0:>10.1f}"
               f"{r['kinematic_replay_success'] or 0:>10.2f}{r['kinematic_replay_score'] or 0:>10.2f}"
               f"{r['refined_replay_success'] or 0:>10.2f}{r['refined_replay_score'] or 0:>10.2f}")
+        for d in r["dropped_reasons"]:  # a demo dropped is a number to explain, not to hide
+            print(f"  dropped {d['source']}: {d['reason']}")
     return 0
