@@ -230,6 +230,43 @@ def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monke
     assert json.loads(capsys.readouterr().out)[0]["sources"] == ["ground_truth (synthetic motion)"]
 
 
+def test_object_poses_that_jump_off_the_track_and_back_are_gaps_and_no_lift():
+    """A perceived can resting for 1 s at 15 fps, then lifted at 0.3 m/s; two frames while the hand
+    approaches fit to the arm 0.3 m up (runs of the demo here had such fits, at confidence 0.3-0.6).
+    They are rejected and filled from their neighbours; the lift onset is the real one, not the
+    jump. A fast real motion that does not come back is kept."""
+    from dexmv_learning.demos.gaps import track_outliers
+    from dexmv_learning.demos.refine import grasp_phase
+
+    fps = 15.0
+    stamps = np.arange(30) / fps
+    pos = np.tile([0.0, 0.0, 0.05], (30, 1))
+    pos[15:, 2] += 0.3 * (stamps[15:] - stamps[15])
+    jumped = pos.copy()
+    jumped[5:7] += [0.1, 0.0, 0.3]
+    good = np.ones(30, dtype=bool)
+    good[6] = False  # one of them is also a gap: the neighbours are found across it
+    out = track_outliers(jumped, good, stamps)
+    assert np.flatnonzero(out).tolist() == [5]
+    out = track_outliers(jumped, np.ones(30, dtype=bool), stamps)
+    assert np.flatnonzero(out).tolist() == [5, 6]
+    step = pos.copy()
+    step[20:] += [0.3, 0.0, 0.0]  # a jump that does not come back is not an outlier (too fast or not)
+    assert not track_outliers(step, np.ones(30, dtype=bool), stamps).any()
+    too_long = pos.copy()
+    too_long[5:12] += [0.0, 0.0, 0.3]  # 0.47 s off the track: longer than a gap may be, left for the checks
+    assert not track_outliers(too_long, np.ones(30, dtype=bool), stamps, max_run_s=0.3).any()
+
+    dt = 0.01
+    t = np.arange(0, 2.0, dt)
+    z = np.interp(t, stamps, jumped[:, 2])
+    objects = np.zeros((len(t), 7))
+    objects[:, 2] = z
+    _, lift, _ = grasp_phase(objects, dt, TASK)
+    assert abs(t[lift] - stamps[15]) < 0.1, t[lift]  # not at the spike near 0.33-0.4 s
+    assert grasp_phase(objects[:60], dt, TASK) is None  # the spike alone is no lift
+
+
 def test_an_object_track_that_cannot_be_the_moved_object_drops_the_demo(converted):
     """A registration locked onto something else (here: the can's track 0.3 m off, as seen from a
     real perception run) passes the NaN and confidence checks; the demo is dropped with the reason."""

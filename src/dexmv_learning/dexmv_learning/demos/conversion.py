@@ -327,7 +327,8 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
         return result
     fixed, repair = repair_gaps(traj, [obj], max_gap_s=config.max_gap_s, min_confidence=config.min_confidence)
     result.metrics.update(filled_hand_frames=repair.filled_hand_frames,
-                          filled_object_frames=repair.filled_object_frames, trimmed_frames=repair.trimmed_frames)
+                          filled_object_frames=repair.filled_object_frames, trimmed_frames=repair.trimmed_frames,
+                          rejected_object_frames=repair.rejected_object_frames)
     if repair.reason:
         result.dropped = repair.reason
         return result

@@ -2,7 +2,9 @@
 
 A hand frame is missing when its wrist or a palm keypoint (0, 5, 9, 13, 17) is missing or below
 the confidence threshold: retargeting cannot place the palm there. An object frame is missing when
-its pose is NaN or below the threshold. Gaps up to `max_gap_s` between good frames are filled
+its pose is NaN or below the threshold, or when it jumps away from the track and back faster than
+a hand carries an object (a registration that locked onto the hand or arm for a frame or a few:
+the confidence of such a fit can be as high as a good one's). Gaps up to `max_gap_s` between good frames are filled
 (keypoints and object positions linearly, object orientations by slerp), missing frames at the
 start or end are cut off when they are short, and anything longer is reported, not invented.
 Single finger keypoints that stay missing are left to the retargeter (it holds that finger).
@@ -17,6 +19,7 @@ import numpy as np
 from dexmv_learning.demos.trajectory import HumanTrajectory
 
 PALM = (0, 5, 9, 13, 17)
+MAX_OBJECT_SPEED_M_S = 2.0  # a hand carrying an object in these tasks peaks near 1 m/s
 
 
 @dataclass
@@ -25,6 +28,7 @@ class RepairReport:
     filled_object_frames: int = 0
     trimmed_frames: int = 0
     longest_gap_s: float = 0.0
+    rejected_object_frames: int = 0  # confident poses that jumped off the track and back
     reason: str = ""  # why the trajectory is unusable; empty when it is usable
 
 
@@ -47,6 +51,35 @@ def _slerp_fill(quat: np.ndarray, good: np.ndarray, stamps: np.ndarray) -> np.nd
     return out
 
 
+def track_outliers(positions: np.ndarray, good: np.ndarray, stamps: np.ndarray, *,
+                   max_speed: float = MAX_OBJECT_SPEED_M_S, max_run_s: float = 0.3) -> np.ndarray:
+    """Frames of `good` that leave the track and come back: a run of good frames entered and left by a
+    jump faster than `max_speed`, at most `max_run_s` long, whose two neighbours agree with each other
+    (the object could have gone from one to the other). A real fast motion does not come back."""
+    idx = np.flatnonzero(good)
+    out = np.zeros(len(good), dtype=bool)
+    if idx.size < 3:
+        return out
+    p, t = positions[idx], stamps[idx]
+
+    def speed(a: int, b: int) -> float:
+        return float(np.linalg.norm(p[b] - p[a]) / max(t[b] - t[a], 1e-6))
+
+    jumps = [i for i in range(len(idx) - 1) if speed(i, i + 1) > max_speed]  # between idx[i] and idx[i+1]
+    used = -1
+    for a_pos, a in enumerate(jumps):
+        if a <= used:
+            continue
+        for b in jumps[a_pos + 1:]:
+            if t[b] - t[a + 1] > max_run_s:
+                break
+            if speed(a, b + 1) <= max_speed:
+                out[idx[a + 1:b + 1]] = True
+                used = b
+                break
+    return out
+
+
 def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: float = 0.3,
                 min_confidence: float = 0.3) -> tuple[HumanTrajectory, RepairReport]:
     """A copy of `traj` with short gaps of the hand and of `object_ids` filled (see module docstring)."""
@@ -60,6 +93,10 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     poses = traj.object_poses.copy()
     obj_bad = {k: ~(np.isfinite(poses[:, k]).all(axis=1) & (traj.object_confidence[:, k] >= min_confidence))
                for k in obj_cols}
+    for k, bad in obj_bad.items():
+        jumped = track_outliers(poses[:, k, :3], ~bad, stamps, max_run_s=max_gap_s)
+        report.rejected_object_frames += int(jumped.sum())
+        bad |= jumped
     any_bad = hand_bad.copy()
     for bad in obj_bad.values():
         any_bad |= bad

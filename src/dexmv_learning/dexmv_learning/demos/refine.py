@@ -34,6 +34,7 @@ SLIDES_N = 3
 CLOSE_S = 0.35  # s before the lift onset that the squeeze starts ramping in
 RAMP_S = 0.25  # s to ramp the squeeze out after the grasp phase
 LIFT_ONSET_M = 0.01  # object rise that marks the lift onset
+LIFT_HOLD_S = 0.3  # ... and that lasts this long (a perceived pose that jumps for a frame or two is no lift)
 ARM_AND_WRIST = 8
 
 
@@ -51,7 +52,11 @@ def grasp_phase(objects: np.ndarray, dt: float, task_id: str) -> tuple[int, int,
     """(close start, lift onset, release) step indices from the perceived object heights, or None
     when the object never rises."""
     z = objects[:, 2]
-    risen = np.flatnonzero(z - z[0] > LIFT_ONSET_M)
+    up = z - z[0] > LIFT_ONSET_M
+    hold = max(1, min(len(z), round(LIFT_HOLD_S / dt)))
+    # the first step from which the object stays up for `hold` steps (or to the end, when shorter)
+    stays = np.array([up[i:i + hold].all() for i in range(len(z))])
+    risen = np.flatnonzero(stays)
     if risen.size == 0:
         return None
     lift = int(risen[0])

@@ -46,11 +46,10 @@ CARRY_BLEND_S = 0.6  # s over which the carried object is brought from where it 
 GAIN = 0.02  # integral gain of the object-position correction per control step
 MAX_CORRECTION_M = 0.08  # a dropped object must not send the arm away
 OPEN_S = 0.3  # s to open the hand after the release
-# the carried object's path is the perceived one slowed to these limits (per axis): the simulated
+# the carried object's path is the perceived one slowed to this speed, then low-passed: the simulated
 # grasps hold gentle accelerations only (dexmv_sim's README: a 0.1 m lift in 0.25 s, ~8 m/s^2,
 # pulled every object out of the grasp); the path lags the human's and catches up where it slows
 CARRY_MAX_SPEED = 0.25  # m/s
-CARRY_MAX_ACCELERATION = 1.0  # m/s^2
 ARM_AND_WRIST = 8
 SLIDES = 3
 
