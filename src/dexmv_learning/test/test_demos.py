@@ -191,6 +191,21 @@ def test_refined_replay_of_a_noisy_synthetic_demo_holds_and_relocates_the_object
     assert refined["grasp"] in ("human", "robot") and 0 < refined["palm_deviation_rms_mm"] < 150
 
 
+def test_the_robot_grasp_holds_the_thin_sugar_box_a_side_grasp_the_arm_cannot_take():
+    """The human grasps the 38 mm thin box from the side; the arm cannot, so the robot grasps it from
+    above where and when the human did. Closed at the grasp point itself the box slid out of the
+    hand (0 of 5 seeds); nearer the arm, where the scripted solver closes, it holds."""
+    from dexmv_learning.demos.conversion import ConversionConfig, convert
+    from dexmv_learning.demos.motion_source import motion_trajectory
+
+    task = "relocate-sugar_box"
+    result = convert(motion_trajectory(task, 100, seconds=4.0), task, ConversionConfig(), seed=100)
+    assert result.demonstration is not None, result.dropped
+    refined = result.metrics["refined"]
+    assert refined["grasp"] == "robot" and refined["success"], refined
+    assert result.demonstration.success[-1]
+
+
 def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monkeypatch):
     """`dexmv demos --default` renders the synthetic recording, runs perception on it and converts
     the perceived poses (close to the ground truth where perception holds; a track perception
@@ -228,6 +243,10 @@ def test_default_set_goes_through_perception_and_says_so(tmp_path, capsys, monke
     args.ground_truth = True
     assert demos_cli.run(args) == 0
     assert json.loads(capsys.readouterr().out)[0]["sources"] == ["ground_truth (synthetic motion)"]
+    assert (tmp_path / "demos" / TASK / "summary.json").is_file()
+    args.out = str(tmp_path / "elsewhere")  # --out with --default: one dataset per task under it (was ignored)
+    assert demos_cli.run(args) == 0
+    assert (tmp_path / "elsewhere" / TASK / "summary.json").is_file()
 
 
 def test_object_poses_that_jump_off_the_track_and_back_are_gaps_and_no_lift():

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 HELP = "human recordings/bags/poses -> robot demonstrations (Minari dataset) with a physical replay check"
 DEFAULT_PER_TASK = 3
@@ -39,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", help="task id (relocate-<object>, pour, place_inside)")
     parser.add_argument("--from", dest="sources", nargs="+", metavar="PATH",
                         help="bag directories, recording directories or poses .npz files")
-    parser.add_argument("--out", help="dataset directory (default: data/demos/<task>, or $DEXMV_DEMOS_DIR/<task>)")
+    parser.add_argument("--out", help="dataset directory (default: data/demos/<task>, or $DEXMV_DEMOS_DIR/<task>); "
+                                      "with --default, the folder that gets one <task> dataset per task")
     parser.add_argument("--default", action="store_true",
                         help="the embedded default: synthetic recordings of every task (or --tasks), "
                              "--per-task each (seeds 0..n-1), perceived, written to the default location")
@@ -123,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
             print("dexmv demos: --per-task must be at least 1 and --seconds positive", file=sys.stderr)
             return 2
         for task in tasks:
-            jobs.append((task, default_trajectories(task, args), default_location(task), args.per_task))
+            out = Path(args.out) / task if args.out else default_location(task)
+            jobs.append((task, default_trajectories(task, args), out, args.per_task))
         args.force = True  # the default set is regenerated in place
     else:
         if not args.task or not args.sources:
