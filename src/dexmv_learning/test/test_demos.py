@@ -103,6 +103,13 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
     assert np.abs(fixed.keypoints[20:24] - traj.keypoints[20:24]).max() < 0.02  # linear fill of smooth motion
     _, report = repair_gaps(_with_gap(traj, 20, 15), [oid], max_gap_s=0.3)  # 0.5 s
     assert "hand missing for" in report.reason and "--max-gap" in report.reason
+    assert traj.fps == 30
+    # exactly --max-gap (8 frames missing: 9 intervals of 1/30 s, 0.30000000000000004 in floats) is
+    # filled; it dropped 2 of 15 perceived demos; one frame more is not
+    _, report = repair_gaps(_with_gap(traj, 20, 8), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.filled_hand_frames == 8, report.reason
+    _, report = repair_gaps(_with_gap(traj, 20, 9), [oid], max_gap_s=0.3)
+    assert "hand missing for 0.33 s" in report.reason
 
     from dexmv_learning.demos.conversion import ConversionConfig, convert
 

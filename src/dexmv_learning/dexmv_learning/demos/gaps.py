@@ -19,6 +19,8 @@ import numpy as np
 from dexmv_learning.demos.trajectory import HumanTrajectory
 
 PALM = (0, 5, 9, 13, 17)
+# a gap of exactly --max-gap is "up to" it: 9 intervals of 1/30 s sum to 0.30000000000000004
+STAMP_TOLERANCE_S = 1e-6
 MAX_OBJECT_SPEED_M_S = 2.0  # a hand carrying an object in these tasks peaks near 1 m/s
 
 
@@ -71,7 +73,7 @@ def track_outliers(positions: np.ndarray, good: np.ndarray, stamps: np.ndarray, 
         if a <= used:
             continue
         for b in jumps[a_pos + 1:]:
-            if t[b] - t[a + 1] > max_run_s:
+            if t[b] - t[a + 1] > max_run_s + STAMP_TOLERANCE_S:
                 break
             if speed(a, b + 1) <= max_speed:
                 out[idx[a + 1:b + 1]] = True
@@ -107,7 +109,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     first, last = np.flatnonzero(~any_bad)[[0, -1]]
     head, tail = stamps[first] - stamps[0], stamps[-1] - stamps[last]
     for where, length in (("start", head), ("end", tail)):
-        if length > max_gap_s:
+        if length > max_gap_s + STAMP_TOLERANCE_S:
             report.reason = f"hand or object missing for the first/last {length:.2f} s (at the {where}; " \
                             f"more than --max-gap {max_gap_s:g} s)"
             return traj, report
@@ -121,7 +123,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             inner = a > 0 and b < len(stamps)
             length = stamps[b] - stamps[a - 1] if inner else stamps[min(b, len(stamps) - 1)] - stamps[a]
             report.longest_gap_s = max(report.longest_gap_s, float(length))
-            if length > max_gap_s:
+            if length > max_gap_s + STAMP_TOLERANCE_S:
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
                                 f"(more than --max-gap {max_gap_s:g} s)"
                 return traj, report
@@ -131,7 +133,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         if not bad.any() or bad.all():
             continue
         for a, b in _runs(bad):
-            if a == 0 or b == len(stamps) or stamps[b] - stamps[a - 1] > max_gap_s:
+            if a == 0 or b == len(stamps) or stamps[b] - stamps[a - 1] > max_gap_s + STAMP_TOLERANCE_S:
                 continue
             w = (stamps[a:b] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
             kp[a:b, j] = (1 - w)[:, None] * kp[a - 1, j] + w[:, None] * kp[b, j]
