@@ -1,6 +1,6 @@
 """Evaluate a trained policy as DexMV's Table 1 does: the mean action on fresh episodes (100 by
-default); relocate: success rate (object within 0.1 m of the target at the end); pour: fraction of
-water poured; place_inside: inside score. With several --seeds, the run is evaluated on each seed's
+default); relocate: success rate (object within 0.1 m of the target and lifted 2 cm at the end);
+pour: fraction of water poured; place_inside: inside score. With several --seeds, the run is evaluated on each seed's
 episodes and the mean and standard deviation over them are reported (Table 1 reports mean and
 std over training seeds: `dexmv table1` does that across runs).
 

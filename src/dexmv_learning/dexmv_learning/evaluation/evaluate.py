@@ -1,6 +1,7 @@
 """Evaluate a run's policy as DexMV's Table 1 does: the mean action (no exploration noise) on fresh
-episodes; relocate reports the success rate (object within 0.1 m of the target at the end of the
-episode), pour the fraction of water poured into the container, place_inside the inside score.
+episodes; relocate reports the success rate (object within 0.1 m of the target and lifted 2 cm off
+the table at the end of the episode: the env's success, stricter than DexMV's, see dexmv_sim),
+pour the fraction of water poured into the container, place_inside the inside score.
 Table 1 gives mean and standard deviation over training seeds: `dexmv table1` aggregates the
 per-run figures this module computes.
 
