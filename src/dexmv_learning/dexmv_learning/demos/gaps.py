@@ -34,6 +34,11 @@ class RepairReport:
     reason: str = ""  # why the trajectory is unusable; empty when it is usable
 
 
+def _longer_than(length: float, limit: float) -> bool:
+    """Whether a span is over `limit`; one of exactly `limit` (within float error of summed stamps) is not."""
+    return length > limit + STAMP_TOLERANCE_S
+
+
 def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index runs where `bad` is True."""
     padded = np.concatenate([[False], bad, [False]]).astype(int)
@@ -73,7 +78,7 @@ def track_outliers(positions: np.ndarray, good: np.ndarray, stamps: np.ndarray, 
         if a <= used:
             continue
         for b in jumps[a_pos + 1:]:
-            if t[b] - t[a + 1] > max_run_s + STAMP_TOLERANCE_S:
+            if _longer_than(t[b] - t[a + 1], max_run_s):
                 break
             if speed(a, b + 1) <= max_speed:
                 out[idx[a + 1:b + 1]] = True
@@ -109,7 +114,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     first, last = np.flatnonzero(~any_bad)[[0, -1]]
     head, tail = stamps[first] - stamps[0], stamps[-1] - stamps[last]
     for where, length in (("start", head), ("end", tail)):
-        if length > max_gap_s + STAMP_TOLERANCE_S:
+        if _longer_than(length, max_gap_s):
             report.reason = f"hand or object missing for the first/last {length:.2f} s (at the {where}; " \
                             f"more than --max-gap {max_gap_s:g} s)"
             return traj, report
@@ -123,7 +128,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             inner = a > 0 and b < len(stamps)
             length = stamps[b] - stamps[a - 1] if inner else stamps[min(b, len(stamps) - 1)] - stamps[a]
             report.longest_gap_s = max(report.longest_gap_s, float(length))
-            if length > max_gap_s + STAMP_TOLERANCE_S:
+            if _longer_than(length, max_gap_s):
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
                                 f"(more than --max-gap {max_gap_s:g} s)"
                 return traj, report
@@ -133,7 +138,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         if not bad.any() or bad.all():
             continue
         for a, b in _runs(bad):
-            if a == 0 or b == len(stamps) or stamps[b] - stamps[a - 1] > max_gap_s + STAMP_TOLERANCE_S:
+            if a == 0 or b == len(stamps) or _longer_than(stamps[b] - stamps[a - 1], max_gap_s):
                 continue
             w = (stamps[a:b] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
             kp[a:b, j] = (1 - w)[:, None] * kp[a - 1, j] + w[:, None] * kp[b, j]
