@@ -5,7 +5,9 @@
   plane near z = 0 (seeded RANSAC) and points within `table_margin_m` above it are dropped.
 - The hand: views carry `mask_exclude` (pixels of the hand and forearm); in addition, points within
   `hand_radius_m` of the segments between given hand keypoints are dropped, which catches the
-  edge pixels a 2D mask misses.
+  edge pixels a 2D mask misses. With the keypoints, a mask is first narrowed to its pixels whose
+  points are near the hand or forearm in 3D (`narrow_hand_mask`): a 2D hull grown around the hand
+  also covers what the hand holds (most of a grasped mug).
 - Clusters: connected components of points closer than `cluster_gap_m`.
 """
 
@@ -84,6 +86,39 @@ def points_near_segments(points: np.ndarray, keypoints: np.ndarray, radius: floa
         t = np.clip((points - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
         near |= np.linalg.norm(points - (a + t[:, None] * ab), axis=1) < radius
     return near
+
+
+def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: float, forearm_radius_m: float,
+                     forearm_length_m: float = 2.0) -> DepthView:
+    """`view` with its mask kept only where the pixel's point lies within `hand_radius_m` of the
+    hand's bones or `forearm_radius_m` of the forearm's line (from the wrist away from the middle
+    knuckle), or where the pixel has no depth. Decided on every second pixel (a 2 x 2 block shares
+    the decision): the mask's edges are grown afterwards anyway."""
+    mask = view.mask_exclude
+    if mask is None or not mask.any():
+        return view
+    kp = np.asarray(keypoints, dtype=float)
+    small = mask[::2, ::2]
+    v, u = np.nonzero(small)
+    v, u = v * 2, u * 2
+    z = view.depth_m[v, u].astype(float)
+    has_depth = np.isfinite(z) & (z > 0)
+    K = view.K
+    cam = np.stack([(u - K[0, 2]) / K[0, 0] * z, (v - K[1, 2]) / K[1, 1] * z, z], axis=1)[has_depth]
+    pts = cam @ view.T_world_camera[:3, :3].T + view.T_world_camera[:3, 3]
+    near = points_near_segments(pts, kp, hand_radius_m)
+    if np.all(np.isfinite(kp[[0, 9]])):
+        back = kp[0] - kp[9]
+        norm = float(np.linalg.norm(back))
+        if norm > 1e-6:
+            arm = np.stack([kp[0], kp[0] + back / norm * forearm_length_m])
+            near |= points_near_segments(pts, arm, forearm_radius_m, ((0, 1),))
+    keep = np.ones(len(z), dtype=bool)  # no depth: nothing to take, keep it excluded
+    keep[has_depth] = near
+    decided = np.zeros_like(small)
+    decided[v // 2, u // 2] = keep
+    full = np.repeat(np.repeat(decided, 2, axis=0), 2, axis=1)[:mask.shape[0], :mask.shape[1]]
+    return DepthView(view.depth_m, view.K, view.T_world_camera, mask & full)
 
 
 def scene_points(views: Sequence[DepthView], *, stride: int = 2, mask_dilate_px: int = 3,

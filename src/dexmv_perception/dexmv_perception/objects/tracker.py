@@ -1,8 +1,10 @@
 """The default object pose estimator: segmentation, global registration, ICP, tracking, re-detection.
 
 Per `update` (one instant, any number of depth views):
-1. scene points of all views in `world` (hand pixels excluded), the table plane removed, the hand's
-   keypoints' neighbourhood removed when given, a voxel grid;
+1. scene points of all views in `world` (hand pixels excluded: with the hand's keypoints only those
+   of the views' hand masks whose points are near the hand in 3D, since a mask grown around the
+   hand also covers what it holds), the table plane removed, the hand's keypoints' neighbourhood
+   removed when given, a voxel grid;
 2. objects in order of size (largest first); each object's points explained by its estimate are
    taken out of the pool before the next, so a banana inside a mug is not taken for mug;
 3. a tracked object: its points near the predicted pose (last pose plus last motion), GICP from the
@@ -16,11 +18,12 @@ Per `update` (one instant, any number of depth views):
    GICP, the best few by a fine one, then half-turn variants of the winner (an object that is
    nearly symmetric, like the mustard bottle with its off-centre cap) checked too; places are
    compared by confidence, since a bigger place offers a wrong pose more inliers;
-5. the hand (when its keypoints are given): an object at the hand is predicted to move with the
-   palm's rigid motion; lost there (hidden by the fingers), it is looked for only near that
-   prediction, poses below `lost_confidence` or doubtful ones leaving the hand's motion are not
+5. the hand (when its keypoints are given): an object at the hand is predicted where the palm's
+   rigid motion since the object was last found carries it (resting on the table: left there or
+   lifted, both tried); lost there (hidden by the fingers), it is looked for only near that
+   prediction, poses below `lost_confidence` or more than `held_max_step_m` from it are not
    taken (the arm and fingers offer surfaces to fit), and it is reported where the hand carries it
-   with a decaying confidence.
+   with a decaying confidence. A frame without the hand leaves an object in the air held.
 Objects not found this instant (and not carried by the hand) are left out of the result.
 """
 
@@ -47,6 +50,7 @@ from dexmv_perception.objects.segmentation import (
     Plane,
     clusters,
     fit_table_plane,
+    narrow_hand_mask,
     points_near_segments,
     scene_points,
     voxel_downsample,
@@ -69,6 +73,8 @@ class TrackerConfig:
     table_refit_every: int = 30  # updates between fits of the table plane
     max_range_m: float = 2.0
     hand_radius_m: float = 0.018  # around the hand keypoints' bones
+    masked_hand_radius_m: float = 0.025  # a view's hand mask is kept this close to the bones (keypoints are 1-3 cm off)
+    masked_forearm_radius_m: float = 0.07  # ... and this close to the forearm's line
     forearm_length_m: float = 0.25  # beyond the wrist, away from the middle finger's MCP
     forearm_radius_m: float = 0.05
     crop_margin_m: float = 0.03  # around the predicted object when tracking
@@ -90,6 +96,7 @@ class TrackerConfig:
     held_distance_m: float = 0.04  # an object this close to a hand keypoint (beyond its radius) moves with the hand
     max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
     # (beyond its predicted motion: carried by the hand when held)
+    held_max_step_m: float = 0.06  # ... but in the hand never further than this from where the hand carries it
     nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
     held_redetect_every: int = 3  # updates between searches for an object unseen
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
@@ -103,6 +110,9 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     confidence: float = 0.0
     missed: int = 0  # updates since the object was last found
+    held: bool = False  # in the hand at the last update
+    found_pose: np.ndarray | None = None  # where it was last found ...
+    found_palm: np.ndarray | None = None  # ... and the palm's keypoints (wrist, MCPs) then, when known
 
 
 _HALF_TURNS = (np.diag([-1.0, -1.0, 1.0]), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]))
@@ -158,7 +168,24 @@ class ObjectTracker:
         return self._models[object_id]
 
     # ------------------------------------------------------------------------------- the scene
-    def _scene(self, views: Sequence[DepthView], hand_keypoints: np.ndarray | None) -> np.ndarray:
+    def _hand_keypoints(self, hand_keypoints: np.ndarray | None) -> np.ndarray | None:
+        if hand_keypoints is None:
+            return None
+        kp = np.asarray(hand_keypoints, dtype=float)
+        if kp.shape != (21, 3):
+            raise ObjectTrackerError(f"hand_keypoints must be (21, 3), got {kp.shape}")
+        return kp if np.isfinite(kp).all(axis=1).any() else None
+
+    def _narrow_masks(self, views: Sequence[DepthView], kp: np.ndarray | None) -> list[DepthView]:
+        """The views' hand masks narrowed to the hand in 3D, when the hand's keypoints are known:
+        the object a hand holds lies mostly inside its grown 2D hull (a grasped mug lost 97 % of
+        its points to it), and a hidden object cannot be tracked."""
+        if kp is None:
+            return list(views)
+        cfg = self.config
+        return [narrow_hand_mask(v, kp, cfg.masked_hand_radius_m, cfg.masked_forearm_radius_m) for v in views]
+
+    def _scene(self, views: Sequence[DepthView], kp: np.ndarray | None) -> np.ndarray:
         cfg = self.config
         pts = scene_points(views, stride=cfg.pixel_stride, max_range_m=cfg.max_range_m)
         if len(pts) == 0:
@@ -168,10 +195,7 @@ class ObjectTracker:
         self._updates += 1
         plane = self._plane
         pts = pts[plane.height(pts) > cfg.table_margin_m]
-        if hand_keypoints is not None and len(pts):
-            kp = np.asarray(hand_keypoints, dtype=float)
-            if kp.shape != (21, 3):
-                raise ObjectTrackerError(f"hand_keypoints must be (21, 3), got {kp.shape}")
+        if kp is not None and len(pts):
             drop = points_near_segments(pts, kp, cfg.hand_radius_m)
             if np.all(np.isfinite(kp[[0, 9]])):
                 back = kp[0] - kp[9]
@@ -183,26 +207,46 @@ class ObjectTracker:
         return voxel_downsample(pts, cfg.voxel_m)
 
     # ------------------------------------------------------------------------------ per object
-    def _predict(self, object_id: str, track: _Track, hand_motion: np.ndarray | None) -> tuple[np.ndarray, bool]:
-        """Where the object is expected now, and whether it is in the hand: carried by the hand's
-        motion when the hand is at it (a grasped object hidden by the fingers has few points of its
-        own to follow), otherwise moved on by its last motion."""
+    def _predict(self, object_id: str, track: _Track) -> tuple[np.ndarray, bool, np.ndarray | None]:
+        """Where the object is expected now, whether it is in the hand, and where the hand carries it:
+        the pose it was last found in, moved by the palm's rigid motion since then (a grasped object
+        hidden by the fingers has few points of its own to follow, and may stay hidden for frames).
+        In the air an object at the hand is where the hand carries it; resting on the table it may
+        be left (a hand reaching or letting go) or lifted (the hand's first move up), so both are
+        returned; away from the hand it moves on by its last motion."""
         held = False
-        if self._palm_all is not None and len(self._palm_all):
+        if self._palm_all is not None:
             gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
             held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
-        if held and hand_motion is not None and not self._resting(object_id, track.pose):
-            # in the air it must be in the hand; resting on the table, a hand reaching for it or
-            # closing over it leaves it where it is
-            return hand_motion @ track.pose, True
+        elif track.held and not self._resting(object_id, track.pose):
+            # the hand not perceived this instant (a frame MediaPipe missed): an object that was in
+            # it and is still in the air is in it yet, and cannot be across the table next frame
+            held = True
+        carried = None
+        if held and self._palm is not None and track.found_palm is not None:
+            carried = _rigid_motion(track.found_palm, self._palm) @ track.found_pose
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
-        return predicted, held
+        if carried is not None and not self._resting(object_id, track.pose):
+            return carried, True, None
+        return predicted, held, carried
+
+    def _allowed_step(self, track: _Track, held: bool) -> float:
+        """How far from its prediction an object may be found: `max_step_m` per update unseen, but
+        never more than `held_max_step_m` in the hand, where the prediction follows the hand however
+        long the object has been hidden (an unbounded allowance let a mug hidden for 0.8 s be
+        taken 0.47 m away, on the arm)."""
+        step = self.config.max_step_m * (track.missed + 1)
+        return min(step, self.config.held_max_step_m) if held else step
 
     def _track(self, object_id: str, track: _Track, pool: np.ndarray, views: Sequence[DepthView],
-               predicted: np.ndarray) -> tuple[np.ndarray, PoseScore] | None:
+               predicted: np.ndarray, also: np.ndarray | None = None) -> tuple[np.ndarray, PoseScore] | None:
+        """ICP from the prediction (and from `also`, another place the object may be: a resting
+        object at the hand may have been lifted by it) and, when worse than last frame, from nearby starts."""
         cfg, model = self.config, self.model(object_id)
         near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
+        if also is not None:
+            near |= np.linalg.norm(pool - also[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
         segment = pool[near]
         if model.model.radius / 20.0 > cfg.voxel_m:
             segment = voxel_downsample(segment, model.model.radius / 20.0)
@@ -216,6 +260,10 @@ class ObjectTracker:
             return pose, score_pose(model, pose, segment, views, cfg.inlier_m)
 
         best = refine(predicted)
+        if also is not None:
+            other = refine(also)
+            if other[1].ranking > best[1].ranking:
+                best, predicted = other, also  # the restarts below turn about it
         if confidence(best[1]) < cfg.recheck_drop * track.confidence:
             # worse than last frame: ICP may have slid into a neighbouring minimum (an occluded handle,
             # a fast turn); restart from the last pose and from small turns about the object's axes
@@ -363,16 +411,18 @@ class ObjectTracker:
             if not isinstance(view, DepthView):
                 raise ObjectTrackerError(f"views[{k}] is a {type(view).__name__}, expected a DepthView")
         cfg = self.config
-        pool = self._scene(views, hand_keypoints)
-        hand_motion = self._hand_motion(hand_keypoints)
+        kp = self._hand_keypoints(hand_keypoints)
+        views = self._narrow_masks(views, kp)
+        pool = self._scene(views, kp)
+        self._see_hand(kp)
         order = sorted(self.object_ids, key=lambda o: -self.model(o).model.diameter)
         results = []
         for object_id in order:
             track = self._tracks.get(object_id)
-            predicted, held = (None, False) if track is None else self._predict(object_id, track, hand_motion)
+            predicted, held, lifted = (None, False, None) if track is None else self._predict(object_id, track)
             found = None
             if len(pool) >= cfg.min_cluster_points:
-                found = self._track(object_id, track, pool, views, predicted) if track is not None else None
+                found = self._track(object_id, track, pool, views, predicted, lifted) if track is not None else None
                 weak = found is None or confidence(found[1]) < cfg.lost_confidence or (
                     confidence(found[1]) < cfg.doubt_confidence
                     and confidence(found[1]) < cfg.recheck_drop * track.confidence)
@@ -388,7 +438,7 @@ class ObjectTracker:
                     rotations = None if track is None else cfg.redetect_random_rotations
                     near = None
                     if track is not None and held and track.missed < cfg.keep_lost_updates:
-                        near = (predicted[:3, 3], radius + cfg.max_step_m * (track.missed + 1))
+                        near = (predicted[:3, 3], radius + self._allowed_step(track, held))
                     elif track is not None:
                         near = (predicted[:3, 3], radius + cfg.nearby_search_m)
                     detected = self._detect(object_id, pool, views, rotations, near)
@@ -408,8 +458,9 @@ class ObjectTracker:
             # Nor is a pose away from the prediction below doubt_confidence (a jump needs clear
             # evidence), nor in the hand at all: an object held cannot be far from where the hand
             # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
-            jumped = track is not None and found is not None and \
-                np.linalg.norm(found[0][:3, 3] - predicted[:3, 3]) > cfg.max_step_m * (track.missed + 1)
+            expected = [predicted] if lifted is None else [predicted, lifted]
+            jumped = track is not None and found is not None and min(
+                np.linalg.norm(found[0][:3, 3] - p[:3, 3]) for p in expected) > self._allowed_step(track, held)
             if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
             if found is None or confidence(found[1]) < floor:
@@ -417,7 +468,8 @@ class ObjectTracker:
                     # not seen now (hidden by the hand, out of view): kept where it is expected (carried
                     # by the hand when held); in the hand reported while its decayed confidence is
                     # worth reporting
-                    kept = _Track(predicted, np.zeros(3), track.confidence, track.missed + 1)
+                    kept = _Track(predicted, np.zeros(3), track.confidence, track.missed + 1, held,
+                                  track.found_pose, track.found_palm)
                     self._tracks[object_id] = kept
                     conf = track.confidence * cfg.unseen_decay ** kept.missed
                     if held and conf >= cfg.min_confidence:
@@ -429,32 +481,33 @@ class ObjectTracker:
             conf = confidence(score)
             velocity = (pose[:3, 3] - track.pose[:3, 3]) / (track.missed + 1) \
                 if track is not None and not jumped else np.zeros(3)
-            self._tracks[object_id] = _Track(pose, velocity, conf)
+            self._tracks[object_id] = _Track(pose, velocity, conf, 0, held, pose,
+                                             None if self._palm is None else self._palm.copy())
             results.append(ObjectPoseEstimate(object_id, pose, conf, score.fitness, score.rmse_m))
             _, _, _, explained = fitness(self.model(object_id), pose, pool, cfg.inlier_m)
             pool = pool[~explained]
         results.sort(key=lambda e: self.object_ids.index(e.object_id))
         return results
 
-    def _hand_motion(self, hand_keypoints: np.ndarray | None) -> np.ndarray | None:
-        """The rigid motion (4, 4) of the palm (wrist and MCPs) since the last update, when both
-        updates had it; remembers this update's palm."""
-        palm_ids = [0, 5, 9, 13, 17]
-        now = None if hand_keypoints is None else np.asarray(hand_keypoints, dtype=float)
-        if now is not None and not np.all(np.isfinite(now[palm_ids])):
-            now = None
-        last, self._palm = self._palm, None if now is None else now[palm_ids]
-        self._palm_all = None if now is None else now[np.all(np.isfinite(now), axis=1)]
-        if last is None or now is None:
-            return None
-        a, b = last - last.mean(axis=0), self._palm - self._palm.mean(axis=0)
-        u, _, vt = np.linalg.svd(a.T @ b)
-        d = np.sign(np.linalg.det(vt.T @ u.T))
-        rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-        motion = np.eye(4)
-        motion[:3, :3] = rot
-        motion[:3, 3] = self._palm.mean(axis=0) - rot @ last.mean(axis=0)
-        return motion
+    def _see_hand(self, kp: np.ndarray | None) -> None:
+        """Remember this update's hand: all its keypoints seen (what the hand is at) and its palm
+        (wrist and MCPs, what carries a held object), each None when not perceived."""
+        seen = None if kp is None else kp[np.all(np.isfinite(kp), axis=1)]
+        self._palm_all = seen if seen is not None and len(seen) else None
+        palm = None if kp is None else kp[[0, 5, 9, 13, 17]]
+        self._palm = palm if palm is not None and np.all(np.isfinite(palm)) else None
+
+
+def _rigid_motion(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The rigid transform (4, 4) taking the points `before` onto `after` (least squares, Kabsch)."""
+    a, b = before - before.mean(axis=0), after - after.mean(axis=0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(vt.T @ u.T))
+    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    motion = np.eye(4)
+    motion[:3, :3] = rot
+    motion[:3, 3] = after.mean(axis=0) - rot @ before.mean(axis=0)
+    return motion
 
 
 def _axis_rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
