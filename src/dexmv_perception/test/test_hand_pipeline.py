@@ -149,6 +149,61 @@ def test_a_camera_on_another_hand_is_rejected(rig_and_hand):
     assert fuse_views([]).confidence.sum() == 0
 
 
+def _hand_shaped(rng) -> np.ndarray:
+    """21 keypoints with a hand's palm (wrist 9 cm behind the knuckles, thumb base to the side)."""
+    kp = np.zeros((21, 3))
+    kp[0] = [0.0, 0.0, 0.1]
+    for finger, y in zip((5, 9, 13, 17), (0.03, 0.01, -0.01, -0.03), strict=True):
+        base = np.array([0.09, y, 0.1])
+        for j in range(4):
+            kp[finger + j] = base + np.array([0.025 * j, 0.0, -0.01 * j])
+    for j, point in enumerate(([0.03, 0.035, 0.095], [0.05, 0.055, 0.09], [0.07, 0.065, 0.085], [0.09, 0.07, 0.08])):
+        kp[1 + j] = point
+    return kp + rng.normal(0.0, 0.001, kp.shape)
+
+
+def test_place_on_ray_finds_the_point_at_the_bone_lengths(rig_and_hand):
+    from dexmv_perception.hand.ray_placement import place_on_ray, ray_through_pixel
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    anchors = hand[[1, 5, 9, 13, 17]]
+    lengths = np.linalg.norm(anchors - hand[0], axis=1)
+    view = _view("c0", poses[0], hand, 0.0, rng)
+    origin, direction = ray_through_pixel(view.pixels[0], K, poses[0])
+    for offset in (-0.08, 0.06):  # a first estimate off along the ray, either way
+        placed = place_on_ray(origin, direction, anchors, lengths, hand[0] + offset * direction)
+        assert placed is not None and np.linalg.norm(placed - hand[0]) < 0.002
+    assert place_on_ray(origin, direction, anchors[:2], lengths[:2], hand[0]) is None
+    assert place_on_ray(origin, direction, anchors, lengths + 0.05, hand[0]) is None  # no point fits
+
+
+def test_a_wrist_no_camera_measured_is_placed_from_the_palm(rig_and_hand):
+    """MediaPipe's shape put the wrist 8 cm off along camera 0's ray (its pixel showed the grasped
+    object); the palm's shape and the wrist's ray put it back. A measured wrist is left alone."""
+    from dexmv_perception.hand.fusion import FusedHand
+    from dexmv_perception.hand.skeleton import wrist_frame
+    from dexmv_perception.hand.tracker import HandTracker
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    tracker = HandTracker(["c0", "c1"])
+    frame = wrist_frame(hand)
+    palm = hand[[0, 1, 5, 9, 13, 17]]
+    tracker._palms = [(palm - frame[:3, 3]) @ frame[:3, :3]] * 5
+    views = [_view(f"c{k}", p, hand, 1.0, rng, measured=False) for k, p in enumerate(poses)]
+    wrong = hand.copy()
+    ray = views[0].points_world[0] - poses[0][:3, 3]
+    wrong[0] += 0.08 * ray / np.linalg.norm(ray)
+    fused = FusedHand(wrong, np.full(21, 0.9), np.full(21, 2), ())
+    points, confidence = tracker._place_wrist(fused, views)
+    assert np.linalg.norm(points[0] - hand[0]) < 0.006, np.linalg.norm(points[0] - hand[0])
+    assert confidence[0] == pytest.approx(0.45)
+    measured = [_view(f"c{k}", p, hand, 1.0, rng, measured=True) for k, p in enumerate(poses)]
+    kept, _ = tracker._place_wrist(fused, measured)
+    assert np.array_equal(kept, wrong)
+
+
 # ---------------------------------------------------------------- One Euro filter
 
 

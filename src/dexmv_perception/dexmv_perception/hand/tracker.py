@@ -14,7 +14,9 @@ from dexmv_perception.hand.depth_lifting import MAX_DEPTH_M, LiftedHand, lift_ha
 from dexmv_perception.hand.fusion import CameraView, FusedHand, FusionConfig, fuse_views
 from dexmv_perception.hand.landmarks import HandLandmarker, Landmarks
 from dexmv_perception.hand.one_euro import OneEuroFilter
-from dexmv_perception.hand.skeleton import BONES, NUM_KEYPOINTS, bone_lengths
+from dexmv_perception.hand.ray_placement import place_on_ray, ray_through_pixel
+from dexmv_perception.hand.skeleton import BONES, NUM_KEYPOINTS, WRIST, bone_lengths, wrist_frame
+from dexmv_perception.rigid_fit import rigid_motion
 
 # A bone this much longer or shorter than the hand's own (median over its confident frames) marks its
 # child keypoint as unreliable; a bone over MAX_BONE_M belongs to no human hand.
@@ -23,6 +25,8 @@ MAX_BONE_M = 0.13
 WRONG_SIDE_FACTOR = 0.2
 SIDE_VOTE_DECAY = 0.97  # per camera frame: the vote remembers about a second at 30 fps
 RECENT_S = 0.25  # a previous estimate older than this does not gate the next one
+WRIST_NEIGHBOURS = (1, 5, 9, 13, 17)  # thumb CMC and the knuckles: the wrist's bones end there
+WRIST_RAY_GATE_M = 0.025  # a wrist ray placement this far from the palm shape's prediction is not taken
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class HandTracker:
                                                  mirrored=config.mirrored) for name in cameras}
         self.filter = OneEuroFilter(config.filter_min_cutoff_hz, config.filter_beta, config.filter_d_cutoff_hz)
         self._bones: list[np.ndarray] = []  # bone lengths of confident frames
+        self._palms: list[np.ndarray] = []  # the palm's shape (wrist, WRIST_NEIGHBOURS) in them, wrist frame
         self._last: np.ndarray | None = None
         self._last_stamp = -np.inf
         self._side_vote = 0.0  # > 0: right
@@ -115,6 +120,7 @@ class HandTracker:
             landmarker.reset()
         self.filter.reset()
         self._bones.clear()
+        self._palms.clear()
         self._last, self._last_stamp = None, -np.inf
         self._side_vote = 0.0
 
@@ -141,10 +147,56 @@ class HandTracker:
             typical = np.median(np.stack(self._bones[-60:]), axis=0)
             bad |= np.abs(lengths - typical) > BONE_TOLERANCE * typical
         out = confidence.copy()
+        from_wrist = BONES[:, 0] == WRIST
+        if bad[from_wrist].sum() >= 3:
+            # most of the wrist's bones are off: the wrist is, not each knuckle
+            out[WRIST] *= 0.3
+            bad = bad & ~from_wrist
         out[BONES[bad, 1]] *= 0.3
         if (confidence[BONES].min(axis=1) > 0.5).all() and not bad.any():
             self._bones.append(lengths)
+            frame = wrist_frame(points)
+            if frame is not None:
+                palm = points[[WRIST, *WRIST_NEIGHBOURS]]
+                self._palms.append((palm - frame[:3, 3]) @ frame[:3, :3])
         return out
+
+    def _place_wrist(self, fused: FusedHand, views: list[CameraView]) -> tuple[np.ndarray, np.ndarray]:
+        """The fused points and confidences with the wrist placed again where it cannot be trusted:
+        no camera measured its depth (its pixel shows the grasped object or the table beyond an
+        edge; lifted from MediaPipe's shape it was 50-100 mm off in grasps seen from above while the
+        knuckles were within 1-25 mm), or fusion left it out (its views disagreed). The palm's own
+        shape (median of its confident frames) fitted to the confident thumb base and knuckles
+        predicts the wrist; a camera's measured wrist, or else its ray passing at the hand's bone
+        lengths (ray_placement.py), nearest that prediction places it; the prediction itself where
+        none comes within `WRIST_RAY_GATE_M` (a landmark MediaPipe put off the wrist). A measured
+        wrist the fusion kept is never moved: the thumb base anchoring the prediction is itself
+        often 3-5 cm off in grasps."""
+        points, confidence = fused.points, fused.confidence
+        used = [v for v in views if v.name not in fused.rejected_cameras and np.all(np.isfinite(v.points_world[WRIST]))]
+        measured = any(v.measured[WRIST] for v in used)
+        if len(self._palms) < 5 or not used or (measured and np.all(np.isfinite(points[WRIST]))):
+            return points, confidence
+        anchors = [k for k in WRIST_NEIGHBOURS if confidence[k] >= 0.6]
+        if len(anchors) < 3 or WRIST_NEIGHBOURS[0] not in anchors:  # knuckles alone lie nearly on a line
+            return points, confidence
+        shape = np.median(np.stack(self._palms[-60:]), axis=0)  # (6, 3): wrist, then WRIST_NEIGHBOURS
+        rows = [1 + WRIST_NEIGHBOURS.index(k) for k in anchors]
+        motion = rigid_motion(shape[rows], points[anchors])
+        predicted = motion[:3, :3] @ shape[0] + motion[:3, 3]
+        lengths = np.linalg.norm(shape[rows] - shape[0], axis=1)
+        best, best_gap = predicted, WRIST_RAY_GATE_M
+        for view in used:
+            if view.measured[WRIST] and np.linalg.norm(view.points_world[WRIST] - predicted) < best_gap:
+                best, best_gap = view.points_world[WRIST], float(np.linalg.norm(view.points_world[WRIST] - predicted))
+            origin, direction = ray_through_pixel(view.pixels[WRIST], view.K, view.T_world_camera)
+            placed = place_on_ray(origin, direction, points[anchors], lengths, predicted)
+            if placed is not None and np.linalg.norm(placed - predicted) < best_gap:
+                best, best_gap = placed, float(np.linalg.norm(placed - predicted))
+        points, confidence = points.copy(), confidence.copy()
+        points[WRIST] = best
+        confidence[WRIST] = 0.5 * float(min(confidence[anchors]))  # derived from the anchors, not seen
+        return points, confidence
 
     def update(self, frames: list[CameraFrame], stamp: float) -> HandEstimate:
         """One moment: the frames of the cameras that delivered (any subset of the rig)."""
@@ -169,11 +221,11 @@ class HandTracker:
                                     confidence, frame.K, frame.T_world_camera))
         recent = self._last if stamp - self._last_stamp <= RECENT_S else None
         fused: FusedHand = fuse_views(views, recent, self.config.fusion)
-        confidence = fused.confidence
-        if np.isfinite(fused.points).any():
-            confidence = self._bone_check(fused.points, confidence)
+        points, confidence = self._place_wrist(fused, views)
+        if np.isfinite(points).any():
+            confidence = self._bone_check(points, confidence)
         valid = confidence > 0
-        filtered = self.filter(fused.points, stamp, valid)
+        filtered = self.filter(points, stamp, valid)
         if valid.any():
             self._last, self._last_stamp = np.where(valid[:, None], filtered, np.nan), stamp
         kept = {name: hand for name, hand in seen.items() if name not in fused.rejected_cameras}
@@ -183,7 +235,7 @@ class HandTracker:
         confidences = [v.confidence for v in views if v.name in kept]
         hand_conf = max(confidences, default=0.0) if valid.any() else 0.0
         side = self.expected_side() or ("right" if self._side_vote >= 0 else "left") if seen else ""
-        return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), fused.points, float(hand_conf),
+        return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), points, float(hand_conf),
                             side, kept, fused.rejected_cameras)
 
     def expected_side(self) -> str:

@@ -55,6 +55,7 @@ from dexmv_perception.objects.segmentation import (
     scene_points,
     voxel_downsample,
 )
+from dexmv_perception.rigid_fit import rigid_motion
 
 
 class ObjectTrackerError(ValueError):
@@ -224,7 +225,7 @@ class ObjectTracker:
             held = True
         carried = None
         if held and self._palm is not None and track.found_palm is not None:
-            carried = _rigid_motion(track.found_palm, self._palm) @ track.found_pose
+            carried = rigid_motion(track.found_palm, self._palm) @ track.found_pose
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
         if carried is not None and not self._resting(object_id, track.pose):
@@ -496,18 +497,6 @@ class ObjectTracker:
         self._palm_all = seen if seen is not None and len(seen) else None
         palm = None if kp is None else kp[[0, 5, 9, 13, 17]]
         self._palm = palm if palm is not None and np.all(np.isfinite(palm)) else None
-
-
-def _rigid_motion(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The rigid transform (4, 4) taking the points `before` onto `after` (least squares, Kabsch)."""
-    a, b = before - before.mean(axis=0), after - after.mean(axis=0)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    motion = np.eye(4)
-    motion[:3, :3] = rot
-    motion[:3, 3] = after.mean(axis=0) - rot @ before.mean(axis=0)
-    return motion
 
 
 def _axis_rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
