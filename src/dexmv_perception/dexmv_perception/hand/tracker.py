@@ -139,13 +139,23 @@ class HandTracker:
         R, t = frame.T_world_camera[:3, :3], frame.T_world_camera[:3, 3]
         return CameraHand(found, lifted, lifted.points @ R.T + t)
 
-    def _bone_check(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """Confidence with keypoints on implausible bones lowered (their child end)."""
+    def _bad_bones(self, points: np.ndarray) -> np.ndarray:
+        """(20,) bool: bones no human hand has, or off the hand's own (median of confident frames)."""
         lengths = bone_lengths(points)
         bad = ~(lengths < MAX_BONE_M)
         if len(self._bones) >= 5:
             typical = np.median(np.stack(self._bones[-60:]), axis=0)
             bad |= np.abs(lengths - typical) > BONE_TOLERANCE * typical
+        return bad
+
+    def _wrist_off(self, points: np.ndarray) -> bool:
+        """Most of the wrist's bones are off: the wrist is, not each knuckle."""
+        return bool(self._bad_bones(points)[BONES[:, 0] == WRIST].sum() >= 3)
+
+    def _bone_check(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Confidence with keypoints on implausible bones lowered (their child end)."""
+        lengths = bone_lengths(points)
+        bad = self._bad_bones(points)
         out = confidence.copy()
         from_wrist = BONES[:, 0] == WRIST
         if bad[from_wrist].sum() >= 3:
@@ -170,14 +180,18 @@ class HandTracker:
         predicts the wrist; a camera's measured wrist, or else its ray passing at the hand's bone
         lengths (ray_placement.py), nearest that prediction places it; the prediction itself where
         none comes within `WRIST_RAY_GATE_M` (a landmark MediaPipe put off the wrist). A measured
-        wrist the fusion kept is never moved: the thumb base anchoring the prediction is itself
-        often 3-5 cm off in grasps."""
+        wrist the fusion kept is moved only when most of its bones are off (its depth measured on
+        what is in front): the thumb base anchoring the prediction is itself often 3-5 cm off in
+        grasps, so a prediction alone does not overrule a measurement."""
         points, confidence = fused.points, fused.confidence
         used = [v for v in views if v.name not in fused.rejected_cameras and np.all(np.isfinite(v.points_world[WRIST]))]
         measured = any(v.measured[WRIST] for v in used)
-        if len(self._palms) < 5 or not used or (measured and np.all(np.isfinite(points[WRIST]))):
+        if len(self._palms) < 5 or not used or (
+                measured and np.all(np.isfinite(points[WRIST])) and not self._wrist_off(points)):
             return points, confidence
-        anchors = [k for k in WRIST_NEIGHBOURS if confidence[k] >= 0.6]
+        # the knuckles confident; the thumb base, which keeps the fit off their line, seen at all
+        # (from one camera its depth comes from the hand's shape: confidence about 0.5)
+        anchors = [k for k in WRIST_NEIGHBOURS if confidence[k] >= (0.45 if k == WRIST_NEIGHBOURS[0] else 0.6)]
         if len(anchors) < 3 or WRIST_NEIGHBOURS[0] not in anchors:  # knuckles alone lie nearly on a line
             return points, confidence
         shape = np.median(np.stack(self._palms[-60:]), axis=0)  # (6, 3): wrist, then WRIST_NEIGHBOURS
@@ -187,7 +201,8 @@ class HandTracker:
         lengths = np.linalg.norm(shape[rows] - shape[0], axis=1)
         best, best_gap = predicted, WRIST_RAY_GATE_M
         for view in used:
-            if view.measured[WRIST] and np.linalg.norm(view.points_world[WRIST] - predicted) < best_gap:
+            if view.measured[WRIST] and np.linalg.norm(view.points_world[WRIST] - predicted) < best_gap \
+                    and not self._wrist_off(np.vstack([view.points_world[WRIST], points[1:]])):
                 best, best_gap = view.points_world[WRIST], float(np.linalg.norm(view.points_world[WRIST] - predicted))
             origin, direction = ray_through_pixel(view.pixels[WRIST], view.K, view.T_world_camera)
             placed = place_on_ray(origin, direction, points[anchors], lengths, predicted)
@@ -195,7 +210,8 @@ class HandTracker:
                 best, best_gap = placed, float(np.linalg.norm(placed - predicted))
         points, confidence = points.copy(), confidence.copy()
         points[WRIST] = best
-        confidence[WRIST] = 0.5 * float(min(confidence[anchors]))  # derived from the anchors, not seen
+        knuckles = [k for k in anchors if k != WRIST_NEIGHBOURS[0]]
+        confidence[WRIST] = 0.5 * float(min(confidence[knuckles]))  # derived from the knuckles, not seen
         return points, confidence
 
     def update(self, frames: list[CameraFrame], stamp: float) -> HandEstimate:
