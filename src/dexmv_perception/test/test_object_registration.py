@@ -208,3 +208,18 @@ def test_an_object_held_inside_the_hand_mask_is_followed():
         [round(e, 1) for e in with_hand]
     masks_only = _track_held_mug(False)
     assert sum(e > 15.0 for e in masks_only) >= len(masks_only) // 2, [round(e, 1) for e in masks_only]
+
+
+def test_a_held_object_turned_from_how_the_hand_holds_it_is_refused():
+    """In the hand a re-detection's half-turn fits a mug's body as well as the right pose (the
+    handle hidden by the fingers): more than held_max_turn_deg from the prediction is refused, up
+    to the object's symmetry (a can turned about its axis is the same can)."""
+    tracker = ObjectTracker(["025_mug", "005_tomato_soup_can"], seed=0, config=CONFIG)
+    predicted = _pose(np.eye(3), [0.0, 0.0, 0.15])
+    half_turn = _pose(Rotation.from_rotvec([0.0, 0.0, np.pi]).as_matrix(), [0.0, 0.0, 0.15])
+    slight = _pose(Rotation.from_rotvec([0.0, 0.3, 0.0]).as_matrix(), [0.0, 0.0, 0.15])
+    assert tracker._turned("025_mug", half_turn, predicted, None)
+    assert not tracker._turned("025_mug", slight, predicted, None)
+    assert not tracker._turned("025_mug", half_turn, predicted, half_turn)  # the lifted alternative
+    can_axis = Rotation.from_rotvec([0.0, 0.0, np.pi]).as_matrix()  # about the can's own axis
+    assert not tracker._turned("005_tomato_soup_can", _pose(can_axis, [0.0, 0.0, 0.15]), predicted, None)

@@ -98,6 +98,8 @@ class TrackerConfig:
     max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
     # (beyond its predicted motion: carried by the hand when held)
     held_max_step_m: float = 0.06  # ... but in the hand never further than this from where the hand carries it
+    held_max_turn_deg: float = 60.0  # a held object turned further from its prediction is not taken; a palm
+    # turned further since the object was found is taken as a mirrored fit (its turn not applied)
     nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
     held_redetect_every: int = 3  # updates between searches for an object unseen
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
@@ -225,12 +227,28 @@ class ObjectTracker:
             held = True
         carried = None
         if held and self._palm is not None and track.found_palm is not None:
-            carried = rigid_motion(track.found_palm, self._palm) @ track.found_pose
+            motion = rigid_motion(track.found_palm, self._palm)
+            turn = np.degrees(np.arccos(np.clip((np.trace(motion[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)))
+            if turn > self.config.held_max_turn_deg:
+                # no hand turns that far between two looks at it: the palm's keypoints were fitted
+                # mirrored (MediaPipe confuses palm and back), which turned a held mug half round
+                motion[:3, :3] = np.eye(3)
+                motion[:3, 3] = self._palm.mean(axis=0) - track.found_palm.mean(axis=0)
+            carried = motion @ track.found_pose
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
         if carried is not None and not self._resting(object_id, track.pose):
             return carried, True, None
         return predicted, held, carried
+
+    def _turned(self, object_id: str, pose: np.ndarray, predicted: np.ndarray, lifted: np.ndarray | None) -> bool:
+        """Whether `pose` is turned more than `held_max_turn_deg` from every prediction (symmetry-aware:
+        a can turned about its axis is not turned)."""
+        from dexmv_perception.objects.symmetry import rotation_error_deg
+
+        expected = [predicted] if lifted is None else [predicted, lifted]
+        return min(rotation_error_deg(pose[:3, :3], p[:3, :3], object_id) for p in expected) \
+            > self.config.held_max_turn_deg
 
     def _allowed_step(self, track: _Track, held: bool) -> float:
         """How far from its prediction an object may be found: `max_step_m` per update unseen, but
@@ -449,7 +467,8 @@ class ObjectTracker:
                         if everywhere is not None and (detected is None
                                                        or confidence(everywhere[1]) > confidence(detected[1])):
                             detected = everywhere
-                    if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])):
+                    if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])) \
+                            and not (held and self._turned(object_id, detected[0], predicted, lifted)):
                         found = detected
             # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
             # ICP and re-detection slide onto whatever is near, and the next frame would start there.
@@ -464,6 +483,8 @@ class ObjectTracker:
                 np.linalg.norm(found[0][:3, 3] - p[:3, 3]) for p in expected) > self._allowed_step(track, held)
             if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
+            if found is not None and held and self._turned(object_id, found[0], predicted, lifted):
+                found = None  # nor turned far from how the hand holds it (a half-turn fits a mug's body too)
             if found is None or confidence(found[1]) < floor:
                 if track is not None and track.missed < cfg.keep_lost_updates:
                     # not seen now (hidden by the hand, out of view): kept where it is expected (carried
