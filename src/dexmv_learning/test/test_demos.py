@@ -109,7 +109,10 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
     _, report = repair_gaps(_with_gap(traj, 20, 8), [oid], max_gap_s=0.3)
     assert report.reason == "" and report.filled_hand_frames == 8, report.reason
     _, report = repair_gaps(_with_gap(traj, 20, 9), [oid], max_gap_s=0.3)
-    assert "hand missing for 0.33 s" in report.reason
+    assert "hand missing for 0.33 s" in report.reason and "below confidence 0.3" in report.reason
+    # at the end: the reason says which part is missing (it said "hand or object")
+    _, report = repair_gaps(_with_gap(traj, len(traj.stamps) - 15, 15), [oid], max_gap_s=0.3)
+    assert report.reason.startswith("hand missing for the last 0.50 s (wrist or a knuckle"), report.reason
 
     from dexmv_learning.demos.conversion import ConversionConfig, convert
 

@@ -113,10 +113,16 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     # cut short missing stretches at either end
     first, last = np.flatnonzero(~any_bad)[[0, -1]]
     head, tail = stamps[first] - stamps[0], stamps[-1] - stamps[last]
-    for where, length in (("start", head), ("end", tail)):
+    why = {"hand": f"wrist or a knuckle not perceived or below confidence {min_confidence:g}"}
+    why.update({traj.object_ids[k]: f"not perceived, below confidence {min_confidence:g} or off its track"
+                for k in obj_cols})
+    for where, length, part in (("start", head, slice(0, first)), ("end", tail, slice(last + 1, None))):
         if _longer_than(length, max_gap_s):
-            report.reason = f"hand or object missing for the first/last {length:.2f} s (at the {where}; " \
-                            f"more than --max-gap {max_gap_s:g} s)"
+            channels = [("hand", hand_bad), *((traj.object_ids[k], v) for k, v in obj_bad.items())]
+            missing = [label for label, bad in channels if bad[part].any()]
+            what = " and ".join(missing) or "hand or object"
+            report.reason = f"{what} missing for the {'first' if where == 'start' else 'last'} {length:.2f} s " \
+                            f"({'; '.join(why[m] for m in missing if m in why)}; more than --max-gap {max_gap_s:g} s)"
             return traj, report
     sl = slice(first, last + 1)
     report.trimmed_frames = int(first + len(stamps) - 1 - last)
@@ -130,7 +136,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             report.longest_gap_s = max(report.longest_gap_s, float(length))
             if _longer_than(length, max_gap_s):
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
-                                f"(more than --max-gap {max_gap_s:g} s)"
+                                f"({why[label]}; more than --max-gap {max_gap_s:g} s)"
                 return traj, report
     # fill every keypoint channel's interior gaps (short ones; long finger gaps stay missing)
     for j in range(21):
