@@ -212,7 +212,7 @@ def test_an_object_held_inside_the_hand_mask_is_followed():
 
 def test_a_held_object_turned_from_how_the_hand_holds_it_is_refused():
     """In the hand a re-detection's half-turn fits a mug's body as well as the right pose (the
-    handle hidden by the fingers): more than held_max_turn_deg from the prediction is refused, up
+    handle hidden by the fingers): more than held_max_flip_deg from the prediction is refused, up
     to the object's symmetry (a can turned about its axis is the same can)."""
     tracker = ObjectTracker(["025_mug", "005_tomato_soup_can"], seed=0, config=CONFIG)
     predicted = _pose(np.eye(3), [0.0, 0.0, 0.15])

@@ -98,8 +98,9 @@ class TrackerConfig:
     max_step_m: float = 0.02  # a lost object is looked for within its radius plus this per update since seen
     # (beyond its predicted motion: carried by the hand when held)
     held_max_step_m: float = 0.06  # ... but in the hand never further than this from where the hand carries it
-    held_max_turn_deg: float = 60.0  # a held object turned further from its prediction is not taken; a palm
-    # turned further since the object was found is taken as a mirrored fit (its turn not applied)
+    held_max_turn_deg: float = 60.0  # a palm turned further since the object was found is a mirrored fit
+    held_max_flip_deg: float = 120.0  # a held object turned further from its prediction is not taken (a
+    # half-turn); a smaller bound kept ICP's slow drift: the right pose, back, was then too far to take
     nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
     held_redetect_every: int = 3  # updates between searches for an object unseen
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
@@ -242,13 +243,13 @@ class ObjectTracker:
         return predicted, held, carried
 
     def _turned(self, object_id: str, pose: np.ndarray, predicted: np.ndarray, lifted: np.ndarray | None) -> bool:
-        """Whether `pose` is turned more than `held_max_turn_deg` from every prediction (symmetry-aware:
+        """Whether `pose` is turned more than `held_max_flip_deg` from every prediction (symmetry-aware:
         a can turned about its axis is not turned)."""
         from dexmv_perception.objects.symmetry import rotation_error_deg
 
         expected = [predicted] if lifted is None else [predicted, lifted]
         return min(rotation_error_deg(pose[:3, :3], p[:3, :3], object_id) for p in expected) \
-            > self.config.held_max_turn_deg
+            > self.config.held_max_flip_deg
 
     def _allowed_step(self, track: _Track, held: bool) -> float:
         """How far from its prediction an object may be found: `max_step_m` per update unseen, but
@@ -484,7 +485,7 @@ class ObjectTracker:
             if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
             if found is not None and held and self._turned(object_id, found[0], predicted, lifted):
-                found = None  # nor turned far from how the hand holds it (a half-turn fits a mug's body too)
+                found = None  # nor turned half round from how the hand holds it (either way fits a mug's body)
             if found is None or confidence(found[1]) < floor:
                 if track is not None and track.missed < cfg.keep_lost_updates:
                     # not seen now (hidden by the hand, out of view): kept where it is expected (carried
