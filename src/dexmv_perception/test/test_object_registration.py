@@ -218,8 +218,8 @@ def test_a_held_object_turned_from_how_the_hand_holds_it_is_refused():
     predicted = _pose(np.eye(3), [0.0, 0.0, 0.15])
     half_turn = _pose(Rotation.from_rotvec([0.0, 0.0, np.pi]).as_matrix(), [0.0, 0.0, 0.15])
     slight = _pose(Rotation.from_rotvec([0.0, 0.3, 0.0]).as_matrix(), [0.0, 0.0, 0.15])
-    assert tracker._turned("025_mug", half_turn, predicted, None)
-    assert not tracker._turned("025_mug", slight, predicted, None)
-    assert not tracker._turned("025_mug", half_turn, predicted, half_turn)  # the lifted alternative
+    assert tracker._turned("025_mug", half_turn, [predicted])
+    assert not tracker._turned("025_mug", slight, [predicted])
+    assert not tracker._turned("025_mug", half_turn, [predicted, half_turn])  # the lifted alternative
     can_axis = Rotation.from_rotvec([0.0, 0.0, np.pi]).as_matrix()  # about the can's own axis
-    assert not tracker._turned("005_tomato_soup_can", _pose(can_axis, [0.0, 0.0, 0.15]), predicted, None)
+    assert not tracker._turned("005_tomato_soup_can", _pose(can_axis, [0.0, 0.0, 0.15]), [predicted])

@@ -26,6 +26,7 @@ WRONG_SIDE_FACTOR = 0.2
 SIDE_VOTE_DECAY = 0.97  # per camera frame: the vote remembers about a second at 30 fps
 RECENT_S = 0.25  # a previous estimate older than this does not gate the next one
 WRIST_NEIGHBOURS = (1, 5, 9, 13, 17)  # thumb CMC and the knuckles: the wrist's bones end there
+WRIST_BONES = BONES[:, 0] == WRIST  # (20,) bool: the five bones from the wrist
 WRIST_RAY_GATE_M = 0.025  # a wrist ray placement this far from the palm shape's prediction is not taken
 
 
@@ -150,18 +151,16 @@ class HandTracker:
 
     def _wrist_off(self, points: np.ndarray) -> bool:
         """Most of the wrist's bones are off: the wrist is, not each knuckle."""
-        return bool(self._bad_bones(points)[BONES[:, 0] == WRIST].sum() >= 3)
+        return _wrist_bones_off(self._bad_bones(points))
 
     def _bone_check(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """Confidence with keypoints on implausible bones lowered (their child end)."""
         lengths = bone_lengths(points)
         bad = self._bad_bones(points)
         out = confidence.copy()
-        from_wrist = BONES[:, 0] == WRIST
-        if bad[from_wrist].sum() >= 3:
-            # most of the wrist's bones are off: the wrist is, not each knuckle
+        if _wrist_bones_off(bad):
             out[WRIST] *= 0.3
-            bad = bad & ~from_wrist
+            bad = bad & ~WRIST_BONES
         out[BONES[bad, 1]] *= 0.3
         if (confidence[BONES].min(axis=1) > 0.5).all() and not bad.any():
             self._bones.append(lengths)
@@ -271,3 +270,8 @@ class HandTracker:
 
 def empty_keypoints() -> np.ndarray:
     return np.full((NUM_KEYPOINTS, 3), np.nan)
+
+
+def _wrist_bones_off(bad: np.ndarray) -> bool:
+    """Most (3 of 5) of the wrist's bones are off: the wrist is, not each knuckle."""
+    return bool(bad[WRIST_BONES].sum() >= 3)

@@ -88,6 +88,19 @@ def points_near_segments(points: np.ndarray, keypoints: np.ndarray, radius: floa
     return near
 
 
+def forearm_segment(keypoints: np.ndarray, length_m: float) -> np.ndarray | None:
+    """(2, 3): from the wrist `length_m` along the forearm (away from the middle knuckle), or None
+    when the wrist or that knuckle is unknown or they coincide."""
+    kp = np.asarray(keypoints, dtype=float)
+    if not np.all(np.isfinite(kp[[0, 9]])):
+        return None
+    back = kp[0] - kp[9]
+    norm = float(np.linalg.norm(back))
+    if norm <= 1e-6:
+        return None
+    return np.stack([kp[0], kp[0] + back / norm * length_m])
+
+
 def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: float, forearm_radius_m: float,
                      forearm_length_m: float = 2.0) -> DepthView:
     """`view` with its mask kept only where the pixel's point lies within `hand_radius_m` of the
@@ -107,12 +120,9 @@ def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: floa
     cam = np.stack([(u - K[0, 2]) / K[0, 0] * z, (v - K[1, 2]) / K[1, 1] * z, z], axis=1)[has_depth]
     pts = cam @ view.T_world_camera[:3, :3].T + view.T_world_camera[:3, 3]
     near = points_near_segments(pts, kp, hand_radius_m)
-    if np.all(np.isfinite(kp[[0, 9]])):
-        back = kp[0] - kp[9]
-        norm = float(np.linalg.norm(back))
-        if norm > 1e-6:
-            arm = np.stack([kp[0], kp[0] + back / norm * forearm_length_m])
-            near |= points_near_segments(pts, arm, forearm_radius_m, ((0, 1),))
+    arm = forearm_segment(kp, forearm_length_m)
+    if arm is not None:
+        near |= points_near_segments(pts, arm, forearm_radius_m, ((0, 1),))
     keep = np.ones(len(z), dtype=bool)  # no depth: nothing to take, keep it excluded
     keep[has_depth] = near
     decided = np.zeros_like(small)

@@ -63,7 +63,8 @@ def object_symmetry(object_id: str) -> ObjectSymmetry:
     return _SYMMETRIES.get(object_id, ObjectSymmetry())
 
 
-def _angle_deg(rot: np.ndarray) -> float:
+def rotation_angle_deg(rot: np.ndarray) -> float:
+    """The angle (degrees) of a rotation matrix."""
     return float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
 
 
@@ -76,4 +77,4 @@ def rotation_error_deg(R_est: np.ndarray, R_true: np.ndarray, object_id: str) ->
         a_est, a_true = r_est @ sym.axis, r_true @ sym.axis
         c = float(np.dot(a_est, a_true))
         return float(np.degrees(np.arccos(np.clip(abs(c) if sym.axis_flip else c, -1.0, 1.0))))
-    return min(_angle_deg((r_true @ s).T @ r_est) for s in sym.discrete)
+    return min(rotation_angle_deg((r_true @ s).T @ r_est) for s in sym.discrete)

@@ -50,11 +50,13 @@ from dexmv_perception.objects.segmentation import (
     Plane,
     clusters,
     fit_table_plane,
+    forearm_segment,
     narrow_hand_mask,
     points_near_segments,
     scene_points,
     voxel_downsample,
 )
+from dexmv_perception.objects.symmetry import rotation_angle_deg, rotation_error_deg
 from dexmv_perception.rigid_fit import rigid_motion
 
 
@@ -201,12 +203,9 @@ class ObjectTracker:
         pts = pts[plane.height(pts) > cfg.table_margin_m]
         if kp is not None and len(pts):
             drop = points_near_segments(pts, kp, cfg.hand_radius_m)
-            if np.all(np.isfinite(kp[[0, 9]])):
-                back = kp[0] - kp[9]
-                norm = np.linalg.norm(back)
-                if norm > 1e-6:
-                    elbow = kp[0] + back / norm * cfg.forearm_length_m
-                    drop |= points_near_segments(pts, np.stack([kp[0], elbow]), cfg.forearm_radius_m, ((0, 1),))
+            arm = forearm_segment(kp, cfg.forearm_length_m)
+            if arm is not None:
+                drop |= points_near_segments(pts, arm, cfg.forearm_radius_m, ((0, 1),))
             pts = pts[~drop]
         return voxel_downsample(pts, cfg.voxel_m)
 
@@ -219,18 +218,18 @@ class ObjectTracker:
         be left (a hand reaching or letting go) or lifted (the hand's first move up), so both are
         returned; away from the hand it moves on by its last motion."""
         held = False
+        resting = self._resting(object_id, track.pose)
         if self._palm_all is not None:
             gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
             held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
-        elif track.held and not self._resting(object_id, track.pose):
+        elif track.held and not resting:
             # the hand not perceived this instant (a frame MediaPipe missed): an object that was in
             # it and is still in the air is in it yet, and cannot be across the table next frame
             held = True
         carried = None
         if held and self._palm is not None and track.found_palm is not None:
             motion = rigid_motion(track.found_palm, self._palm)
-            turn = np.degrees(np.arccos(np.clip((np.trace(motion[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)))
-            if turn > self.config.held_max_turn_deg:
+            if rotation_angle_deg(motion[:3, :3]) > self.config.held_max_turn_deg:
                 # no hand turns that far between two looks at it: the palm's keypoints were fitted
                 # mirrored (MediaPipe confuses palm and back), which turned a held mug half round
                 motion[:3, :3] = np.eye(3)
@@ -238,16 +237,13 @@ class ObjectTracker:
             carried = motion @ track.found_pose
         predicted = track.pose.copy()
         predicted[:3, 3] += track.velocity
-        if carried is not None and not self._resting(object_id, track.pose):
+        if carried is not None and not resting:
             return carried, True, None
         return predicted, held, carried
 
-    def _turned(self, object_id: str, pose: np.ndarray, predicted: np.ndarray, lifted: np.ndarray | None) -> bool:
-        """Whether `pose` is turned more than `held_max_flip_deg` from every prediction (symmetry-aware:
-        a can turned about its axis is not turned)."""
-        from dexmv_perception.objects.symmetry import rotation_error_deg
-
-        expected = [predicted] if lifted is None else [predicted, lifted]
+    def _turned(self, object_id: str, pose: np.ndarray, expected: list[np.ndarray]) -> bool:
+        """Whether `pose` is turned more than `held_max_flip_deg` from every expected pose
+        (symmetry-aware: a can turned about its axis is not turned)."""
         return min(rotation_error_deg(pose[:3, :3], p[:3, :3], object_id) for p in expected) \
             > self.config.held_max_flip_deg
 
@@ -440,6 +436,7 @@ class ObjectTracker:
         for object_id in order:
             track = self._tracks.get(object_id)
             predicted, held, lifted = (None, False, None) if track is None else self._predict(object_id, track)
+            expected = [predicted] if lifted is None else [predicted, lifted]  # where a track may be found
             found = None
             if len(pool) >= cfg.min_cluster_points:
                 found = self._track(object_id, track, pool, views, predicted, lifted) if track is not None else None
@@ -469,7 +466,7 @@ class ObjectTracker:
                                                        or confidence(everywhere[1]) > confidence(detected[1])):
                             detected = everywhere
                     if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])) \
-                            and not (held and self._turned(object_id, detected[0], predicted, lifted)):
+                            and not (held and self._turned(object_id, detected[0], expected)):
                         found = detected
             # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
             # ICP and re-detection slide onto whatever is near, and the next frame would start there.
@@ -479,12 +476,11 @@ class ObjectTracker:
             # Nor is a pose away from the prediction below doubt_confidence (a jump needs clear
             # evidence), nor in the hand at all: an object held cannot be far from where the hand
             # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
-            expected = [predicted] if lifted is None else [predicted, lifted]
             jumped = track is not None and found is not None and min(
                 np.linalg.norm(found[0][:3, 3] - p[:3, 3]) for p in expected) > self._allowed_step(track, held)
             if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
-            if found is not None and held and self._turned(object_id, found[0], predicted, lifted):
+            if found is not None and held and self._turned(object_id, found[0], expected):
                 found = None  # nor turned half round from how the hand holds it (either way fits a mug's body)
             if found is None or confidence(found[1]) < floor:
                 if track is not None and track.missed < cfg.keep_lost_updates:
