@@ -163,6 +163,11 @@ def test_tracker_refuses_bad_arguments():
         ObjectTracker(["025_mug"], scales={"025_mug": 0.0})
     with pytest.raises(ObjectTrackerError, match="DepthView"):
         ObjectTracker(["025_mug"]).update([np.zeros((4, 4))])
+    view = DepthView(np.zeros((8, 8)), np.diag([100.0, 100.0, 1.0]), np.eye(4))
+    with pytest.raises(ObjectTrackerError, match=r"hand_keypoints must be \(21, 3\)"):
+        ObjectTracker(["025_mug"]).update([view], hand_keypoints=np.zeros((20, 3)))
+    # no keypoint seen is no hand, not an error (the hand's masks alone are used)
+    assert ObjectTracker(["025_mug"]).update([view], hand_keypoints=np.full((21, 3), np.nan)) == []
 
 
 def _track_held_mug(with_keypoints: bool) -> list[float]:
