@@ -86,6 +86,28 @@ def test_table_plane_and_hand_neighbourhood():
     assert near.tolist() == [True, False]
 
 
+def test_points_near_segments_matches_the_distance_to_every_bone():
+    """The pruned search (a box around the bones, each bone testing only unclaimed points) gives what
+    the distance to the nearest bone says, with unknown keypoints' bones left out."""
+    from dexmv_perception.objects.segmentation import HAND_BONES
+
+    rng = np.random.default_rng(3)
+    keypoints = rng.uniform(-0.08, 0.08, (21, 3))
+    keypoints[7] = np.nan
+    points = rng.uniform(-0.15, 0.15, (4000, 3))
+    dist = np.full(len(points), np.inf)
+    for i, j in HAND_BONES:
+        a, b = keypoints[i], keypoints[j]
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            continue
+        t = np.clip((points - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
+        dist = np.minimum(dist, np.linalg.norm(points - (a + t[:, None] * (b - a)), axis=1))
+    near = points_near_segments(points, keypoints, 0.02)
+    assert 0 < near.sum() < len(points)
+    assert np.array_equal(near, dist < 0.02)
+    assert not points_near_segments(points, np.full((21, 3), np.nan), 0.02).any()
+
+
 def test_depth_view_checks_its_inputs():
     depth = np.full((4, 6), 0.5, np.float32)
     view = DepthView(depth, np.array([[100.0, 0, 3], [0, 100.0, 2], [0, 0, 1]]), np.eye(4))

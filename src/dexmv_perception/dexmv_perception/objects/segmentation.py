@@ -73,18 +73,30 @@ def fit_table_plane(points: np.ndarray, rng: np.random.Generator, *, search_m: f
 
 def points_near_segments(points: np.ndarray, keypoints: np.ndarray, radius: float,
                          bones: Sequence[tuple[int, int]] = HAND_BONES) -> np.ndarray:
-    """(N,) bool: points within `radius` of any bone segment between finite keypoints."""
+    """(N,) bool: points within `radius` of any bone segment between finite keypoints.
+
+    Each bone only tests the points no earlier bone claimed, after a box around the segments: the
+    masks this runs on are mostly hand, so the candidates shrink fast (it ran on every moment's
+    masks of both cameras and was half the object tracker's time)."""
     near = np.zeros(len(points), dtype=bool)
-    if len(points) == 0:
-        return near
     kp = np.asarray(keypoints, dtype=float)
-    for i, j in bones:
-        a, b = kp[i], kp[j]
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            continue
+    segments = [(kp[i], kp[j]) for i, j in bones if np.all(np.isfinite(kp[i])) and np.all(np.isfinite(kp[j]))]
+    if len(points) == 0 or not segments:
+        return near
+    ends = np.array([end for segment in segments for end in segment])
+    inside = np.all((points >= ends.min(axis=0) - radius) & (points <= ends.max(axis=0) + radius), axis=1)
+    candidates = np.flatnonzero(inside)
+    r2 = radius * radius
+    for a, b in segments:
+        if candidates.size == 0:
+            break
         ab = b - a
-        t = np.clip((points - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
-        near |= np.linalg.norm(points - (a + t[:, None] * ab), axis=1) < radius
+        rel = points[candidates] - a
+        t = np.clip(rel @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+        off = rel - t[:, None] * ab
+        hit = np.einsum("ij,ij->i", off, off) < r2
+        near[candidates[hit]] = True
+        candidates = candidates[~hit]
     return near
 
 
@@ -99,6 +111,18 @@ def forearm_segment(keypoints: np.ndarray, length_m: float) -> np.ndarray | None
     if norm <= 1e-6:
         return None
     return np.stack([kp[0], kp[0] + back / norm * length_m])
+
+
+def points_near_hand(points: np.ndarray, keypoints: np.ndarray, hand_radius_m: float, forearm_radius_m: float,
+                     forearm_length_m: float) -> np.ndarray:
+    """(N,) bool: points within `hand_radius_m` of the hand's bones or `forearm_radius_m` of the
+    forearm's line (the forearm only tested on the points the bones left)."""
+    near = points_near_segments(points, keypoints, hand_radius_m)
+    arm = forearm_segment(keypoints, forearm_length_m)
+    if arm is not None and not near.all():
+        rest = np.flatnonzero(~near)
+        near[rest] = points_near_segments(points[rest], arm, forearm_radius_m, ((0, 1),))
+    return near
 
 
 def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: float, forearm_radius_m: float,
@@ -119,10 +143,7 @@ def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: floa
     K = view.K
     cam = np.stack([(u - K[0, 2]) / K[0, 0] * z, (v - K[1, 2]) / K[1, 1] * z, z], axis=1)[has_depth]
     pts = cam @ view.T_world_camera[:3, :3].T + view.T_world_camera[:3, 3]
-    near = points_near_segments(pts, kp, hand_radius_m)
-    arm = forearm_segment(kp, forearm_length_m)
-    if arm is not None:
-        near |= points_near_segments(pts, arm, forearm_radius_m, ((0, 1),))
+    near = points_near_hand(pts, kp, hand_radius_m, forearm_radius_m, forearm_length_m)
     keep = np.ones(len(z), dtype=bool)  # no depth: nothing to take, keep it excluded
     keep[has_depth] = near
     decided = np.zeros_like(small)

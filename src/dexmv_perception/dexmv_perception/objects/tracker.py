@@ -50,9 +50,8 @@ from dexmv_perception.objects.segmentation import (
     Plane,
     clusters,
     fit_table_plane,
-    forearm_segment,
     narrow_hand_mask,
-    points_near_segments,
+    points_near_hand,
     scene_points,
     voxel_downsample,
 )
@@ -202,11 +201,7 @@ class ObjectTracker:
         plane = self._plane
         pts = pts[plane.height(pts) > cfg.table_margin_m]
         if kp is not None and len(pts):
-            drop = points_near_segments(pts, kp, cfg.hand_radius_m)
-            arm = forearm_segment(kp, cfg.forearm_length_m)
-            if arm is not None:
-                drop |= points_near_segments(pts, arm, cfg.forearm_radius_m, ((0, 1),))
-            pts = pts[~drop]
+            pts = pts[~points_near_hand(pts, kp, cfg.hand_radius_m, cfg.forearm_radius_m, cfg.forearm_length_m)]
         return voxel_downsample(pts, cfg.voxel_m)
 
     # ------------------------------------------------------------------------------ per object
