@@ -103,6 +103,11 @@ class RetargetConfig:
     check_plausibility: bool = True  # reject frames that are not a human hand in the robot's reach
     workspace_margin: float = 0.10  # m around the palm's reachable box (world mode)
     max_wrist_error: float = 0.05  # m: beyond this a solved frame is flagged "wrist_unreachable"
+    # ... and solved again with the wrist term this many times heavier, kept when its palm is nearer
+    # the wrist (0: off). Where the arm cannot give the hand's orientation at its position, the
+    # vectors' quadratic cost outweighs the wrist's linear (Huber) one and the palm left the wrist by
+    # 20 cm; DexMV's arm follows the wrist pose outright
+    unreachable_wrist_weight: float = 20.0
 
 
 @dataclass
@@ -312,6 +317,13 @@ class Retargeter:
             q0 = anchor = self._warm
         problem = FrameProblem(targets, weights, wrist_target, self.config.wrist_weight, anchor, free)
         result = self.solver.solve(q0, problem)
+        if wrist_target is not None and result.wrist_error > self.config.max_wrist_error \
+                and self.config.unreachable_wrist_weight > 0:
+            heavier = FrameProblem(targets, weights, wrist_target,
+                                   self.config.wrist_weight * self.config.unreachable_wrist_weight, anchor, free)
+            again = self.solver.solve(q0, heavier)
+            if again.wrist_error < result.wrist_error:
+                result = again
         raw = self.kin.project(result.q)  # the DIP-PIP couplings the model enforces (and limits)
         self._warm = self._last_good = raw
         errors = result.norms[TASK] * 1000.0
