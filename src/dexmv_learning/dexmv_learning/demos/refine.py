@@ -335,6 +335,7 @@ def _human_grasp_search(sim, task_id: str, q: np.ndarray, objects: np.ndarray, o
                         seed: int, rs: dict[str, Any], phase: tuple[int, int, int], limits: np.ndarray):
     """Adjustments of the human's grasp, smallest first (module docstring); (best, tries)."""
     from dexmv_learning.demos.conversion import hand_actions, moved_object
+    from dexmv_learning.demos.rollout import stored_actions
     from dexmv_sim.scene import CONTROL_DT
 
     jac = slide_jacobian(sim)
@@ -355,7 +356,7 @@ def _human_grasp_search(sim, task_id: str, q: np.ndarray, objects: np.ndarray, o
         actions = hand_actions(sim, q_ref, options, seed, config, task_id)
         sim.reset(np.random.default_rng(seed), options)
         z0 = float(sim.data.xpos[body, 2])
-        for action in actions[: min(len(actions) - 1, phase[1] + round(PROBE_S / CONTROL_DT))]:
+        for action in stored_actions(actions[: min(len(actions) - 1, phase[1] + round(PROBE_S / CONTROL_DT))]):
             sim.step_action(action)
         raised = float(sim.data.xpos[body, 2]) - z0
         if raised < PROBE_LIFT_M:

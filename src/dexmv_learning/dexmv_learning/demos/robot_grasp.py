@@ -140,6 +140,7 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
     import mujoco
     from scipy.spatial.transform import Rotation, Slerp
 
+    from dexmv_learning.demos.rollout import stored_actions
     from dexmv_sim.scene import CONTROL_DT
     from dexmv_sim.scripted import ArmIK
     from dexmv_sim.tasks.base import N_HAND
@@ -213,8 +214,9 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
                 out[:SLIDES] += weight * _smooth((k - lift) / 10)
             targets[k] = q_k
             actions[t] = sim.actions.to_actions(out)
-        sim.step_action(np.clip(actions[t], -1, 1))
-    return np.clip(actions, -1, 1), targets
+        actions[t] = stored_actions(actions[t])  # stepped as the dataset will replay it
+        sim.step_action(actions[t])
+    return actions, targets
 
 
 def gentle_carry(objects: np.ndarray, lift: int, release: int, dt: float) -> np.ndarray:

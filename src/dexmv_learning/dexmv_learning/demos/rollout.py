@@ -15,13 +15,22 @@ import numpy as np
 from dexmv_learning.demos.dataset import Demonstration
 
 
+def stored_actions(actions: np.ndarray) -> np.ndarray:
+    """`actions` as a dataset keeps them (float32, within [-1, 1]), in float64 to step with.
+
+    A demonstration must be what its stored actions do. Pour's 63 frictionless particles amplify
+    the float32 rounding of an action (1e-8) into a different pour: a demonstration stepped with
+    the unrounded actions scored 1.0, its stored actions replayed from its stored start 0.0."""
+    return np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0).astype(np.float64)
+
+
 def record_rollout(sim, actions: np.ndarray, *, reference_qpos: np.ndarray | None = None,
                    seed: int | None = None, source: dict[str, Any] | None = None,
                    on_step: Callable[[int], None] | None = None) -> Demonstration:
     """Step `sim` (a dexmv_sim TaskSimulation, already reset to the start state) through `actions`
     (T, 30) and record observations, rewards, success, score and the integration state before
     every step and after the last. on_step(t) runs after step t (t = 1..T) and once at t = 0."""
-    actions = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+    actions = stored_actions(actions)
     t_total = len(actions)
     obs = np.empty((t_total + 1, sim.obs_dim))
     states = np.empty((t_total + 1, sim.state_size))
