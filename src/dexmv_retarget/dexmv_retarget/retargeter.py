@@ -197,7 +197,7 @@ class Retargeter:
         self._vector_diff[np.arange(NUM_VECTORS), VECTOR_PAIRS[:, 1]] += 1.0
         self._vector_diff[np.arange(NUM_VECTORS), VECTOR_PAIRS[:, 0]] -= 1.0
         self._all_vectors = np.ones(NUM_VECTORS, dtype=bool)
-        for name in ("segment_weight", "shape_weight", "wrist_weight"):
+        for name in ("segment_weight", "shape_weight", "wrist_weight", "unreachable_wrist_weight"):
             value = getattr(config, name)
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")

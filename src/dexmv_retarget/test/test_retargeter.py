@@ -223,3 +223,10 @@ def test_the_palm_stays_at_the_wrist_where_the_arm_cannot_turn_the_hand(kin):
     assert not any("wrist_unreachable" in r for r in again.reasons)
     assert again.tsv_error_mm < once.tsv_error_mm + 10.0  # the price: the fingers' directions
     assert kin.limit_violation(again.joints) == 0.0
+
+
+@pytest.mark.parametrize("name", ["segment_weight", "shape_weight", "wrist_weight", "unreachable_wrist_weight"])
+def test_a_negative_or_nan_weight_is_refused_with_its_name(kin, name):
+    for value in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match=name):
+            Retargeter(RetargetConfig(**{name: value}), kinematics=kin)
