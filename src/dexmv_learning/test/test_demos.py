@@ -340,3 +340,23 @@ def test_bench_demos_reports_kept_dropped_with_reasons_and_replay(tmp_path, caps
     assert len(row["dropped_reasons"]) == row["dropped"]
     assert len(row["per_demo_success"]) == row["kept"]
     assert 0.0 <= row["refined_replay_success"] <= 1.0
+
+
+def test_the_pour_grasp_is_rolled_against_the_perceived_tilt_and_the_turn_capped():
+    """A mug tilted 100 degrees about -y after the lift: the grasp is rolled 40 degrees about +y
+    (against it), the carried turn stops at 85 degrees; a mug barely turned gets no roll."""
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.robot_grasp import POUR_MAX_TILT, POUR_ROLL, capped_turn, pour_roll
+
+    angles = np.radians(np.concatenate([np.zeros(20), np.linspace(0.0, 100.0, 40), np.full(20, 100.0)]))
+    quat_xyzw = Rotation.from_rotvec(angles[:, None] * np.array([0.0, -1.0, 0.0])).as_quat()
+    objects = np.concatenate([np.zeros((len(angles), 3)), np.roll(quat_xyzw, 1, axis=1)], axis=1)  # wxyz
+    roll = Rotation.from_matrix(pour_roll(objects, lift=10)).as_rotvec()
+    np.testing.assert_allclose(roll, [0.0, POUR_ROLL, 0.0], atol=1e-9)
+    assert np.array_equal(pour_roll(objects[:25], lift=10), np.eye(3))  # at most ~11 degrees: no pour
+    full = Rotation.from_rotvec(np.radians(100.0) * np.array([0.0, -1.0, 0.0])).as_matrix()
+    np.testing.assert_allclose(Rotation.from_matrix(capped_turn(full, POUR_MAX_TILT)).as_rotvec(),
+                               [0.0, -POUR_MAX_TILT, 0.0], atol=1e-9)
+    small = Rotation.from_rotvec([0.3, 0.0, 0.0]).as_matrix()
+    assert np.array_equal(capped_turn(small, POUR_MAX_TILT), small)

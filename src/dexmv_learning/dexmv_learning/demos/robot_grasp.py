@@ -18,11 +18,12 @@ own hand can:
    past the surface so the position servos press on it, closed by 60 % of the time to the lift
    onset (the perceived object's first rise) so the grip builds up before the lift. The grasp spec
    (depth below the top, thumb placement) is the simulation's for that object model
-   (dexmv_sim.scripted.GRASPS), a plain top grasp otherwise.
+   (dexmv_sim.scripted.GRASPS), a plain top grasp otherwise. For pour the grasp is rolled
+   POUR_ROLL against the perceived tilt, so that the arm can turn the mug far enough to pour.
 3. The object is then carried along its perceived path to its last pose (the hindsight target),
    played slower where the human moved it faster than CARRY_MAX_SPEED (a time warp: same path,
    later; the simulated grasps hold gentle accelerations only): the palm moves with the path's
-   displacement (and, for pour and place_inside, its rotation), plus an integral correction of
+   displacement (and, for pour and place_inside, its rotation, at most POUR_MAX_TILT), plus an integral correction of
    the measured object's error (the loaded arm sags, the object slips in the hand) and a
    feed-forward of the arm's dynamics and of the object's weight; the grasp is kept until the
    perceived release (pour, place_inside), then the hand opens.
@@ -80,6 +81,15 @@ def _object_top(sim, task_id: str, body: int) -> float:
 
 
 MAX_TURN = 0.7  # rad the palm turns about the vertical at most (the arm's yaw range is +-0.75)
+# Pour. At pouring places the arm's rotations end about 45 degrees from the palm-down pose (inverse
+# kinematics swept in 5-degree steps with the palm held within 1 cm), so a palm-down grasp tilts the
+# mug 40-50 degrees and pours little where the human tilts it 95-120. Grasped rolled POUR_ROLL the
+# other way, the palm can then turn the mug 85 degrees. Beyond what the arm can turn, its inverse
+# kinematics gave up position for orientation and the palm swung 10-13 cm off the container, so
+# the carried turn is capped at POUR_MAX_TILT.
+POUR_ROLL = np.radians(40.0)
+POUR_MAX_TILT = np.radians(85.0)
+POUR_MIN_TILT = np.radians(20.0)  # a perceived turn smaller than this is no pour: no roll
 
 
 def grasp_yaw_offset(task_id: str, object_id: str, quat_wxyz: np.ndarray) -> float:
@@ -121,6 +131,30 @@ def grasp_targets(sim, task_id: str, object_id: str, cand: RobotGrasp):
     return point, OPEN_HAND.copy(), closed_hand(cand.thumb or (spec.thumb if spec else "across")), turn
 
 
+def pour_roll(objects: np.ndarray, lift: int) -> np.ndarray:
+    """(3, 3) rotation of the grasp against the coming pour: about the axis of the perceived object's
+    largest turn after the lift onset, POUR_ROLL the other way (identity when it turns less than
+    POUR_MIN_TILT). `objects` (N, 7): xyz + quaternion wxyz."""
+    from scipy.spatial.transform import Rotation
+
+    rot0 = _quat_rot(objects[lift, 3:])
+    turns = Rotation.from_matrix(np.stack([_quat_rot(o[3:]) @ rot0.T for o in objects[lift:]])).as_rotvec()
+    largest = turns[int(np.argmax(np.linalg.norm(turns, axis=1)))]
+    angle = float(np.linalg.norm(largest))
+    if angle < POUR_MIN_TILT:
+        return np.eye(3)
+    return Rotation.from_rotvec(-largest / angle * POUR_ROLL).as_matrix()
+
+
+def capped_turn(rel: np.ndarray, max_angle: float) -> np.ndarray:
+    """`rel` (3, 3) turned at most `max_angle` (rad) about its own axis."""
+    from scipy.spatial.transform import Rotation
+
+    rotvec = Rotation.from_matrix(rel).as_rotvec()
+    angle = float(np.linalg.norm(rotvec))
+    return rel if angle <= max_angle else Rotation.from_rotvec(rotvec / angle * max_angle).as_matrix()
+
+
 def _smooth(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)
@@ -158,6 +192,8 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
     point, opened, closed, turn = grasp_targets(sim, task_id, object_id, cand)
     _, home = ik.site_pose(np.zeros(N_HAND))  # palm down: the home orientation, turned with the object
     down = Rotation.from_euler("z", turn).as_matrix() @ home
+    if task_id == "pour":
+        down = pour_roll(objects, lift) @ down
     above = point + np.array([0.0, 0.0, ABOVE_M])
     p_start, r_start = ik.site_pose(q_human[start])
     slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([r_start, down])))
@@ -300,7 +336,7 @@ def _carry_path(ik, q: np.ndarray, point: np.ndarray, offset: np.ndarray, obj_at
     last = min(release, n) - 1
     for k in range(lift, n):
         j = min(k, last)
-        rel = _quat_rot(objects[j, 3:]) @ rot0.T if turn else np.eye(3)
+        rel = capped_turn(_quat_rot(objects[j, 3:]) @ rot0.T, POUR_MAX_TILT) if turn else np.eye(3)
         s = _smooth((k - lift) / blend)
         start_offset = point - obj_at_lift
         pos = obj_at_lift + (objects[j, :3] - objects[lift, :3]) + rel @ ((1 - s) * start_offset + s * offset)
