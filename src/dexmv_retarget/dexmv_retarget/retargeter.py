@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -319,8 +319,7 @@ class Retargeter:
         result = self.solver.solve(q0, problem)
         if wrist_target is not None and result.wrist_error > self.config.max_wrist_error \
                 and self.config.unreachable_wrist_weight > 0:
-            heavier = FrameProblem(targets, weights, wrist_target,
-                                   self.config.wrist_weight * self.config.unreachable_wrist_weight, anchor, free)
+            heavier = replace(problem, wrist_weight=problem.wrist_weight * self.config.unreachable_wrist_weight)
             again = self.solver.solve(q0, heavier)
             if again.wrist_error < result.wrist_error:
                 result = again

@@ -137,8 +137,8 @@ def pour_roll(objects: np.ndarray, lift: int) -> np.ndarray:
     POUR_MIN_TILT). `objects` (N, 7): xyz + quaternion wxyz."""
     from scipy.spatial.transform import Rotation
 
-    rot0 = _quat_rot(objects[lift, 3:])
-    turns = Rotation.from_matrix(np.stack([_quat_rot(o[3:]) @ rot0.T for o in objects[lift:]])).as_rotvec()
+    after = Rotation.from_quat(np.roll(objects[lift:, 3:], -1, axis=1))  # wxyz -> scipy's xyzw
+    turns = (after * after[0].inv()).as_rotvec()
     largest = turns[int(np.argmax(np.linalg.norm(turns, axis=1)))]
     angle = float(np.linalg.norm(largest))
     if angle < POUR_MIN_TILT:
