@@ -25,7 +25,10 @@ a C call (a DDS call that never returns), where no Python signal handler can run
 rclpy's own signal handlers are not installed: they shut the context down from another thread the
 moment a signal arrives, so a node's shutdown() could no longer publish its last messages or wait
 for them to be acknowledged. Instead the signal's wakeup byte (signal.set_wakeup_fd) wakes a small
-thread that wakes the executor, as rclpy's handler would, and the spin loop sees the signal.
+thread, started by quiet_interrupts(), that arms the watchdog and wakes the executor, as rclpy's
+handler would, and the spin loop sees the signal. Because that thread, not the main thread, arms
+the watchdog, a node whose main thread is stuck in a C call that ignores signals (a DDS call during
+rclpy.init, a lock inside a library's import) still exits within the limit, with its stacks.
 A signal that lands in a constructor while pybind11 converts an argument surfaces as a
 RuntimeError ("Unable to convert call argument"); the handler has recorded the signal by then, so
 that error is known to be the interrupt and is not reported. Errors the node's constructor raises
@@ -90,15 +93,27 @@ def _arm_watchdog() -> None:
         faulthandler.dump_traceback_later(_shutdown_limit_s, exit=True, file=sys.stderr)
 
 
-def quiet_interrupts() -> None:
+def quiet_interrupts(shutdown_limit_s: float | None = None) -> None:
     """Make SIGINT/SIGTERM a silent exit 0 while the node module loads, and a clean stop later.
 
     Call it before a node module's heavy imports so a Ctrl-C during them neither prints a
-    traceback nor exits -2. run_node calls it too, for modules that did not."""
-    global _installed
+    traceback nor exits -2. run_node calls it too, for modules that did not. shutdown_limit_s:
+    the watchdog's limit until run_node sets its own (default SHUTDOWN_LIMIT_S)."""
+    global _installed, _watcher
+    if shutdown_limit_s is not None:
+        _set_shutdown_limit(shutdown_limit_s)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    if _watcher is None:
+        _watcher = _SignalWatcher()
     _installed = True
+
+
+def _set_shutdown_limit(seconds: float) -> None:
+    global _shutdown_limit_s
+    if not seconds > 0:
+        raise ValueError(f"shutdown_limit_s must be positive, got {seconds}")
+    _shutdown_limit_s = float(seconds)
 
 
 def interrupted() -> bool:
@@ -140,10 +155,8 @@ def run_node(
     shutdown_limit_s: seconds from the first signal, or from the start of cleanup, after which a
     process that has not exited prints its threads' stacks and exits 1 (see the module docstring).
     """
-    global _phase, _shutdown_limit_s
-    if not shutdown_limit_s > 0:
-        raise ValueError(f"shutdown_limit_s must be positive, got {shutdown_limit_s}")
-    _shutdown_limit_s = float(shutdown_limit_s)
+    global _phase
+    _set_shutdown_limit(shutdown_limit_s)
     if not _installed:
         quiet_interrupts()
     if _signalled is not None:
@@ -153,12 +166,13 @@ def run_node(
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = executor = waker = None
+    node = executor = None
     code = 0
     try:
         _phase = _HOLDING
         executor = SingleThreadedExecutor()
-        waker = _ExecutorWaker(executor)
+        if _watcher is not None:
+            _watcher.executor = executor
         if _signalled is None:
             _phase = _CONSTRUCTING
             try:
@@ -183,8 +197,8 @@ def run_node(
     finally:
         _phase = _CLEANING
         _arm_watchdog()
-        if waker is not None:
-            waker.close()
+        if _watcher is not None:
+            _watcher.executor = None  # cleanup shuts the executor down: no more wake-ups
         cleanup = _clean_up(rclpy, node, executor)
         _disarm_watchdog_until_exit()
     return max(code, cleanup)
@@ -198,35 +212,36 @@ def _disarm_watchdog_until_exit() -> None:
     atexit.register(_arm_watchdog)
 
 
-class _ExecutorWaker:
-    """Wakes the executor when a signal arrives, so the Python handler runs even while it waits.
+class _SignalWatcher:
+    """A thread that sees every SIGINT/SIGTERM, whatever the main thread is doing.
 
     The interpreter's C-level handler writes each signal's number to the wakeup fd from whatever
-    thread received it; this thread reads it and triggers the executor's guard condition, which
-    returns the main thread from rcl_wait to Python, where the handler runs.
+    thread received it; this thread reads it, arms the exit watchdog and triggers the executor's
+    guard condition, which returns the main thread from rcl_wait to Python, where the handler runs.
+    Arming here matters when the main thread is stuck in C code that retries on EINTR or holds a
+    lock: its Python handler never runs, but this thread still does (the stuck call has released
+    the GIL; a call that holds it forever stops every thread, and only launch's SIGKILL helps).
+    One per process, from quiet_interrupts() to exit (a daemon thread; set_wakeup_fd is process-wide).
     """
 
-    def __init__(self, executor: Any) -> None:
+    def __init__(self) -> None:
+        self.executor: Any = None  # set by run_node while an executor exists
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
-        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
-        self._thread = threading.Thread(target=self._run, args=(executor,), name="dexmv-signal-waker", daemon=True)
-        self._thread.start()
+        signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        threading.Thread(target=self._run, name="dexmv-signal-watcher", daemon=True).start()
 
-    def _run(self, executor: Any) -> None:
-        while data := os.read(self._read, 64):  # b"" once close() closed the write end
-            if signal.SIGINT in data or signal.SIGTERM in data:  # one byte per signal: its number
-                _arm_watchdog()  # here too: the main thread may be stuck where its handler cannot run
-            try:
-                executor.wake()
-            except Exception:  # the executor is going away: the main thread is awake anyway
-                return
+    def _run(self) -> None:
+        while data := os.read(self._read, 64):  # one byte per signal: its number
+            if signal.SIGINT in data or signal.SIGTERM in data:
+                _arm_watchdog()
+            executor = self.executor
+            if executor is not None:
+                with contextlib.suppress(Exception):  # the executor is going away: the main thread is awake
+                    executor.wake()
 
-    def close(self) -> None:
-        signal.set_wakeup_fd(self._previous)
-        os.close(self._write)
-        self._thread.join(timeout=1.0)
-        os.close(self._read)
+
+_watcher: _SignalWatcher | None = None
 
 
 def _clean_up(rclpy: Any, node: Any, executor: Any) -> int:

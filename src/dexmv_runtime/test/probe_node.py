@@ -4,22 +4,25 @@ Behaviour comes from environment variables (the tests start it as its own proces
   PROBE_LOAD_S        seconds of module loading after quiet_interrupts() (real imports, then sleep)
   PROBE_CONSTRUCT_S   seconds the node's constructor takes (after it created its publisher)
   PROBE_SHUTDOWN_S    seconds the node's shutdown() takes
-  PROBE_SHUTDOWN_LIMIT_S  run_node's shutdown_limit_s (default: run_node's)
+  PROBE_SHUTDOWN_LIMIT_S  quiet_interrupts' and run_node's shutdown_limit_s (default: theirs)
   PROBE_MODE          "echo" (default): republish every /probe/in String on /probe/out, and a
                       heartbeat on /probe/beat at 50 Hz; "startup_error": the constructor raises
                       ProbeConfigError; "bug": the constructor raises KeyError; "return": a custom
                       spin returns after 0.5 s; "callback_bug": the first /probe/in message raises
                       ValueError in its callback; "stuck": the 10th heartbeat's callback never
-                      returns (it marks "stuck" first)
+                      returns (it marks "stuck" first); "blocked_load": the module's loading
+                      blocks for ever in a C call that signals do not interrupt (marks "blocked")
   PROBE_MARKS         file the node appends its milestones to (loaded, constructed, spinning,
                       shutdown-begin, shutdown-end), one per line, flushed at once
 """
 
+import os
+
 from dexmv_runtime.node_main import exit_with, quiet_interrupts, run_node, spin_until_interrupted
 
-quiet_interrupts()
+_limit = os.environ.get("PROBE_SHUTDOWN_LIMIT_S")
+quiet_interrupts(float(_limit) if _limit else None)
 
-import os  # noqa: E402
 import time  # noqa: E402
 
 MARKS = os.environ.get("PROBE_MARKS")
@@ -39,6 +42,21 @@ import scipy.spatial.transform  # noqa: E402, F401
 
 while time.monotonic() < _load_until:
     time.sleep(0.01)
+
+
+def _block_in_c() -> None:
+    """Lock a held mutex: the call never returns, and a signal only runs the C-level handler."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)  # a ctypes call releases the GIL, as rclpy's blocking calls do
+    mutex = ctypes.create_string_buffer(64)  # zeroed: PTHREAD_MUTEX_INITIALIZER, a normal mutex
+    libc.pthread_mutex_lock(mutex)
+    mark("blocked")
+    libc.pthread_mutex_lock(mutex)  # relocking a normal mutex waits for ever, signals or not
+
+
+if os.environ.get("PROBE_MODE") == "blocked_load":
+    _block_in_c()
 mark("loaded")
 
 from rclpy.duration import Duration  # noqa: E402

@@ -154,6 +154,21 @@ def test_a_shutdown_that_hangs_prints_the_stacks_and_exits_1(probe):
     assert "shutdown-end" not in p.milestones()
 
 
+def test_a_main_thread_stuck_in_c_still_exits_within_the_limit(probe):
+    # The main thread never returns to Python, so its signal handler never runs; the watcher
+    # thread, which reads the signal's wakeup byte, arms the watchdog all the same.
+    p = probe(PROBE_MODE="blocked_load", PROBE_SHUTDOWN_LIMIT_S=2.0)
+    p.wait_for("blocked")
+    start = time.monotonic()
+    p.send(signal.SIGINT)
+    code = p.finish(timeout=20.0)
+    took = time.monotonic() - start
+    assert code == 1, f"exit code {code}\n{p.text()}"
+    assert 1.5 < took < 15.0, took
+    err = p.err.read_text()
+    assert "Timeout (0:00:02)" in err and "_block_in_c" in err, err
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_signal_while_messages_arrive(probe, ros_node, sig):
     from rclpy.executors import SingleThreadedExecutor
