@@ -187,8 +187,9 @@ def test_web_viewer_shows_the_recording_in_headless_chromium(recording, tmp_path
             except OSError:
                 time.sleep(0.2)
         # The viewer streams the data after the page has loaded: on a busy machine the first screenshot
-        # can come before the images; the browser is asked again, with more time, up to three times.
-        for attempt, budget in enumerate((15000, 30000, 60000)):
+        # can come before the images; the browser is asked again, with more time, up to four times
+        # (CI once saw three tries end with an empty viewer on a 2-core machine running other tests).
+        for attempt, budget in enumerate((15000, 30000, 60000, 120000)):
             shot = tmp_path / f"viewer-{attempt}.png"
             subprocess.run([browser, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
                             "--enable-unsafe-swiftshader", "--no-first-run", "--disable-extensions",
