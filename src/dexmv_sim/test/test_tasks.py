@@ -51,29 +51,50 @@ def test_relocate_success_needs_the_object_lifted_off_the_table():
 
 
 def test_relocate_reward_is_dexmvs_formula():
-    """DexMV's (= DAPG's) relocate reward on constructed states: reach term; lifted (> 0.04 m above
-    rest): +1 - 0.5 d(palm, target) - 0.5 d(object, target); +10 within 0.1 m, +20 more within 0.05."""
+    """DexMV's released relocate reward on constructed states: the reach term alone until the hand
+    touches the object; then +0.1 + 50 lift (lift counted up to the target's height); past 0.015 m
+    of lift +2 - 0.5 d(palm, target) - 1.5 d(object, target), and +1 / (d + 0.01) within 0.1 m."""
     sim = _sim("relocate-sugar_box", object_pos=(0.1, 0.1), target=(-0.2, 0.0, 0.2))
     task = sim.task
+    rest = task.rest_z
 
-    def place(pos) -> tuple[float, float, float]:
+    def place(pos, touch: bool) -> tuple[float, float, float]:
+        # the palm's grasp site on the object's centre puts the hand in contact with it; far away not
         task.object_qpos[:3] = pos
         mujoco.mj_forward(sim.model, sim.data)
+        if touch:
+            for _ in range(20):  # move the arm's slides until the palm is at the object
+                err = task.object_pos - task.palm
+                sim.data.qpos[:3] += np.linalg.lstsq(_slide_jacobian(sim), err, rcond=None)[0]
+                mujoco.mj_forward(sim.model, sim.data)
+        assert task.hand_touches(task._object_geoms) == touch
         palm, obj, target = task.palm, task.object_pos, task.target_pos
         return (float(np.linalg.norm(palm - obj)), float(np.linalg.norm(palm - target)),
                 float(np.linalg.norm(obj - target)))
 
-    rest = task.rest_z
-    to_obj, _, _ = place((0.1, 0.1, rest))  # on the table, far from the target
+    to_obj, _, _ = place((0.1, 0.1, rest), touch=False)  # on the table, hand away
     assert task.reward() == pytest.approx(-0.1 * to_obj)
-    to_obj, palm_t, obj_t = place((0.1, 0.1, rest + 0.039))  # not yet lifted
+    to_obj, _, _ = place((-0.2, 0.03, 0.2), touch=False)  # at the target without the hand: nothing more
     assert task.reward() == pytest.approx(-0.1 * to_obj)
-    to_obj, palm_t, obj_t = place((0.1, 0.1, rest + 0.041))  # lifted, far from the target
-    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t)
-    to_obj, palm_t, obj_t = place((-0.2, 0.07, 0.2))  # 0.07 m from the target
-    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t + 10)
-    to_obj, palm_t, obj_t = place((-0.2, 0.03, 0.2))  # 0.03 m from the target
-    assert task.reward() == pytest.approx(-0.1 * to_obj + 1 - 0.5 * palm_t - 0.5 * obj_t + 30)
+    to_obj, _, _ = place((0.1, 0.1, rest + 0.01), touch=True)  # touched, barely lifted
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 0.1 + 50 * 0.01)
+    to_obj, palm_t, obj_t = place((0.1, 0.1, rest + 0.05), touch=True)  # lifted, far from the target
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 0.1 + 50 * 0.05 + 2 - 0.5 * palm_t - 1.5 * obj_t)
+    to_obj, palm_t, obj_t = place((-0.2, 0.03, 0.2), touch=True)  # held 0.03 m from the target
+    assert obj_t == pytest.approx(0.03)
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 0.1 + 50 * (0.2 - rest) + 2 - 0.5 * palm_t - 1.5 * obj_t
+                                          + 1 / (obj_t + 0.01))
+    to_obj, palm_t, obj_t = place((-0.2, 0.0, 0.3), touch=True)  # above the target: lift counted to its height
+    assert task.reward() == pytest.approx(-0.1 * to_obj + 0.1 + 50 * (0.2 - rest) + 2 - 0.5 * palm_t - 1.5 * obj_t
+                                          + 1 / (obj_t + 0.01))
+
+
+def _slide_jacobian(sim) -> np.ndarray:
+    from dexmv_sim.tasks.base import PALM_SITE
+
+    jacp = np.zeros((3, sim.model.nv))
+    mujoco.mj_jacSite(sim.model, sim.data, jacp, None, sim.model.site(PALM_SITE).id)
+    return jacp[:, :3]
 
 
 def test_relocate_reward_grows_as_the_object_nears_the_target():
