@@ -64,6 +64,18 @@ class Probe:
     def text(self) -> str:
         return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
 
+    def assert_watchdog_exit(self, where: str, limit_s: float = 2.0) -> None:
+        """SIGINT now; the watchdog must end the process with exit 1 after about `limit_s`, its
+        stacks on stderr showing `where` it hung."""
+        start = time.monotonic()
+        self.send(signal.SIGINT)
+        code = self.finish(timeout=20.0)
+        took = time.monotonic() - start
+        assert code == 1, f"exit code {code}\n{self.text()}"
+        assert limit_s - 0.5 < took < 15.0, took
+        err = self.err.read_text()
+        assert f"Timeout (0:00:0{limit_s:.0f})" in err and where in err, err  # faulthandler's dump
+
     def assert_quiet_exit(self, timeout: float = 20.0) -> None:
         code = self.finish(timeout)
         text = self.text()
@@ -143,14 +155,7 @@ def test_a_second_signal_stops_a_callback_that_never_returns(probe, second):
 def test_a_shutdown_that_hangs_prints_the_stacks_and_exits_1(probe):
     p = probe(PROBE_SHUTDOWN_S=120, PROBE_SHUTDOWN_LIMIT_S=2.0)
     p.wait_for("spinning")
-    start = time.monotonic()
-    p.send(signal.SIGINT)
-    code = p.finish(timeout=20.0)
-    took = time.monotonic() - start
-    assert code == 1, f"exit code {code}\n{p.text()}"
-    assert 1.5 < took < 15.0, took
-    err = p.err.read_text()
-    assert "Timeout (0:00:02)" in err and "in shutdown" in err, err  # faulthandler: where it hung
+    p.assert_watchdog_exit("in shutdown")
     assert "shutdown-end" not in p.milestones()
 
 
@@ -159,14 +164,7 @@ def test_a_main_thread_stuck_in_c_still_exits_within_the_limit(probe):
     # thread, which reads the signal's wakeup byte, arms the watchdog all the same.
     p = probe(PROBE_MODE="blocked_load", PROBE_SHUTDOWN_LIMIT_S=2.0)
     p.wait_for("blocked")
-    start = time.monotonic()
-    p.send(signal.SIGINT)
-    code = p.finish(timeout=20.0)
-    took = time.monotonic() - start
-    assert code == 1, f"exit code {code}\n{p.text()}"
-    assert 1.5 < took < 15.0, took
-    err = p.err.read_text()
-    assert "Timeout (0:00:02)" in err and "_block_in_c" in err, err
+    p.assert_watchdog_exit("_block_in_c")
 
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
