@@ -3,7 +3,9 @@ each completes and writes its run folder; `--resume` reproduces an uninterrupted
 `dexmv train` rejects bad input with one line and exit code 2."""
 
 import argparse
+import contextlib
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -140,6 +142,29 @@ def test_train_cli_resumes_and_rejects_bad_input(tmp_path, demo_list):
                                         "--no-progress"])) == 0
     with open(out / "metrics.csv") as f:
         assert [r["iteration"] for r in csv.DictReader(f)] == ["1", "2"]
+    # the run records its task's reward and is not continued under another one (a run made before
+    # rewards were recorded has the reward the task had then)
+    from dexmv_learning.training.run_folder import RunFolder
+    from dexmv_sim.tasks import task_class
+
+    folder = RunFolder(out)
+    config = folder.read_config()
+    assert config["reward"] == task_class(TASK).reward_version
+    resume = ["--out", str(out), "--resume", "--iterations", "3", "--no-progress"]
+    for recorded in ("another formula", None):
+        changed = dict(config)
+        if recorded is None:
+            changed.pop("reward")
+        else:
+            changed["reward"] = recorded
+        folder.write_config(changed)
+        capsys_err = io.StringIO()
+        with contextlib.redirect_stderr(capsys_err):
+            assert train.run(parser.parse_args(resume)) == 2
+        message = capsys_err.getvalue()
+        expected = recorded or task_class(TASK).reward_before_versions
+        assert f"reward '{expected}'" in message and "start a new run" in message, message
+    folder.write_config(config)
     # already a run; unknown task; state-only misuse is covered by the loader; bad demos path
     assert train.run(parser.parse_args(["--task", TASK, "--algo", "rl", "--out", str(out), *common])) == 2
     env = dict(os.environ)

@@ -134,6 +134,13 @@ def train_run(config: dict, run_folder, resume: bool = False, progress: bool = T
     from dexmv_learning.training.sampler import Sampler
     from dexmv_learning.training.trainer import Trainer
 
+    if resume:
+        from dexmv_learning.training.config import current_reward, reward_mismatch
+
+        problem = reward_mismatch(config)
+        if problem is not None:
+            return _error(f"--resume: {problem}")
+        config["reward"] = current_reward(config["task"])  # recorded from now on (older runs had none)
     make = make_sampler or Sampler
     sampler = make(config["task"], config["trajectories"], config["horizon"], config["num_workers"] or None)
     trainer = None

@@ -64,7 +64,37 @@ def resolve(task: str, algo: str, seed: int, overrides: dict[str, Any] | None = 
     config = merge(config, {k: v for k, v in (overrides or {}).items() if v is not None})
     config.update({"task": task, "algo": algo, "seed": int(seed), "demos": demos})
     check(config)
+    config["reward"] = current_reward(task)
     return config
+
+
+def current_reward(task: str) -> str:
+    """The task's reward version now (dexmv_sim.tasks.base.Task.reward_version); "" for an unknown task."""
+    from dexmv_sim.tasks import TaskOptionError, task_class
+
+    try:
+        return task_class(task).reward_version
+    except TaskOptionError:
+        return ""
+
+
+def reward_mismatch(config: dict[str, Any]) -> str | None:
+    """Why a run cannot be continued under the task's reward as it is now, or None.
+
+    A run records its task's reward version (config.yaml `reward`); one that recorded none was made
+    before versions were recorded, under the task's `reward_before_versions`."""
+    from dexmv_sim.tasks import TaskOptionError, task_class
+
+    try:
+        cls = task_class(config["task"])
+    except TaskOptionError:
+        return None  # reported elsewhere as an unknown task
+    recorded = config.get("reward") or cls.reward_before_versions
+    if recorded == cls.reward_version:
+        return None
+    return (f"the run was trained with {config['task']}'s reward '{recorded}', and the task now computes "
+            f"'{cls.reward_version}': continuing would mix the two; start a new run (its checkpoints still "
+            "evaluate: success is judged the same way)")
 
 
 def check(config: dict[str, Any]) -> None:

@@ -25,4 +25,19 @@ def make_task(task_id: str, *, mesh_dir: str | Path | None = None) -> Task:
     raise TaskOptionError(f"unknown task '{task_id}': choose one of {', '.join(TASK_IDS)}")
 
 
-__all__ = ["TASK_IDS", "Evaluation", "Task", "TaskOptionError", "make_task"]
+def task_class(task_id: str) -> type[Task]:
+    """The Task class of `task_id`, without building a task (for its class attributes)."""
+    if task_id.startswith("relocate-") and task_id.removeprefix("relocate-") in RELOCATE_OBJECTS:
+        return RelocateTask
+    if task_id == "pour":
+        from dexmv_sim.tasks.pour import PourTask
+
+        return PourTask
+    if task_id == "place_inside":
+        from dexmv_sim.tasks.place_inside import PlaceInsideTask
+
+        return PlaceInsideTask
+    raise TaskOptionError(f"unknown task '{task_id}': choose one of {', '.join(TASK_IDS)}")
+
+
+__all__ = ["TASK_IDS", "Evaluation", "Task", "TaskOptionError", "make_task", "task_class"]

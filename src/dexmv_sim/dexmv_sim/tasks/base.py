@@ -46,6 +46,11 @@ class Task(ABC):
 
     task_id: str = ""
     obs_dim: int = 0
+    #: names the dense reward's formula; changed whenever the formula changes, so that a training run
+    #: (which records it) is not continued under another reward
+    reward_version: str = "1"
+    #: the formula of runs that recorded no reward_version (made before versions were recorded)
+    reward_before_versions: str = "1"
     #: reset options this task understands besides "state" (see the task's docstring)
     option_keys: tuple[str, ...] = ()
 

@@ -66,6 +66,8 @@ TARGET_RGBA = (0.1, 0.9, 0.2, 0.25)
 class RelocateTask(Task):
     obs_dim = 39
     option_keys = ("target", "object_pos", "object_quat")
+    reward_version = "dexmv-released (contact-gated)"
+    reward_before_versions = "dapg (ungated bonuses; before 2026-12-05)"
 
     def __init__(self, object_name: str, *, mesh_dir=None) -> None:
         super().__init__(mesh_dir=mesh_dir)
