@@ -158,10 +158,10 @@ def test_train_cli_resumes_and_rejects_bad_input(tmp_path, demo_list):
         else:
             changed["reward"] = recorded
         folder.write_config(changed)
-        capsys_err = io.StringIO()
-        with contextlib.redirect_stderr(capsys_err):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
             assert train.run(parser.parse_args(resume)) == 2
-        message = capsys_err.getvalue()
+        message = stderr.getvalue()
         expected = recorded or task_class(TASK).reward_before_versions
         assert f"reward '{expected}'" in message and "start a new run" in message, message
     folder.write_config(config)
