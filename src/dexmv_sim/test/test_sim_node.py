@@ -64,7 +64,8 @@ def test_sim_node_over_dds(ros_node, spin_until, run_node):
 
     assert spin_until(ros_node, moved, timeout=20), f"hand did not follow targets: {joints.msg.position}"
     palm_before = frames["sim/palm"].transform.translation.z
-    spin_until(ros_node, lambda: tf.count > 5, timeout=5)
+    count = tf.count  # TF messages from after the joints moved (the latest one may predate them)
+    spin_until(ros_node, lambda: tf.count > count + 3, timeout=5)
     palm_after = {t.child_frame_id: t for t in tf.msg.transforms}["sim/palm"].transform.translation.z
     assert palm_after > palm_before + 0.05  # ARTy lifts the hand by 0.1 m; TF follows
 
