@@ -170,10 +170,10 @@ def test_tracker_refuses_bad_arguments():
     assert ObjectTracker(["025_mug"]).update([view], hand_keypoints=np.full((21, 3), np.nan)) == []
 
 
-def _track_held_mug(with_keypoints: bool) -> list[float]:
+def _track_held_mug(with_keypoints: bool, regional: bool = True) -> tuple[list[float], ObjectTracker]:
     """The mug of relocate-mug (seed 100) from the closing of the hand through lift and carry, every
     third frame, each view's mask the hand's true pixels grown by 15 px (as perception's hull around
-    MediaPipe's landmarks is): translation errors in mm, inf where no estimate."""
+    MediaPipe's landmarks is): translation errors in mm, inf where no estimate, and the tracker."""
     import cv2
 
     motion = task_motion("relocate-mug", 100, 4.0, 30.0)
@@ -181,7 +181,7 @@ def _track_held_mug(with_keypoints: bool) -> list[float]:
     scene = SyntheticScene(motion, cameras, SMALL)
     rng = np.random.default_rng(0)
     track = motion.objects[motion.manipulated]
-    tracker = ObjectTracker([track.object_id], seed=0, config=CONFIG)
+    tracker = ObjectTracker([track.object_id], seed=0, config=TrackerConfig(pixel_stride=1, regional=regional))
     close, carried = int(np.argmax(motion.phase == 3)), int(np.argmax(motion.phase == 6))  # "close", "hold"
     errors = []
     try:
@@ -199,7 +199,7 @@ def _track_held_mug(with_keypoints: bool) -> list[float]:
                           if found else float("inf"))
     finally:
         scene.close()
-    return errors
+    return errors, tracker
 
 
 def test_an_object_held_inside_the_hand_mask_is_followed():
@@ -207,12 +207,22 @@ def test_an_object_held_inside_the_hand_mask_is_followed():
     holds. With the hand's keypoints the tracker keeps masked points that are away from the hand in
     3D, and follows the mug through the lift and the carry; without them (only the 2D mask) the
     mug has too few points left while it is held."""
-    with_hand = _track_held_mug(True)
+    with_hand, _ = _track_held_mug(True)
     # at most the frame the lift starts may lag (the hand rises, the mug's pose is still the resting one)
     assert np.median(with_hand) < 10.0 and sum(e > 15.0 for e in with_hand) <= 1 and max(with_hand) < 40.0, \
         [round(e, 1) for e in with_hand]
-    masks_only = _track_held_mug(False)
+    masks_only, _ = _track_held_mug(False)
     assert sum(e > 15.0 for e in masks_only) >= len(masks_only) // 2, [round(e, 1) for e in masks_only]
+
+
+def test_tracking_around_the_objects_gives_the_whole_scenes_poses():
+    """The held mug again: the tracker that works around its prediction on most updates gives the
+    poses of the one that builds the whole scene every update."""
+    regional, regional_tracker = _track_held_mug(True, regional=True)
+    whole, whole_tracker = _track_held_mug(True, regional=False)
+    assert whole_tracker.regional_updates == 0
+    assert regional_tracker.regional_updates >= len(regional) // 2, regional_tracker.regional_updates
+    assert np.allclose(regional, whole, atol=1.0), (np.round(regional, 1), np.round(whole, 1))
 
 
 def test_a_held_object_turned_from_how_the_hand_holds_it_is_refused():

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+PixelBox = tuple[int, int, int, int]
+"""(row_start, row_stop, col_start, col_stop) of an image: a region to work on."""
+
 
 class DepthViewError(ValueError):
     """A depth view whose arrays do not fit together or are implausible; the message names the field."""
@@ -58,16 +61,49 @@ class DepthView:
             ok &= ~self.mask_exclude
         return ok
 
-    def points_world(self, stride: int = 1, min_m: float = 0.1, max_m: float = 3.0) -> np.ndarray:
-        """(N, 3) world points of the valid pixels, every `stride`-th row and column."""
-        ok = self.valid_mask(min_m, max_m)[::stride, ::stride]
+    def points_world(self, stride: int = 1, min_m: float = 0.1, max_m: float = 3.0,
+                     box: PixelBox | None = None) -> np.ndarray:
+        """(N, 3) world points of the valid pixels, every `stride`-th row and column (of the image,
+        so a box gives the same pixels the whole image would there), optionally inside `box` only."""
+        v0, v1, u0, u1 = box if box is not None else (0, self.depth_m.shape[0], 0, self.depth_m.shape[1])
+        v0, u0 = -(-v0 // stride) * stride, -(-u0 // stride) * stride  # first pixels of the image's grid
+        d = self.depth_m[v0:v1:stride, u0:u1:stride]
+        ok = np.isfinite(d) & (d >= min_m) & (d <= max_m)
+        if self.mask_exclude is not None:
+            ok &= ~self.mask_exclude[v0:v1:stride, u0:u1:stride]
         v, u = np.nonzero(ok)
-        u = u * stride
-        v = v * stride
-        z = self.depth_m[v, u].astype(float)
+        z = d[v, u].astype(float)
+        u = u * stride + u0
+        v = v * stride + v0
         fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
         cam = np.stack([(u - cx) / fx * z, (v - cy) / fy * z, z], axis=1)
         return cam @ self.T_world_camera[:3, :3].T + self.T_world_camera[:3, 3]
+
+    def sphere_box(self, centre_world: np.ndarray, radius_m: float, pad_px: int = 0) -> PixelBox | None:
+        """The pixels a sphere can cover (its bounding box in the image, grown by `pad_px` and clipped
+        to the image); None when the sphere reaches within 5 cm of the camera's plane, where its
+        image is unbounded."""
+        centre = (np.asarray(centre_world, dtype=float) - self.T_world_camera[:3, 3]) @ self.T_world_camera[:3, :3]
+        x, y, z = centre
+        r = float(radius_m)
+        if z - r < 0.05:
+            return None
+        near, far = z - r, z + r
+
+        def span(c: float) -> tuple[float, float]:
+            # extremes of c'/z' over the box |c' - c| <= r, z' in [near, far]
+            high = (c + r) / (near if c + r >= 0 else far)
+            low = (c - r) / (far if c - r >= 0 else near)
+            return low, high
+
+        h, w = self.depth_m.shape
+        (xl, xh), (yl, yh) = span(x), span(y)
+        fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
+        u0 = int(np.floor(fx * xl + cx)) - pad_px
+        u1 = int(np.ceil(fx * xh + cx)) + 1 + pad_px
+        v0 = int(np.floor(fy * yl + cy)) - pad_px
+        v1 = int(np.ceil(fy * yh + cy)) + 1 + pad_px
+        return max(v0, 0), min(max(v1, 0), h), max(u0, 0), min(max(u1, 0), w)
 
     def camera_position(self) -> np.ndarray:
         return self.T_world_camera[:3, 3].copy()

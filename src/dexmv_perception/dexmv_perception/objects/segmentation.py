@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dexmv_perception.objects.depth_view import DepthView
+from dexmv_perception.objects.depth_view import DepthView, PixelBox
 
 # the hand's bones as keypoint pairs (project order): wrist-to-MCP and finger segments
 HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
@@ -126,18 +126,25 @@ def points_near_hand(points: np.ndarray, keypoints: np.ndarray, hand_radius_m: f
 
 
 def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: float, forearm_radius_m: float,
-                     forearm_length_m: float = 2.0) -> DepthView:
+                     forearm_length_m: float = 2.0, box: PixelBox | None = None) -> DepthView:
     """`view` with its mask kept only where the pixel's point lies within `hand_radius_m` of the
     hand's bones or `forearm_radius_m` of the forearm's line (from the wrist away from the middle
     knuckle), or where the pixel has no depth. Decided on every second pixel (a 2 x 2 block shares
-    the decision): the mask's edges are grown afterwards anyway."""
+    the decision): the mask's edges are grown afterwards anyway. With `box`, decided there only
+    (the mask stays as it was outside)."""
     mask = view.mask_exclude
     if mask is None or not mask.any():
         return view
     kp = np.asarray(keypoints, dtype=float)
-    small = mask[::2, ::2]
+    v0, v1, u0, u1 = box if box is not None else (0, mask.shape[0], 0, mask.shape[1])
+    v0, u0 = max(v0, 0), max(u0, 0)
+    v0, u0 = v0 - v0 % 2, u0 - u0 % 2  # the 2 x 2 blocks of the whole image
+    small = mask[v0:v1:2, u0:u1:2]
     v, u = np.nonzero(small)
-    v, u = v * 2, u * 2
+    if len(v) == 0:
+        return view
+    rows, cols = v, u
+    v, u = v * 2 + v0, u * 2 + u0
     z = view.depth_m[v, u].astype(float)
     has_depth = np.isfinite(z) & (z > 0)
     K = view.K
@@ -147,24 +154,29 @@ def narrow_hand_mask(view: DepthView, keypoints: np.ndarray, hand_radius_m: floa
     keep = np.ones(len(z), dtype=bool)  # no depth: nothing to take, keep it excluded
     keep[has_depth] = near
     decided = np.zeros_like(small)
-    decided[v // 2, u // 2] = keep
-    full = np.repeat(np.repeat(decided, 2, axis=0), 2, axis=1)[:mask.shape[0], :mask.shape[1]]
-    return DepthView(view.depth_m, view.K, view.T_world_camera, mask & full)
+    decided[rows, cols] = keep
+    region = np.repeat(np.repeat(decided, 2, axis=0), 2, axis=1)
+    narrowed = mask.copy()
+    h, w = narrowed[v0:v1, u0:u1].shape
+    narrowed[v0:v1, u0:u1] &= region[:h, :w]
+    return DepthView(view.depth_m, view.K, view.T_world_camera, narrowed)
 
 
 def scene_points(views: Sequence[DepthView], *, stride: int = 2, mask_dilate_px: int = 3,
-                 max_range_m: float = 2.0) -> np.ndarray:
-    """World points of all views (every `stride`-th pixel), excluded pixels grown by mask_dilate_px
-    (a mask's edge pixels mix hand and background depth)."""
+                 max_range_m: float = 2.0, boxes: Sequence[PixelBox | None] | None = None) -> np.ndarray:
+    """World points of all views (every `stride`-th pixel; with `boxes`, per view inside its box or,
+    where None, everywhere), excluded pixels grown by mask_dilate_px (a mask's edge pixels mix hand
+    and background depth)."""
     import cv2
 
     clouds = []
     kernel = np.ones((2 * mask_dilate_px + 1, 2 * mask_dilate_px + 1), np.uint8)
-    for view in views:
+    for k, view in enumerate(views):
         if view.mask_exclude is not None and mask_dilate_px > 0 and view.mask_exclude.any():
             grown = cv2.dilate(view.mask_exclude.astype(np.uint8), kernel).astype(bool)
             view = DepthView(view.depth_m, view.K, view.T_world_camera, grown)
-        clouds.append(view.points_world(stride=stride, max_m=max_range_m))
+        box = None if boxes is None else boxes[k]
+        clouds.append(view.points_world(stride=stride, max_m=max_range_m, box=box))
     return np.concatenate(clouds) if clouds else np.zeros((0, 3))
 
 
