@@ -53,28 +53,32 @@ class DepthView:
         """From an integer depth image (RealSense 16UC1: depth_units_m = 0.001)."""
         return cls(np.asarray(depth, dtype=np.float32) * np.float32(depth_units_m), K, T_world_camera, mask_exclude)
 
-    def valid_mask(self, min_m: float = 0.1, max_m: float = 3.0) -> np.ndarray:
-        """(H, W) bool: pixels with a depth in [min_m, max_m] that are not excluded."""
-        d = self.depth_m
+    def _grid(self, stride: int, box: PixelBox | None) -> tuple[slice, slice]:
+        """Row and column slices of every `stride`-th pixel of the image inside `box` (the whole
+        image's grid, so a box holds the same pixels the whole image does there)."""
+        v0, v1, u0, u1 = box if box is not None else (0, self.depth_m.shape[0], 0, self.depth_m.shape[1])
+        v0, u0 = -(-max(v0, 0) // stride) * stride, -(-max(u0, 0) // stride) * stride
+        return slice(v0, v1, stride), slice(u0, u1, stride)
+
+    def valid_mask(self, min_m: float = 0.1, max_m: float = 3.0, stride: int = 1,
+                   box: PixelBox | None = None) -> np.ndarray:
+        """Bool over every `stride`-th pixel (inside `box`): a depth in [min_m, max_m], not excluded."""
+        rows, cols = self._grid(stride, box)
+        d = self.depth_m[rows, cols]
         ok = np.isfinite(d) & (d >= min_m) & (d <= max_m)
         if self.mask_exclude is not None:
-            ok &= ~self.mask_exclude
+            ok &= ~self.mask_exclude[rows, cols]
         return ok
 
     def points_world(self, stride: int = 1, min_m: float = 0.1, max_m: float = 3.0,
                      box: PixelBox | None = None) -> np.ndarray:
-        """(N, 3) world points of the valid pixels, every `stride`-th row and column (of the image,
-        so a box gives the same pixels the whole image would there), optionally inside `box` only."""
-        v0, v1, u0, u1 = box if box is not None else (0, self.depth_m.shape[0], 0, self.depth_m.shape[1])
-        v0, u0 = -(-v0 // stride) * stride, -(-u0 // stride) * stride  # first pixels of the image's grid
-        d = self.depth_m[v0:v1:stride, u0:u1:stride]
-        ok = np.isfinite(d) & (d >= min_m) & (d <= max_m)
-        if self.mask_exclude is not None:
-            ok &= ~self.mask_exclude[v0:v1:stride, u0:u1:stride]
-        v, u = np.nonzero(ok)
-        z = d[v, u].astype(float)
-        u = u * stride + u0
-        v = v * stride + v0
+        """(N, 3) world points of the valid pixels, every `stride`-th row and column of the image,
+        optionally inside `box` only."""
+        rows, cols = self._grid(stride, box)
+        v, u = np.nonzero(self.valid_mask(min_m, max_m, stride, box))
+        v = v * stride + rows.start
+        u = u * stride + cols.start
+        z = self.depth_m[v, u].astype(float)
         fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
         cam = np.stack([(u - cx) / fx * z, (v - cy) / fy * z, z], axis=1)
         return cam @ self.T_world_camera[:3, :3].T + self.T_world_camera[:3, 3]
