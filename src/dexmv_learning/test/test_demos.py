@@ -107,14 +107,15 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
     assert report.reason == "" and report.filled_hand_frames == 4
     assert np.all(np.isfinite(fixed.keypoints))
     assert np.abs(fixed.keypoints[20:24] - traj.keypoints[20:24]).max() < 0.02  # linear fill of smooth motion
-    _, report = repair_gaps(_with_gap(traj, 20, 15), [oid], max_gap_s=0.3)  # 0.5 s
+    # while the hand reaches for the can (holding it, the gap would be carried: the next test)
+    _, report = repair_gaps(_with_gap(traj, 3, 15), [oid], max_gap_s=0.3)  # 0.5 s
     assert "hand missing for" in report.reason and "--max-gap" in report.reason
     assert traj.fps == 30
     # exactly --max-gap (8 frames missing: 9 intervals of 1/30 s, 0.30000000000000004 in floats) is
     # filled; it dropped 2 of 15 perceived demos; one frame more is not
-    _, report = repair_gaps(_with_gap(traj, 20, 8), [oid], max_gap_s=0.3)
+    _, report = repair_gaps(_with_gap(traj, 5, 8), [oid], max_gap_s=0.3)
     assert report.reason == "" and report.filled_hand_frames == 8, report.reason
-    _, report = repair_gaps(_with_gap(traj, 20, 9), [oid], max_gap_s=0.3)
+    _, report = repair_gaps(_with_gap(traj, 5, 9), [oid], max_gap_s=0.3)
     assert "hand missing for 0.33 s" in report.reason and "below confidence 0.3" in report.reason
     # at the end: the reason says which part is missing (it said "hand or object")
     _, report = repair_gaps(_with_gap(traj, len(traj.stamps) - 15, 15), [oid], max_gap_s=0.3)
@@ -122,8 +123,73 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
 
     from dexmv_learning.demos.conversion import ConversionConfig, convert
 
-    dropped = convert(_with_gap(traj, 20, 15), TASK, ConversionConfig(refine="none"))
+    dropped = convert(_with_gap(traj, 3, 15), TASK, ConversionConfig(refine="none"))
     assert dropped.demonstration is None and "hand missing" in dropped.dropped
+
+
+def _without(traj, hand: slice | None = None, obj: slice | None = None):
+    from dataclasses import replace
+
+    kp, conf = traj.keypoints.copy(), traj.confidence.copy()
+    poses, oconf = traj.object_poses.copy(), traj.object_confidence.copy()
+    if hand is not None:
+        kp[hand], conf[hand] = np.nan, 0.0
+    if obj is not None:
+        poses[obj], oconf[obj] = np.nan, 0.0
+    return replace(traj, keypoints=kp, confidence=conf, object_poses=poses, object_confidence=oconf)
+
+
+def test_gaps_while_the_hand_holds_the_object_are_carried_with_it():
+    """The can's 2 s motion: resting to frame 19, held from 20 (lifted 5 -> 17 cm by frame 32)."""
+    from dexmv_learning.demos.gaps import repair_gaps
+    from dexmv_learning.demos.motion_source import motion_trajectory
+
+    traj = motion_trajectory(TASK, 0, seconds=2.0)
+    oid = "005_tomato_soup_can"
+    assert traj.object_poses[19, 0, 2] < 0.051 < 0.17 < traj.object_poses[32, 0, 2]
+    # the hand lost for 0.6 s of the lift and carry: carried with the can, where the truth is
+    fixed, report = repair_gaps(_without(traj, hand=slice(22, 40)), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 18 and report.filled_hand_frames == 0
+    from dexmv_learning.demos.gaps import PALM
+
+    assert np.abs(fixed.keypoints[:, PALM] - traj.keypoints[:, PALM]).max() < 1e-3
+    assert np.abs(fixed.keypoints - traj.keypoints).max() < 5e-3  # the fingers still close on the can
+    assert np.all(fixed.confidence[22:40] >= 0.3)
+    # straight lines between the ends (what a longer --max-gap would do) miss the lift's curve
+    straight, report = repair_gaps(_without(traj, hand=slice(22, 40)), [oid], max_gap_s=0.7)
+    assert report.carried_frames == 0 and np.abs(straight.keypoints - traj.keypoints).max() > 0.01
+    # the can lost instead: carried with the palm
+    fixed, report = repair_gaps(_without(traj, obj=slice(22, 40)), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 18
+    assert np.abs(fixed.object_poses[:, 0, :3] - traj.object_poses[:, 0, :3]).max() < 1e-3
+    turn = np.abs(np.sum(fixed.object_poses[22:40, 0, 3:] * traj.object_poses[22:40, 0, 3:], axis=1))
+    assert turn.min() > np.cos(np.radians(0.5) / 2)
+    # the can hidden while the hand reaches for it and it stands still: the same pose throughout
+    fixed, report = repair_gaps(_without(traj, obj=slice(2, 17)), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.still_frames == 15 and report.carried_frames == 0
+    assert np.abs(fixed.object_poses[:, 0, :3] - traj.object_poses[:, 0, :3]).max() < 1e-6
+
+
+def test_gaps_that_cannot_be_carried_drop_the_demo_saying_why():
+    from dexmv_learning.demos.gaps import repair_gaps
+    from dexmv_learning.demos.motion_source import motion_trajectory
+
+    traj = motion_trajectory(TASK, 0, seconds=2.0)
+    oid = "005_tomato_soup_can"
+    # the hand lost while it reaches: it holds nothing, so nothing says where it went
+    _, report = repair_gaps(_without(traj, hand=slice(5, 20)), [oid], max_gap_s=0.3)
+    assert report.reason.startswith("hand missing for 0.53 s") and "does not hold the object" in report.reason
+    # both lost at once
+    _, report = repair_gaps(_without(traj, hand=slice(22, 40), obj=slice(30, 45)), [oid], max_gap_s=0.3)
+    assert "the hand and the object both missing" in report.reason, report.reason
+    # held, but longer than --max-held-gap
+    _, report = repair_gaps(_without(traj, hand=slice(22, 40)), [oid], max_gap_s=0.3, max_held_gap_s=0.5)
+    assert "more than --max-held-gap 0.5 s" in report.reason, report.reason
+    # the can moved while hidden and the hand not holding it at both ends (let go in between)
+    moved = _without(traj, obj=slice(22, 40))
+    moved.object_poses[40:, 0, :3] += [0.06, 0.0, 0.0]
+    _, report = repair_gaps(moved, [oid], max_gap_s=0.3)
+    assert "does not hold the object at both ends" in report.reason, report.reason
 
 
 def test_implausible_input_is_refused(tmp_path):

@@ -58,8 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grasp refinement so the physical replay succeeds (default: %(default)s); none "
                              "keeps DexMV's kinematic demonstrations")
     parser.add_argument("--max-gap", type=float, default=0.3, metavar="S",
-                        help="longest perception gap (s) filled by interpolation; longer drops the demo "
-                             "(default: %(default)s)")
+                        help="longest perception gap (s) filled by interpolation; a longer one drops the demo "
+                             "unless --max-held-gap applies (default: %(default)s)")
+    parser.add_argument("--max-held-gap", type=float, default=1.0, metavar="S",
+                        help="longest gap (s) of the hand or the object filled while the hand holds the object "
+                             "(the missing one carried rigidly with the seen one), or of an object that stood "
+                             "still across it; longer drops the demo (default: %(default)s)")
     parser.add_argument("--fit-horizon", default="200", metavar="STEPS",
                         help="episode length the demonstrations must fit (DexMV's 200): the human motion is "
                              "sped up, within the joint velocity/acceleration limits, so the manipulation ends by "
@@ -103,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     if args.max_gap <= 0:
         print(f"dexmv demos: --max-gap must be positive, got {args.max_gap}", file=sys.stderr)
         return 2
+    max_held_gap = getattr(args, "max_held_gap", 1.0)
+    if max_held_gap < args.max_gap:
+        print(f"dexmv demos: --max-held-gap ({max_held_gap}) must be at least --max-gap ({args.max_gap})",
+              file=sys.stderr)
+        return 2
     fit = str(getattr(args, "fit_horizon", "200")).strip().lower()
     if fit in ("none", "0"):
         fit_horizon = None
@@ -112,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"dexmv demos: --fit-horizon must be a step count of at least 20, 0 or none; got '{fit}'",
               file=sys.stderr)
         return 2
-    config = ConversionConfig(max_gap_s=args.max_gap, refine=args.refine, fit_horizon=fit_horizon,
+    config = ConversionConfig(max_gap_s=args.max_gap, max_held_gap_s=max_held_gap, refine=args.refine,
+                              fit_horizon=fit_horizon,
                               hand_start=getattr(args, "hand_start", "reset"))
     jobs = []  # (task, trajectories, out)
     if args.default:

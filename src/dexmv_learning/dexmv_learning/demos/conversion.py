@@ -37,6 +37,7 @@ HAND_STARTS = ("reset", "human")
 @dataclass(frozen=True)
 class ConversionConfig:
     max_gap_s: float = 0.3
+    max_held_gap_s: float = 1.0  # a longer gap while the hand holds the object is carried (demos.gaps)
     min_confidence: float = 0.3
     filter_cutoff_hz: float = 5.0  # low-pass on the 100 Hz joints (0: off)
     max_velocity: tuple[float, float] = (0.8, 6.0)  # slides m/s, hinges rad/s
@@ -325,10 +326,12 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
     if obj not in traj.object_ids:
         result.dropped = f"no poses of {obj} in {traj.path or traj.source}"
         return result
-    fixed, repair = repair_gaps(traj, [obj], max_gap_s=config.max_gap_s, min_confidence=config.min_confidence)
+    fixed, repair = repair_gaps(traj, [obj], max_gap_s=config.max_gap_s, max_held_gap_s=config.max_held_gap_s,
+                                min_confidence=config.min_confidence)
     result.metrics.update(filled_hand_frames=repair.filled_hand_frames,
                           filled_object_frames=repair.filled_object_frames, trimmed_frames=repair.trimmed_frames,
-                          rejected_object_frames=repair.rejected_object_frames)
+                          rejected_object_frames=repair.rejected_object_frames,
+                          carried_frames=repair.carried_frames, still_frames=repair.still_frames)
     if repair.reason:
         result.dropped = repair.reason
         return result

@@ -1,4 +1,4 @@
-"""Perception gaps: short ones are interpolated, long ones make a demonstration unusable.
+"""Perception gaps: short ones are interpolated, held ones are carried, long ones make a demonstration unusable.
 
 A hand frame is missing when its wrist or a palm keypoint (0, 5, 9, 13, 17) is missing or below
 the confidence threshold: retargeting cannot place the palm there. An object frame is missing when
@@ -8,6 +8,19 @@ the confidence of such a fit can be as high as a good one's). Gaps up to `max_ga
 (keypoints and object positions linearly, object orientations by slerp), missing frames at the
 start or end are cut off when they are short, and anything longer is reported, not invented.
 Single finger keypoints that stay missing are left to the retargeter (it holds that finger).
+
+Held gaps: a grasp is where perception loses things (the hand hides the object, the object hides
+the hand), and there a longer gap of one of them, up to `max_held_gap_s`, is not a guess: while
+the hand holds the object they move as one rigid body. A gap of the hand (or of the object) is
+carried by the other's motion when the other is seen throughout and, at both ends of the gap, the
+hand holds the object: its palm within `HOLD_REACH_M` of the object and the palm's centre in the
+object's frame the same at both ends (within `HOLD_TOLERANCE_M`; a hand approaching, or one that
+let go and grasped elsewhere, is not). Each missing frame is the rigid motion of the seen one since
+either end applied to what it carried there, the two blended across the gap. An object's gap up to
+`max_held_gap_s` across which it stood still (the same pose at both ends, `STILL_M`, `STILL_RAD`;
+e.g. hidden by the hand reaching for it) is interpolated: a hand that moved it would not have put
+it back to the centimetre within a second. Gaps at the start or end have one end only and are
+never carried.
 """
 
 from __future__ import annotations
@@ -22,6 +35,12 @@ PALM = (0, 5, 9, 13, 17)
 # a gap of exactly --max-gap is "up to" it: 9 intervals of 1/30 s sum to 0.30000000000000004
 STAMP_TOLERANCE_S = 1e-6
 MAX_OBJECT_SPEED_M_S = 2.0  # a hand carrying an object in these tasks peaks near 1 m/s
+MAX_HELD_GAP_S = 1.0  # default --max-held-gap
+HOLD_REACH_M = 0.15  # the palm's centre this near the object's origin (the objects are up to 0.2 m long)
+# the palm's centre in the object's frame moves less than this between the two ends of a held gap
+# (through perception, holds: 0.7-3.1 cm, hands approaching the object: 8-19 cm)
+HOLD_TOLERANCE_M = 0.04
+STILL_M, STILL_RAD = 0.01, np.radians(10.0)  # an object this close to its pose at both ends stood still
 
 
 @dataclass
@@ -31,6 +50,8 @@ class RepairReport:
     trimmed_frames: int = 0
     longest_gap_s: float = 0.0
     rejected_object_frames: int = 0  # confident poses that jumped off the track and back
+    carried_frames: int = 0  # frames of held gaps carried with the other's motion
+    still_frames: int = 0  # frames of an object's long gaps filled because it stood still across them
     reason: str = ""  # why the trajectory is unusable; empty when it is usable
 
 
@@ -87,9 +108,76 @@ def track_outliers(positions: np.ndarray, good: np.ndarray, stamps: np.ndarray, 
     return out
 
 
+def _rigid(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, t) of the rigid motion that best maps points `src` (n, 3) onto `dst` (least squares)."""
+    cs, cd = src.mean(axis=0), dst.mean(axis=0)
+    u, _, vt = np.linalg.svd((src - cs).T @ (dst - cd))
+    d = np.sign(np.linalg.det(vt.T @ u.T))
+    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    return rot, cd - rot @ cs
+
+
+def _pose_matrix(pose7: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_quat(pose7[3:]).as_matrix(), pose7[:3]
+
+
+def holds(palm_a: np.ndarray, pose_a: np.ndarray, palm_b: np.ndarray, pose_b: np.ndarray) -> bool:
+    """Whether a hand (its palm keypoints, (5, 3)) holds an object (xyz + quaternion xyzw) at two
+    moments: near it at both, and in the same place on it (see the module docstring)."""
+    ra, ta = _pose_matrix(pose_a)
+    rb, tb = _pose_matrix(pose_b)
+    if max(np.linalg.norm(palm_a.mean(axis=0) - ta), np.linalg.norm(palm_b.mean(axis=0) - tb)) > HOLD_REACH_M:
+        return False
+    in_a, in_b = (palm_a.mean(axis=0) - ta) @ ra, (palm_b.mean(axis=0) - tb) @ rb  # the palm in the object's frame
+    return float(np.linalg.norm(in_a - in_b)) <= HOLD_TOLERANCE_M
+
+
+def stood_still(pose_a: np.ndarray, pose_b: np.ndarray) -> bool:
+    """Whether an object's poses at two moments are the same (within STILL_M, STILL_RAD)."""
+    ra, ta = _pose_matrix(pose_a)
+    rb, tb = _pose_matrix(pose_b)
+    angle = np.arccos(np.clip((np.trace(ra.T @ rb) - 1.0) / 2.0, -1.0, 1.0))
+    return bool(np.linalg.norm(ta - tb) <= STILL_M and angle <= STILL_RAD)
+
+
+def _carry_hand(kp: np.ndarray, poses: np.ndarray, stamps: np.ndarray, a: int, b: int, fill: np.ndarray) -> None:
+    """Keypoints of frames [a, b) where `fill` (b - a, 21) carried with the object from frames a - 1 and b."""
+    for f in range(a, b):
+        w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
+        out = np.zeros((21, 3))
+        for end, weight in ((a - 1, 1.0 - w), (b, w)):
+            r_end, t_end = _pose_matrix(poses[end])
+            r_now, t_now = _pose_matrix(poses[f])
+            out += weight * ((kp[end] - t_end) @ r_end @ r_now.T + t_now)
+        kp[f, fill[f - a]] = out[fill[f - a]]
+
+
+def _carry_object(poses: np.ndarray, kp: np.ndarray, stamps: np.ndarray, a: int, b: int) -> None:
+    """Object poses of frames [a, b) carried with the palm from frames a - 1 and b (positions blended,
+    orientations slerped)."""
+    from scipy.spatial.transform import Rotation, Slerp
+
+    palm = list(PALM)
+    for f in range(a, b):
+        w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
+        rots, places = [], []
+        for end in (a - 1, b):
+            rot, shift = _rigid(kp[end, palm], kp[f, palm])
+            r_end, t_end = _pose_matrix(poses[end])
+            rots.append(rot @ r_end)
+            places.append(rot @ t_end + shift)
+        pair = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack(rots)))
+        poses[f, :3] = (1.0 - w) * places[0] + w * places[1]
+        poses[f, 3:] = pair([w]).as_quat()[0]
+
+
 def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: float = 0.3,
+                max_held_gap_s: float = MAX_HELD_GAP_S,
                 min_confidence: float = 0.3) -> tuple[HumanTrajectory, RepairReport]:
-    """A copy of `traj` with short gaps of the hand and of `object_ids` filled (see module docstring)."""
+    """A copy of `traj` with short gaps of the hand and of `object_ids` filled and held gaps carried
+    (see module docstring)."""
     report = RepairReport()
     kp = traj.keypoints.copy()
     conf = traj.confidence.copy()
@@ -129,15 +217,38 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     kp, conf, stamps, poses = kp[sl], conf[sl], stamps[sl], poses[sl]
     valid_kp, hand_bad = valid_kp[sl], hand_bad[sl]
     obj_bad = {k: v[sl] for k, v in obj_bad.items()}
-    for label, bad in [("hand", hand_bad), *((traj.object_ids[k], v) for k, v in obj_bad.items())]:
+    # long gaps: carried while held (at most one object: whose motion would carry the hand otherwise?),
+    # else the demonstration is dropped
+    long_runs: dict[str, list[tuple[int, int]]] = {}
+    channels = [("hand", hand_bad), *((traj.object_ids[k], v) for k, v in obj_bad.items())]
+    for label, bad in channels:
         for a, b in _runs(bad):
-            inner = a > 0 and b < len(stamps)
-            length = stamps[b] - stamps[a - 1] if inner else stamps[min(b, len(stamps) - 1)] - stamps[a]
+            length = stamps[b] - stamps[a - 1]  # interior: the ends were trimmed above
             report.longest_gap_s = max(report.longest_gap_s, float(length))
             if _longer_than(length, max_gap_s):
+                long_runs.setdefault(label, []).append((a, b))
+    held: list[tuple[str, int, int]] = []
+    for label, runs in long_runs.items():
+        for a, b in runs:
+            length = stamps[b] - stamps[a - 1]
+            other = _held_other(label, a, b, traj.object_ids, obj_cols, long_runs)
+            problem = ""
+            if label != "hand" and not _longer_than(length, max_held_gap_s) and \
+                    stood_still(poses[a - 1, obj_cols[traj.object_ids.index(label)]],
+                                poses[b, obj_cols[traj.object_ids.index(label)]]):
+                report.still_frames += b - a  # interpolated below: it did not move
+                continue
+            if _longer_than(length, max_held_gap_s):
+                problem = f"more than --max-held-gap {max_held_gap_s:g} s, the longest carried while held"
+            elif other is None:
+                problem = "the hand and the object both missing then"
+            elif not holds(kp[a - 1, list(PALM)], poses[a - 1, other], kp[b, list(PALM)], poses[b, other]):
+                problem = "the hand does not hold the object at both ends, so it is not carried"
+            if problem:
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
-                                f"({why[label]}; more than --max-gap {max_gap_s:g} s)"
+                                f"({why[label]}; more than --max-gap {max_gap_s:g} s, and {problem})"
                 return traj, report
+            held.append((label, a, b))
     # fill every keypoint channel's interior gaps (short ones; long finger gaps stay missing)
     for j in range(21):
         bad = ~valid_kp[:, j]
@@ -149,17 +260,46 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             w = (stamps[a:b] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
             kp[a:b, j] = (1 - w)[:, None] * kp[a - 1, j] + w[:, None] * kp[b, j]
             conf[a:b, j] = max(min_confidence, 0.5)
-    report.filled_hand_frames = int(hand_bad.sum())
+    report.filled_hand_frames = int(hand_bad.sum()) - sum(b - a for label, a, b in held if label == "hand")
+    carried = {label: np.zeros(len(stamps), dtype=bool) for label, _, _ in held}
+    for label, a, b in held:
+        carried[label][a:b] = True
     for k, bad in obj_bad.items():
-        if not bad.any():
+        short = bad & ~carried.get(traj.object_ids[k], np.zeros_like(bad))
+        if not short.any():
             continue
         good = ~bad
         for c in range(3):
-            poses[bad, k, c] = np.interp(stamps[bad], stamps[good], poses[good, k, c])
-        poses[:, k, 3:] = _slerp_fill(poses[:, k, 3:], good, stamps)
-        report.filled_object_frames += int(bad.sum())
+            poses[short, k, c] = np.interp(stamps[short], stamps[good], poses[good, k, c])
+        filled = _slerp_fill(poses[:, k, 3:], good, stamps)
+        poses[short, k, 3:] = filled[short]
+        report.filled_object_frames += int(short.sum())
+    # held gaps, now that the other side's short gaps are filled
+    for label, a, b in held:
+        if label == "hand":
+            k = _held_other(label, a, b, traj.object_ids, obj_cols, long_runs)
+            fill = ~valid_kp[a:b] & valid_kp[a - 1] & valid_kp[b]  # the palm's always: the ends are hand frames
+            _carry_hand(kp, poses[:, k], stamps, a, b, fill)
+            conf[a:b][fill] = max(min_confidence, 0.5)
+        else:
+            k = obj_cols[traj.object_ids.index(label)]
+            _carry_object(poses[:, k], kp, stamps, a, b)
+        report.carried_frames += b - a
     oconf = traj.object_confidence[sl].copy()
     for k, bad in obj_bad.items():
         oconf[bad, k] = max(min_confidence, 0.5)
     fixed = replace(traj, keypoints=kp, confidence=conf, stamps=stamps, object_poses=poses, object_confidence=oconf)
     return fixed, report
+
+
+def _held_other(label: str, a: int, b: int, object_ids: list[str], obj_cols: list[int],
+                long_runs: dict[str, list[tuple[int, int]]]) -> int | None:
+    """The column of what carries channel `label` over its gap [a, b) (the object for the hand, the
+    hand for an object: returns that object's own column), or None when it is missing long then too
+    or there is no single object."""
+    if len(obj_cols) != 1:
+        return None
+    other = object_ids[obj_cols[0]] if label == "hand" else "hand"
+    if any(c < b + 1 and a - 1 < d for c, d in long_runs.get(other, [])):  # [c, d) overlaps [a - 1, b]
+        return None
+    return obj_cols[0]
