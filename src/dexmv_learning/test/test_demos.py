@@ -192,6 +192,16 @@ def test_gaps_that_cannot_be_carried_drop_the_demo_saying_why():
     assert "does not hold the object at both ends" in report.reason, report.reason
 
 
+def test_demos_cli_refuses_a_held_gap_limit_under_the_gap_limit(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dexmv_bringup.cli.main", "demos", "--task", TASK, "--from",
+                          str(tmp_path), "--max-gap", "0.5", "--max-held-gap", "0.4"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and "--max-held-gap (0.4) must be at least --max-gap (0.5)" in out.stderr, out.stderr
+
+
 def test_implausible_input_is_refused(tmp_path):
     from dexmv_learning.demos.trajectory import TrajectoryInputError, load_trajectory
 

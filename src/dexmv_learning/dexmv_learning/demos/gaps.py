@@ -177,7 +177,8 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 max_held_gap_s: float = MAX_HELD_GAP_S,
                 min_confidence: float = 0.3) -> tuple[HumanTrajectory, RepairReport]:
     """A copy of `traj` with short gaps of the hand and of `object_ids` filled and held gaps carried
-    (see module docstring)."""
+    (see module docstring); a `max_held_gap_s` under `max_gap_s` counts as `max_gap_s`."""
+    max_held_gap_s = max(max_held_gap_s, max_gap_s)
     report = RepairReport()
     kp = traj.keypoints.copy()
     conf = traj.confidence.copy()
