@@ -22,8 +22,15 @@ class VideoError(ValueError):
     """A video that cannot be read; the message names the file."""
 
 
-def video_frames(path: str | Path) -> tuple[float, int, Iterator[np.ndarray]]:
-    """(fps, frame count or 0 if unknown, RGB frames) of a video file (OpenCV's FFmpeg reader)."""
+def video_frames(path: str | Path) -> tuple[float, int, Iterator[tuple[float, np.ndarray]]]:
+    """(fps, frame count or 0 if unknown, (stamp in s, RGB frame) pairs) of a video file (OpenCV's
+    FFmpeg reader, which applies a phone's rotation metadata).
+
+    Stamps are the decoder's presentation times: phones record at a variable frame rate (a dim
+    scene or a busy encoder stretches frames), and frame index / nominal fps would then misstate
+    the hand's speed (the temporal filter and a retargeted trajectory's timing use the stamps).
+    Where the container gives none, or they do not increase, frame index / fps is used instead.
+    """
     import cv2
 
     path = Path(path)
@@ -37,20 +44,29 @@ def video_frames(path: str | Path) -> tuple[float, int, Iterator[np.ndarray]]:
         cap.release()
         raise VideoError(f"{path}: has no readable frame")
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 30.0
+    fps = fps if 1.0 <= fps <= 1000.0 else 30.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
         try:
-            frame = first
+            frame, k, last, offset = first, 0, -np.inf, None
             while frame is not None:
-                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                decoded = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if offset is None:  # stamps start at 0 (a clip cut from a longer one starts later)
+                    offset = decoded if np.isfinite(decoded) else 0.0
+                stamp = decoded - offset
+                if not (np.isfinite(stamp) and stamp > last):
+                    stamp = max(k / fps, last + 1.0 / fps)
+                last = stamp
+                yield stamp, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                 ok, frame = cap.read()
+                k += 1
                 if not ok:
                     frame = None
         finally:
             cap.release()
 
-    return (fps if 1.0 <= fps <= 1000.0 else 30.0), count, frames()
+    return fps, count, frames()
 
 
 class MonocularHand:

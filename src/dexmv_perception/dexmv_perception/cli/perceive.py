@@ -126,11 +126,11 @@ def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
     total = min(count, args.max_frames) if count and args.max_frames else (count or args.max_frames)
     bar = _progress(total or None, f"perceiving {Path(args.video).name}", args.no_progress)
     try:
-        for k, rgb in enumerate(frames):
+        for k, (stamp, rgb) in enumerate(frames):
             if args.max_frames is not None and k >= args.max_frames:
                 break
-            keypoints, confidence, score, side = hand.update(rgb, k / fps)
-            writer.add(k / fps, keypoints, confidence, score, side)
+            keypoints, confidence, score, side = hand.update(rgb, stamp)
+            writer.add(stamp, keypoints, confidence, score, side)
             detected += score > 0
             bar.update(1)
     finally:
