@@ -24,7 +24,7 @@ class VideoError(ValueError):
 
 def video_frames(path: str | Path) -> tuple[float, int, Iterator[tuple[float, np.ndarray]]]:
     """(fps, frame count or 0 if unknown, (stamp in s, RGB frame) pairs) of a video file (OpenCV's
-    FFmpeg reader, which applies a phone's rotation metadata).
+    FFmpeg reader), upright: a phone's rotation metadata applied.
 
     Stamps are the decoder's presentation times: phones record at a variable frame rate (a dim
     scene or a busy encoder stretches frames), and frame index / nominal fps would then misstate
@@ -39,6 +39,9 @@ def video_frames(path: str | Path) -> tuple[float, int, Iterator[tuple[float, np
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise VideoError(f"{path}: cannot be opened as a video")
+    # a phone's portrait video is stored sideways with a display rotation; OpenCV's wheels do not apply
+    # it unless asked (measured: CAP_PROP_ORIENTATION_AUTO 0 by default)
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     ok, first = cap.read()
     if not ok:
         cap.release()

@@ -38,12 +38,37 @@ def test_a_variable_rate_video_gives_its_frames_own_stamps(tmp_path):
     assert np.abs(np.arange(len(truth)) / fps - truth).max() > 0.05
 
 
+def test_a_phones_rotation_metadata_is_applied(tmp_path):
+    """A portrait phone video is stored landscape with a display rotation: frames come out upright."""
+    import imageio.v2 as imageio
+    import imageio_ffmpeg
+
+    from dexmv_perception.monocular import video_frames
+
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:10, :20] = 255  # a mark in the top-left corner
+    imageio.imwrite(tmp_path / "frame.png", image)
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-loop", "1", "-t", "0.2", "-i", str(tmp_path / "frame.png"),
+                    "-pix_fmt", "yuv420p", str(tmp_path / "stored.mp4")], check=True, timeout=60)
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-display_rotation", "90", "-i", str(tmp_path / "stored.mp4"),
+                    "-c", "copy", str(tmp_path / "portrait.mp4")], check=True, timeout=60)
+    _, _, frames = video_frames(tmp_path / "stored.mp4")
+    _, plain = next(frames)
+    _, _, frames = video_frames(tmp_path / "portrait.mp4")
+    _, upright = next(frames)
+    assert plain.shape == (48, 64, 3) and upright.shape == (64, 48, 3)
+    # turned a quarter counter-clockwise for display: the top-left mark is now bottom-left
+    rows, cols = np.nonzero(upright[..., 0] > 128)
+    assert rows.min() >= 40 and cols.max() <= 12, (rows.min(), cols.max())
+
+
 def test_a_missing_or_unreadable_video_names_the_file(tmp_path):
     from dexmv_perception.monocular import VideoError, video_frames
 
-    with pytest.raises(VideoError, match="nowhere.mp4: no such video file"):
+    with pytest.raises(VideoError, match=r"nowhere\.mp4: no such video file"):
         video_frames(tmp_path / "nowhere.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all" * 10)
-    with pytest.raises(VideoError, match="junk.mp4"):
+    with pytest.raises(VideoError, match=r"junk\.mp4"):
         video_frames(junk)
