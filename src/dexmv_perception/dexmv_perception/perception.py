@@ -52,13 +52,16 @@ class Perception:
     def __init__(self, cameras: Sequence[str], hand_config: HandTrackerConfig | None = None, *,
                  object_ids: Sequence[str] = (), object_scales: dict[str, float] | None = None,
                  object_backend=None, mano_model: str | Path | None = None, seed: int = 0,
-                 overlap_objects: bool = True) -> None:
+                 overlap_objects: bool = False) -> None:
         self.hand = HandTracker(list(cameras), hand_config or HandTrackerConfig())
         self.notes: list[str] = []
         self.objects = object_backend
-        # overlap: the objects of a moment are estimated while MediaPipe looks at its images, with
-        # the previous moment's hand (its masks and keypoints) to take the hand's points out; at 30
-        # frames/s the hand moves 0.3-3 cm between moments, which the masks' margins cover
+        # overlap_objects: estimate the objects of a moment in a worker thread while MediaPipe looks
+        # at its images, with the previous moment's hand (its masks and keypoints) to take the hand's
+        # points out. Off by default: on 2 cores the thread's contention (the GIL, BLAS threads)
+        # cost more than it saved since the estimate got faster (measured 14.5-14.9 against 17.0
+        # moments/s serially on the default recording), and serially each moment's objects see that
+        # moment's hand and the results do not depend on thread timing
         self._overlap = None
         self._last_hand: HandEstimate | None = None
         if overlap_objects:
