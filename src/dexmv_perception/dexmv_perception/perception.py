@@ -60,8 +60,8 @@ class Perception:
         # at its images, with the previous moment's hand (its masks and keypoints) to take the hand's
         # points out. Off by default: on 2 cores the thread's contention (the GIL, BLAS threads)
         # cost more than it saved since the estimate got faster (measured 14.5-14.9 against 17.0
-        # moments/s serially on the default recording), and serially each moment's objects see that
-        # moment's hand and the results do not depend on thread timing
+        # moments/s serially on the default recording), and serially each moment's objects are
+        # segmented with that moment's hand (mug 101: rotation error 23 -> 3.7 deg)
         self._overlap = None
         self._last_hand: HandEstimate | None = None
         if overlap_objects:
