@@ -241,6 +241,8 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 continue
             if _longer_than(length, max_held_gap_s):
                 problem = f"more than --max-held-gap {max_held_gap_s:g} s, the longest carried while held"
+            elif other is None and len(obj_cols) != 1:
+                problem = "held gaps are carried for one object only"
             elif other is None:
                 problem = "the hand and the object both missing then"
             elif not holds(kp[a - 1, list(PALM)], poses[a - 1, other], kp[b, list(PALM)], poses[b, other]):
