@@ -168,6 +168,19 @@ def test_gaps_while_the_hand_holds_the_object_are_carried_with_it():
     fixed, report = repair_gaps(_without(traj, obj=slice(2, 17)), [oid], max_gap_s=0.3)
     assert report.reason == "" and report.still_frames == 15 and report.carried_frames == 0
     assert np.abs(fixed.object_poses[:, 0, :3] - traj.object_poses[:, 0, :3]).max() < 1e-6
+    # the can in a recording's second column (another object tracked too): the same, from its column
+    from dataclasses import replace
+
+    def second_column(hidden):
+        return replace(hidden, object_ids=["025_mug", oid],
+                       object_poses=np.concatenate([traj.object_poses, hidden.object_poses], axis=1),
+                       object_confidence=np.concatenate([traj.object_confidence, hidden.object_confidence], axis=1))
+
+    fixed, report = repair_gaps(second_column(_without(traj, obj=slice(22, 40))), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 18
+    assert np.abs(fixed.object_poses[:, 1, :3] - traj.object_poses[:, 0, :3]).max() < 1e-3
+    fixed, report = repair_gaps(second_column(_without(traj, obj=slice(2, 17))), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.still_frames == 15
 
 
 def test_gaps_that_cannot_be_carried_drop_the_demo_saying_why():

@@ -108,15 +108,6 @@ def track_outliers(positions: np.ndarray, good: np.ndarray, stamps: np.ndarray, 
     return out
 
 
-def _rigid(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, t) of the rigid motion that best maps points `src` (n, 3) onto `dst` (least squares)."""
-    cs, cd = src.mean(axis=0), dst.mean(axis=0)
-    u, _, vt = np.linalg.svd((src - cs).T @ (dst - cd))
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return rot, cd - rot @ cs
-
-
 def _pose_matrix(pose7: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from scipy.spatial.transform import Rotation
 
@@ -144,13 +135,14 @@ def stood_still(pose_a: np.ndarray, pose_b: np.ndarray) -> bool:
 
 def _carry_hand(kp: np.ndarray, poses: np.ndarray, stamps: np.ndarray, a: int, b: int, fill: np.ndarray) -> None:
     """Keypoints of frames [a, b) where `fill` (b - a, 21) carried with the object from frames a - 1 and b."""
+    on_object = []  # the keypoints at each end, in the object's frame
+    for end in (a - 1, b):
+        r_end, t_end = _pose_matrix(poses[end])
+        on_object.append((kp[end] - t_end) @ r_end)
     for f in range(a, b):
         w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
-        out = np.zeros((21, 3))
-        for end, weight in ((a - 1, 1.0 - w), (b, w)):
-            r_end, t_end = _pose_matrix(poses[end])
-            r_now, t_now = _pose_matrix(poses[f])
-            out += weight * ((kp[end] - t_end) @ r_end @ r_now.T + t_now)
+        r_now, t_now = _pose_matrix(poses[f])
+        out = ((1.0 - w) * on_object[0] + w * on_object[1]) @ r_now.T + t_now
         kp[f, fill[f - a]] = out[fill[f - a]]
 
 
@@ -159,15 +151,18 @@ def _carry_object(poses: np.ndarray, kp: np.ndarray, stamps: np.ndarray, a: int,
     orientations slerped)."""
     from scipy.spatial.transform import Rotation, Slerp
 
+    from dexmv_retarget.palm_frame import fit_rotation
+
     palm = list(PALM)
+    ends = [(kp[end, palm], *_pose_matrix(poses[end])) for end in (a - 1, b)]
     for f in range(a, b):
         w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
+        now = kp[f, palm]
         rots, places = [], []
-        for end in (a - 1, b):
-            rot, shift = _rigid(kp[end, palm], kp[f, palm])
-            r_end, t_end = _pose_matrix(poses[end])
+        for then, r_end, t_end in ends:  # the palm's rigid motion since that end, applied to the object there
+            rot = fit_rotation(then - then.mean(axis=0), now - now.mean(axis=0))
             rots.append(rot @ r_end)
-            places.append(rot @ t_end + shift)
+            places.append(rot @ (t_end - then.mean(axis=0)) + now.mean(axis=0))
         pair = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack(rots)))
         poses[f, :3] = (1.0 - w) * places[0] + w * places[1]
         poses[f, 3:] = pair([w]).as_quat()[0]
@@ -228,15 +223,14 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             report.longest_gap_s = max(report.longest_gap_s, float(length))
             if _longer_than(length, max_gap_s):
                 long_runs.setdefault(label, []).append((a, b))
-    held: list[tuple[str, int, int]] = []
+    held: list[tuple[str, int, int, int]] = []  # channel, gap [a, b), the object's column
     for label, runs in long_runs.items():
         for a, b in runs:
             length = stamps[b] - stamps[a - 1]
             other = _held_other(label, a, b, traj.object_ids, obj_cols, long_runs)
             problem = ""
             if label != "hand" and not _longer_than(length, max_held_gap_s) and \
-                    stood_still(poses[a - 1, obj_cols[traj.object_ids.index(label)]],
-                                poses[b, obj_cols[traj.object_ids.index(label)]]):
+                    stood_still(poses[a - 1, traj.object_index(label)], poses[b, traj.object_index(label)]):
                 report.still_frames += b - a  # interpolated below: it did not move
                 continue
             if _longer_than(length, max_held_gap_s):
@@ -251,7 +245,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
                                 f"({why[label]}; more than --max-gap {max_gap_s:g} s, and {problem})"
                 return traj, report
-            held.append((label, a, b))
+            held.append((label, a, b, other))
     # fill every keypoint channel's interior gaps (short ones; long finger gaps stay missing)
     for j in range(21):
         bad = ~valid_kp[:, j]
@@ -263,9 +257,9 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
             w = (stamps[a:b] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
             kp[a:b, j] = (1 - w)[:, None] * kp[a - 1, j] + w[:, None] * kp[b, j]
             conf[a:b, j] = max(min_confidence, 0.5)
-    report.filled_hand_frames = int(hand_bad.sum()) - sum(b - a for label, a, b in held if label == "hand")
-    carried = {label: np.zeros(len(stamps), dtype=bool) for label, _, _ in held}
-    for label, a, b in held:
+    report.filled_hand_frames = int(hand_bad.sum()) - sum(b - a for label, a, b, _ in held if label == "hand")
+    carried = {label: np.zeros(len(stamps), dtype=bool) for label, _, _, _ in held}
+    for label, a, b, _ in held:
         carried[label][a:b] = True
     for k, bad in obj_bad.items():
         short = bad & ~carried.get(traj.object_ids[k], np.zeros_like(bad))
@@ -278,14 +272,12 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         poses[short, k, 3:] = filled[short]
         report.filled_object_frames += int(short.sum())
     # held gaps, now that the other side's short gaps are filled
-    for label, a, b in held:
+    for label, a, b, k in held:
         if label == "hand":
-            k = _held_other(label, a, b, traj.object_ids, obj_cols, long_runs)
             fill = ~valid_kp[a:b] & valid_kp[a - 1] & valid_kp[b]  # the palm's always: the ends are hand frames
             _carry_hand(kp, poses[:, k], stamps, a, b, fill)
             conf[a:b][fill] = max(min_confidence, 0.5)
         else:
-            k = obj_cols[traj.object_ids.index(label)]
             _carry_object(poses[:, k], kp, stamps, a, b)
         report.carried_frames += b - a
     oconf = traj.object_confidence[sl].copy()
@@ -297,8 +289,8 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
 
 def _held_other(label: str, a: int, b: int, object_ids: list[str], obj_cols: list[int],
                 long_runs: dict[str, list[tuple[int, int]]]) -> int | None:
-    """The column of what carries channel `label` over its gap [a, b) (the object for the hand, the
-    hand for an object: returns that object's own column), or None when it is missing long then too
+    """The object's column for a held gap of channel `label` over [a, b) (the hand, carried by the
+    object, or the object, carried by the hand), or None when the carrier is missing long then too
     or there is no single object."""
     if len(obj_cols) != 1:
         return None
