@@ -57,9 +57,11 @@ def test_doctor_passes_in_this_environment():
         assert f"ok  {check}" in out.stdout
 
 
-def test_demo_runs_every_stage(tmp_path):
+def test_demo_runs_every_stage(tmp_path, launch_available):
     """The whole demo on a short recording and a tiny training budget: files written, images and joint
-    targets crossed DDS, the bag became a demonstration, DAPG ran, the policy drove sim_node."""
+    targets crossed DDS, the bag became a demonstration, DAPG ran, the policy drove sim_node. Its
+    graph stage launches capture.launch.py: without ROS 2's launch packages it skips, as the launch
+    tests do (under CI it fails)."""
     out = dexmv("demo", "--seconds", "2", "--fps", "15", "--iterations", "1", "--trajectories", "2",
                 "--horizon", "50", "--episodes", "2", "--out", str(tmp_path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
