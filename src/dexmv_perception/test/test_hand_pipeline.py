@@ -139,6 +139,28 @@ def test_a_view_that_disagrees_on_a_keypoint_is_dropped(rig_and_hand):
     assert np.linalg.norm(ungated.points[8] - hand[8]) > 0.012
 
 
+def test_of_two_disagreeing_views_the_one_that_left_the_previous_estimate_is_dropped(rig_and_hand):
+    """Two views, one keypoint 10 cm apart: the residual alone drops the less certain view whichever is
+    wrong (here the right one: its depth was not measured); a recent previous estimate tells them apart
+    (the jump gate, which would drop a lone keypoint's 10 cm jump on its own, widened out of the way)."""
+    from dataclasses import replace
+
+    rng, hand, poses = rig_and_hand
+    wrong = _view("c0", poses[0], hand, 1.0, rng, depth_error=np.where(np.arange(21) == 8, -0.10, 0.0))
+    right = _view("c1", poses[1], hand, 1.0, rng, depth_error=np.zeros(21))
+    measured = np.ones(21, dtype=bool)
+    measured[8] = False
+    right = replace(right, measured=measured)
+    config = FusionConfig(jump_gate_m=0.15)
+    without = fuse_views([wrong, right], config=config)
+    assert without.used_by["c0"][8] and not without.used_by["c1"][8]  # the wrong view kept
+    assert np.linalg.norm(without.points[8] - hand[8]) > 0.08
+    fused = fuse_views([wrong, right], previous=hand + rng.normal(0.0, 0.002, hand.shape), config=config)
+    assert fused.views[8] == 1 and fused.used_by["c1"][8] and not fused.used_by["c0"][8]
+    assert np.linalg.norm(fused.points[8] - hand[8]) < 0.01
+    assert fused.used_by["c0"].sum() == 20
+
+
 def test_a_hidden_landmark_counts_less_than_a_seen_one(rig_and_hand):
     """A landmark whose pixel's depth shows something else (not measured) is mostly a guess of a hidden
     point (unmeasured landmarks 28 px off, measured 6 px, camera1 of a grasp recording): the camera
@@ -228,6 +250,53 @@ def test_a_wrist_no_camera_measured_is_placed_from_the_palm(rig_and_hand):
     measured = [_view(f"c{k}", p, hand, 1.0, rng, measured=True) for k, p in enumerate(poses)]
     kept, _ = tracker._place_wrist(fused, measured)
     assert np.array_equal(kept, wrong)
+
+
+def test_place_at_distance_puts_a_point_one_bone_from_its_parent():
+    from dexmv_perception.hand.ray_placement import place_at_distance
+
+    origin, direction = np.zeros(3), np.array([0.0, 0.0, 1.0])
+    parent = np.array([0.02, 0.0, 0.50])
+    near, far = place_at_distance(origin, direction, parent, 0.03, np.array([0, 0, 0.45])), \
+        place_at_distance(origin, direction, parent, 0.03, np.array([0, 0, 0.56]))
+    for point in (near, far):
+        assert point is not None and abs(np.linalg.norm(point - parent) - 0.03) < 1e-9
+    assert near[2] < 0.5 < far[2]
+    missed = place_at_distance(origin, direction, parent, 0.01, np.array([0, 0, 0.45]))  # ray passes 2 cm away
+    np.testing.assert_allclose(missed, [0.0, 0.0, 0.50])
+    assert place_at_distance(origin, direction, np.array([0, 0, -0.5]), 0.03, np.zeros(3)) is None  # behind
+    assert place_at_distance(origin, direction, parent, float("nan"), parent) is None
+
+
+def test_a_finger_one_camera_saw_without_depth_is_placed_at_its_bone_lengths(rig_and_hand):
+    """Camera 0 alone saw the index finger's last two joints, their depth guessed 4 cm off along its rays
+    (MediaPipe's shape); its pixels and the hand's bone lengths put them back. Measured ones stay."""
+    from dataclasses import replace
+
+    from dexmv_perception.hand.fusion import FusedHand
+    from dexmv_perception.hand.skeleton import bone_lengths
+    from dexmv_perception.hand.tracker import HandTracker
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    tracker = HandTracker(["c0", "c1"])
+    tracker._bones = [bone_lengths(hand)] * 5
+    view = _view("c0", poses[0], hand, 0.0, rng)
+    measured = np.ones(21, dtype=bool)
+    measured[[7, 8]] = False
+    view = replace(view, measured=measured)
+    guessed = hand.copy()
+    for k in (7, 8):
+        ray = hand[k] - poses[0][:3, 3]
+        guessed[k] += 0.04 * ray / np.linalg.norm(ray)
+    used = {"c0": np.ones(21, dtype=bool), "c1": np.zeros(21, dtype=bool)}
+    fused = FusedHand(guessed, np.full(21, 0.9), np.ones(21, dtype=int), (), used)
+    placed = tracker._place_hidden(fused, [view], guessed)
+    assert np.linalg.norm(placed[[7, 8]] - hand[[7, 8]], axis=1).max() < 0.002
+    np.testing.assert_array_equal(placed[:7], guessed[:7])
+    both = FusedHand(guessed, np.full(21, 0.9), np.full(21, 2), (), {"c0": np.ones(21, bool), "c1": np.ones(21, bool)})
+    np.testing.assert_array_equal(tracker._place_hidden(both, [view], guessed), guessed)  # two views: triangulated
+    tracker.close()
 
 
 # ---------------------------------------------------------------- One Euro filter

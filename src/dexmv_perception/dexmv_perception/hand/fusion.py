@@ -12,8 +12,11 @@ where the landmark's depth was not measured: a hidden point, guessed) and w_c th
 confidence in the hand. The fused point minimises sum_c (x - p_c)^T L_c (x - p_c): with two views
 the rays triangulate the point (the cameras look from different sides, so one's depth axis is the
 other's image plane) and depth fills what the rays leave open; with one view it is the lifted
-point. A view whose squared Mahalanobis residual exceeds `gate` (it disagrees with the other, e.g.
-MediaPipe put a finger on the wrong finger) is dropped and the point solved again from the rest.
+point. Where a view's squared Mahalanobis residual exceeds `gate` (the views disagree, e.g.
+MediaPipe put a finger on the wrong finger in one), one view is dropped and the point solved again
+from the rest: the view farthest from a recent previous estimate, else the one with the largest
+residual. The residual alone cannot tell which of two views is wrong: for two views it is always
+the less certain one's (residual ratio = inverse ratio of their information), right or not.
 A whole camera is rejected when its hand disagrees with the others' by more than `hand_gate_m`
 (median over keypoints, e.g. it tracked the other hand or an object): the camera whose hand is
 nearer the previous estimate wins, else the more confident one. Given a recent previous estimate,
@@ -23,7 +26,7 @@ did not is not used (a finger MediaPipe put on its neighbour for a frame).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -66,6 +69,8 @@ class FusedHand:
     confidence: np.ndarray  # (21,) 0..1
     views: np.ndarray  # (21,) number of cameras used per keypoint
     rejected_cameras: tuple[str, ...]  # cameras whose whole hand was rejected
+    # which camera's view was used for which keypoint: {camera name: (21,) bool}
+    used_by: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _information(view: CameraView, config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +134,8 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     info = np.stack(infos)  # (C, 21, 3, 3)
     anchor = np.stack(anchors)  # (C, 21, 3)
     active = np.isfinite(anchor).all(axis=2) & np.isfinite(info).all(axis=(2, 3))  # (C, 21)
-    if previous is not None and np.isfinite(previous).all():
+    recent = previous is not None and np.isfinite(previous).all()
+    if recent:
         jump = np.linalg.norm(anchor - previous, axis=2)  # (C, 21)
         with np.errstate(invalid="ignore"):
             steady = np.nanmedian(np.where(active, jump, np.nan), axis=1) < config.jump_gate_m  # (C,)
@@ -145,6 +151,8 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
         resid = np.where(active, np.einsum("cni,cnij,cnj->cn", anchor - sol, w, anchor - sol), 0.0)
         worst = np.argmax(resid, axis=0)
         drop = (active.sum(axis=0) > 1) & (resid[worst, np.arange(n)] > config.gate)
+        if recent:  # of disagreeing views, the one that moved away from where the keypoint was
+            worst = np.where(drop, np.argmax(np.where(active, jump, -1.0), axis=0), worst)
         if not drop.any():
             break
         active[worst[drop], np.arange(n)[drop]] = False
@@ -155,4 +163,5 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     per_view = np.where(active, conf_views * quality, 0.0)
     # two agreeing views: 1 - (1 - c1)(1 - c2), as independent witnesses
     confidence = 1.0 - np.prod(1.0 - per_view, axis=0)
-    return FusedHand(points, np.clip(confidence, 0.0, 1.0), used, rejected)
+    used_by = {v.name: active[i].copy() for i, v in enumerate(kept)}
+    return FusedHand(points, np.clip(confidence, 0.0, 1.0), used, rejected, used_by)

@@ -1,5 +1,8 @@
 """A keypoint whose depth no camera measured, placed on its camera ray at the hand's own bone lengths.
 
+`place_on_ray` places the wrist from several measured anchors (the knuckles); `place_at_distance`
+places a finger keypoint one bone from its parent.
+
 Why: where a keypoint's pixel shows something else (the object the hand grasps, the table beyond
 a silhouette edge), lifting falls back on MediaPipe's relative hand shape, whose depth is good to
 a few centimetres only. In grasps seen from above the wrist is such a keypoint, and it came out
@@ -49,3 +52,24 @@ def place_on_ray(origin: np.ndarray, direction: np.ndarray, anchors: np.ndarray,
         return None
     best = minima[np.argmin(np.abs(t[minima] - t0))]
     return points[best]
+
+
+def place_at_distance(origin: np.ndarray, direction: np.ndarray, anchor: np.ndarray, length: float,
+                      guess: np.ndarray) -> np.ndarray | None:
+    """The point of the ray `length` from `anchor` (one bone from its measured parent), of the two
+    such points the one nearer `guess`'s place along the ray; where the ray passes farther than
+    `length` from the anchor (the pixel is a little off), its point nearest the anchor. None for
+    unusable inputs."""
+    if not (np.all(np.isfinite(anchor)) and np.all(np.isfinite(guess)) and np.isfinite(length) and length > 0):
+        return None
+    to_origin = origin - anchor
+    half_b = float(direction @ to_origin)
+    disc = half_b * half_b - float(to_origin @ to_origin - length * length)
+    if disc < 0:
+        t = -half_b
+    else:
+        roots = np.array([-half_b - np.sqrt(disc), -half_b + np.sqrt(disc)])
+        t = float(roots[np.argmin(np.abs(roots - float((guess - origin) @ direction)))])
+    if t <= 0:
+        return None  # behind the camera
+    return origin + t * direction
