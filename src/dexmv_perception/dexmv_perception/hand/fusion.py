@@ -14,9 +14,11 @@ the rays triangulate the point (the cameras look from different sides, so one's 
 other's image plane) and depth fills what the rays leave open; with one view it is the lifted
 point. Where a view's squared Mahalanobis residual exceeds `gate` (the views disagree, e.g.
 MediaPipe put a finger on the wrong finger in one), one view is dropped and the point solved again
-from the rest: the view farthest from a recent previous estimate, else the one with the largest
-residual. The residual alone cannot tell which of two views is wrong: for two views it is always
-the less certain one's (residual ratio = inverse ratio of their information), right or not.
+from the rest: the one with the largest residual, unless a recent previous estimate clearly says
+which view left it (one within `recent_within_m` of it, the other more than `recent_ratio` times
+as far): then that one. The residual alone cannot tell which of two views is wrong: for two views
+it is always the less certain one's (residual ratio = inverse ratio of their information), right
+or not; the previous estimate, itself fused, can be the wrong one's too, hence only a clear case.
 A whole camera is rejected when its hand disagrees with the others' by more than `hand_gate_m`
 (median over keypoints, e.g. it tracked the other hand or an object): the camera whose hand is
 nearer the previous estimate wins, else the more confident one. Given a recent previous estimate,
@@ -61,6 +63,12 @@ class FusionConfig:
     jump_gate_m: float = 0.05  # a view's keypoint this far from the previous estimate is not used, when the
     # rest of that view's hand agrees with it (a finger MediaPipe put on another finger, or depth of what is
     # in front); 30 fps hand motion moves a keypoint about 2 cm a frame
+    # of two disagreeing views, the one farther from the previous estimate is dropped when the other is within
+    # recent_within_m of it and this one more than recent_ratio times as far (33 synthetic recordings: hand
+    # MPJPE 18.28 -> 18.14 mm with this alone; dropping the farther view whatever the distances: 18.30, up to
+    # 4 mm worse on some recordings, where the previous estimate had followed the wrong view)
+    recent_within_m: float = 0.03
+    recent_ratio: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -151,8 +159,11 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
         resid = np.where(active, np.einsum("cni,cnij,cnj->cn", anchor - sol, w, anchor - sol), 0.0)
         worst = np.argmax(resid, axis=0)
         drop = (active.sum(axis=0) > 1) & (resid[worst, np.arange(n)] > config.gate)
-        if recent:  # of disagreeing views, the one that moved away from where the keypoint was
-            worst = np.where(drop, np.argmax(np.where(active, jump, -1.0), axis=0), worst)
+        if recent:  # of disagreeing views, the one that clearly moved away from where the keypoint was
+            nearest = np.where(active, jump, np.inf).min(axis=0)
+            farthest = np.where(active, jump, -1.0).max(axis=0)
+            clear = (nearest < config.recent_within_m) & (farthest > config.recent_ratio * nearest)
+            worst = np.where(drop & clear, np.argmax(np.where(active, jump, -1.0), axis=0), worst)
         if not drop.any():
             break
         active[worst[drop], np.arange(n)[drop]] = False

@@ -28,9 +28,11 @@ RECENT_S = 0.25  # a previous estimate older than this does not gate the next on
 WRIST_NEIGHBOURS = (1, 5, 9, 13, 17)  # thumb CMC and the knuckles: the wrist's bones end there
 WRIST_BONES = BONES[:, 0] == WRIST  # (20,) bool: the five bones from the wrist
 WRIST_RAY_GATE_M = 0.025  # a wrist ray placement this far from the palm shape's prediction is not taken
-# a hidden keypoint is moved along its ray at most this far (1.5 x the shape's depth uncertainty): a
-# placement farther from MediaPipe's shape means the parent or the pixel is off, not the depth
-HIDDEN_MAX_MOVE_M = 0.06
+# a hidden keypoint is moved along its ray at most this far: a placement farther from MediaPipe's shape
+# more often means the parent, the pixel or the root (of the ray's two points at the bone's length) is off
+# than the depth (33 synthetic recordings: 6 cm gave the lower mean, 18.11 mm, but up to 2.9 mm worse on
+# some; 3 cm 18.13 mm, never more than 0.4 mm worse)
+HIDDEN_MAX_MOVE_M = 0.03
 
 
 @dataclass(frozen=True)
@@ -221,8 +223,7 @@ class HandTracker:
         finger hidden behind the grasped object from there), moved along that camera's ray to one bone
         length (the hand's own, median of its confident frames) from its parent; parents first, so a
         finger is placed joint by joint. Why: its depth came from MediaPipe's relative hand shape, a
-        few centimetres off, while its pixel is good to a few pixels (hand MPJPE over eight synthetic
-        recordings 20.4 -> 20.1 mm, none worse)."""
+        few centimetres off, while its pixel is good to a few pixels."""
         if len(self._bones) < 5:
             return points
         typical = np.median(np.stack(self._bones[-60:]), axis=0)
