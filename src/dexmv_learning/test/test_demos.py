@@ -183,6 +183,34 @@ def test_gaps_while_the_hand_holds_the_object_are_carried_with_it():
     assert report.reason == "" and report.still_frames == 15
 
 
+def test_a_symmetric_object_perceived_upside_down_is_turned_upright_throughout():
+    """Perception gives a lying clamp upside down as often as not (same shape); the conversion turns
+    the whole track by the clamp's own half turn, so its model frame is the simulation's again."""
+    from dataclasses import replace
+
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.motion_source import motion_trajectory
+    from dexmv_learning.demos.symmetric_objects import upright_frames
+
+    traj = motion_trajectory("relocate-large_clamp", 0, seconds=2.0)
+    oid = "051_large_clamp"
+    k = traj.object_index(oid)
+    half_turn_y = Rotation.from_rotvec([0.0, np.pi, 0.0])
+    poses = traj.object_poses.copy()
+    poses[:, k, 3:] = (Rotation.from_quat(poses[:, k, 3:]) * half_turn_y).as_quat()
+    poses[:3, k] = np.nan  # not perceived at first
+    flipped = replace(traj, object_poses=poses)
+    fixed, turned = upright_frames(flipped, oid)
+    assert turned
+    truth, got = Rotation.from_quat(traj.object_poses[3:, k, 3:]), Rotation.from_quat(fixed.object_poses[3:, k, 3:])
+    assert (truth.inv() * got).magnitude().max() < 1e-9
+    assert np.isnan(fixed.object_poses[:3, k]).all()
+    np.testing.assert_array_equal(fixed.object_poses[:, k, :3], poses[:, k, :3])
+    same, turned = upright_frames(traj, oid)  # already upright
+    assert not turned and same is traj
+
+
 def test_gaps_that_cannot_be_carried_drop_the_demo_saying_why():
     from dexmv_learning.demos.gaps import repair_gaps
     from dexmv_learning.demos.motion_source import motion_trajectory

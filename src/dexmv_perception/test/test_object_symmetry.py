@@ -67,6 +67,25 @@ def test_rotation_error_knows_each_symmetry():
     assert rotation_error_deg(world @ tilt, world, "006_mustard_bottle") == pytest.approx(10.0, abs=1e-6)
 
 
+def test_the_upright_equivalent_points_the_model_z_up():
+    """A symmetric object perceived upside down (or on its other face) is turned upright by one of its
+    own symmetries; an object without symmetries is left as it is."""
+    from dexmv_perception.objects.symmetry import upright_equivalent
+
+    yaw = Rotation.from_rotvec([0.0, 0.0, 0.7]).as_matrix()
+    for object_id, flipped in (("051_large_clamp", yaw @ HALF_TURNS["y"]), ("004_sugar_box", yaw @ HALF_TURNS["x"]),
+                               ("005_tomato_soup_can", yaw @ HALF_TURNS["x"])):
+        turn = upright_equivalent(flipped, object_id)
+        assert (flipped @ turn)[2, 2] == pytest.approx(1.0, abs=1e-9), object_id
+        assert rotation_error_deg(flipped @ turn, flipped, object_id) == pytest.approx(0.0, abs=1e-4)  # same shape
+    already_upright = yaw @ HALF_TURNS["y"] @ HALF_TURNS["y"]
+    np.testing.assert_allclose(upright_equivalent(already_upright, "051_large_clamp"), np.eye(3))
+    np.testing.assert_allclose(upright_equivalent(HALF_TURNS["x"], "025_mug"), np.eye(3))  # no symmetry: no turn
+    # the clamp upright keeps its yaw: the turn is about y, never about z
+    upright = yaw @ HALF_TURNS["y"] @ upright_equivalent(yaw @ HALF_TURNS["y"], "051_large_clamp")
+    np.testing.assert_allclose(upright, yaw, atol=1e-12)
+
+
 def test_table_plane_and_hand_neighbourhood():
     rng = np.random.default_rng(0)
     # a table 8 mm high and tilted 2 degrees (a calibration a little off), plus clutter above it

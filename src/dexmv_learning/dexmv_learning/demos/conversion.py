@@ -27,6 +27,7 @@ import numpy as np
 from dexmv_learning.demos.dataset import Demonstration
 from dexmv_learning.demos.gaps import repair_gaps
 from dexmv_learning.demos.rollout import record_rollout
+from dexmv_learning.demos.symmetric_objects import upright_frames
 from dexmv_learning.demos.trajectory import HumanTrajectory
 
 SLIDES = 3  # the arm's three translations come first (metres); the rest are hinges (radians)
@@ -326,6 +327,8 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
     if obj not in traj.object_ids:
         result.dropped = f"no poses of {obj} in {traj.path or traj.source}"
         return result
+    traj, turned = upright_frames(traj, obj)
+    result.metrics["object_frame_turned"] = turned
     fixed, repair = repair_gaps(traj, [obj], max_gap_s=config.max_gap_s, max_held_gap_s=config.max_held_gap_s,
                                 min_confidence=config.min_confidence)
     result.metrics.update(filled_hand_frames=repair.filled_hand_frames,

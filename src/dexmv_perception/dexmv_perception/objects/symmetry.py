@@ -40,12 +40,17 @@ class ObjectSymmetry:
         if self.axis is not None:
             turns = [Rotation.from_rotvec(self.axis * a).as_matrix()
                      for a in np.linspace(0, 2 * np.pi, samples, endpoint=False)]
-            flips = [np.eye(3)]
-            if self.axis_flip:
-                perp = np.cross(self.axis, [1.0, 0.0, 0.0] if abs(self.axis[0]) < 0.9 else [0.0, 1.0, 0.0])
-                flips.append(Rotation.from_rotvec(perp / np.linalg.norm(perp) * np.pi).as_matrix())
-            syms = [t @ f for t in turns for f in flips]
+            syms = [t @ f for t in turns for f in self.flips()]
         return [rotation @ s for s in syms]
+
+    def flips(self) -> list[np.ndarray]:
+        """The identity and, with axis_flip, a half turn that points the axis the other way."""
+        if self.axis is None or not self.axis_flip:
+            return [np.eye(3)]
+        from scipy.spatial.transform import Rotation
+
+        perp = np.cross(self.axis, [1.0, 0.0, 0.0] if abs(self.axis[0]) < 0.9 else [0.0, 1.0, 0.0])
+        return [np.eye(3), Rotation.from_rotvec(perp / np.linalg.norm(perp) * np.pi).as_matrix()]
 
 
 _SYMMETRIES = {
@@ -61,6 +66,18 @@ _SYMMETRIES = {
 def object_symmetry(object_id: str) -> ObjectSymmetry:
     """The shape symmetry of a task object (unknown objects: none)."""
     return _SYMMETRIES.get(object_id, ObjectSymmetry())
+
+
+def upright_equivalent(rotation: np.ndarray, object_id: str) -> np.ndarray:
+    """The symmetry (model frame, (3, 3)) that turns `rotation` (world <- model) into its equivalent
+    whose model z axis points most nearly up (world +z): how the simulation rests every task object.
+    Why: a depth-only pose of a symmetric object is any of its equivalents (a clamp lying flat may come
+    out upside down); whoever uses the model frame's axes (a grasp planned for the object's yaw, an
+    offset on it) needs the one the simulation means. Identity for objects without symmetries."""
+    rotation = np.asarray(rotation, dtype=float)[:3, :3]
+    sym = object_symmetry(object_id)
+    candidates = sym.flips() if sym.axis is not None else list(sym.discrete)
+    return max(candidates, key=lambda c: float((rotation @ c)[2, 2]))
 
 
 def rotation_angle_deg(rot: np.ndarray) -> float:
