@@ -161,9 +161,9 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
         drop = (active.sum(axis=0) > 1) & (resid[worst, np.arange(n)] > config.gate)
         if recent:  # of disagreeing views, the one that clearly moved away from where the keypoint was
             nearest = np.where(active, jump, np.inf).min(axis=0)
-            farthest = np.where(active, jump, -1.0).max(axis=0)
-            clear = (nearest < config.recent_within_m) & (farthest > config.recent_ratio * nearest)
-            worst = np.where(drop & clear, np.argmax(np.where(active, jump, -1.0), axis=0), worst)
+            moved = np.where(active, jump, -1.0)
+            clear = (nearest < config.recent_within_m) & (moved.max(axis=0) > config.recent_ratio * nearest)
+            worst = np.where(drop & clear, np.argmax(moved, axis=0), worst)
         if not drop.any():
             break
         active[worst[drop], np.arange(n)[drop]] = False

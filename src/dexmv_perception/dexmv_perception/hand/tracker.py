@@ -149,10 +149,16 @@ class HandTracker:
         """(20,) bool: bones no human hand has, or off the hand's own (median of confident frames)."""
         lengths = bone_lengths(points)
         bad = ~(lengths < MAX_BONE_M)
-        if len(self._bones) >= 5:
-            typical = np.median(np.stack(self._bones[-60:]), axis=0)
+        typical = self._typical_bones()
+        if typical is not None:
             bad |= np.abs(lengths - typical) > BONE_TOLERANCE * typical
         return bad
+
+    def _typical_bones(self) -> np.ndarray | None:
+        """(20,) the hand's own bone lengths: the median of its last 60 confident frames (None before 5)."""
+        if len(self._bones) < 5:
+            return None
+        return np.median(np.stack(self._bones[-60:]), axis=0)
 
     def _wrist_off(self, points: np.ndarray) -> bool:
         """Most of the wrist's bones are off: the wrist is, not each knuckle."""
@@ -224,9 +230,9 @@ class HandTracker:
         length (the hand's own, median of its confident frames) from its parent; parents first, so a
         finger is placed joint by joint. Why: its depth came from MediaPipe's relative hand shape, a
         few centimetres off, while its pixel is good to a few pixels."""
-        if len(self._bones) < 5:
+        typical = self._typical_bones()
+        if typical is None:
             return points
-        typical = np.median(np.stack(self._bones[-60:]), axis=0)
         by_name = {v.name: v for v in views}
         points = points.copy()
         for bone, (parent, k) in enumerate(BONES):
