@@ -107,15 +107,18 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
     assert report.reason == "" and report.filled_hand_frames == 4
     assert np.all(np.isfinite(fixed.keypoints))
     assert np.abs(fixed.keypoints[20:24] - traj.keypoints[20:24]).max() < 0.02  # linear fill of smooth motion
-    # while the hand reaches for the can (holding it, the gap would be carried: the next test)
-    _, report = repair_gaps(_with_gap(traj, 3, 15), [oid], max_gap_s=0.3)  # 0.5 s
-    assert "hand missing for" in report.reason and "--max-gap" in report.reason
+    # across the start of the lift (the can moves, and the hand does not hold it yet where the gap
+    # starts; holding it at both ends, the gap would be carried: the next test)
+    _, report = repair_gaps(_with_gap(traj, 10, 15), [oid], max_gap_s=0.3)  # 0.53 s
+    assert "hand missing for 0.53 s" in report.reason and "--max-gap" in report.reason
+    assert "does not hold the object" in report.reason
     assert traj.fps == 30
     # exactly --max-gap (8 frames missing: 9 intervals of 1/30 s, 0.30000000000000004 in floats) is
-    # filled; it dropped 2 of 15 perceived demos; one frame more is not
-    _, report = repair_gaps(_with_gap(traj, 5, 8), [oid], max_gap_s=0.3)
+    # filled; it dropped 2 of 15 perceived demos; one frame more is not (with --max-held-gap as
+    # short: else the reach's gap is an approach, below)
+    _, report = repair_gaps(_with_gap(traj, 5, 8), [oid], max_gap_s=0.3, max_held_gap_s=0.3)
     assert report.reason == "" and report.filled_hand_frames == 8, report.reason
-    _, report = repair_gaps(_with_gap(traj, 5, 9), [oid], max_gap_s=0.3)
+    _, report = repair_gaps(_with_gap(traj, 5, 9), [oid], max_gap_s=0.3, max_held_gap_s=0.3)
     assert "hand missing for 0.33 s" in report.reason and "below confidence 0.3" in report.reason
     # at the end: the reason says which part is missing (it said "hand or object")
     _, report = repair_gaps(_with_gap(traj, len(traj.stamps) - 15, 15), [oid], max_gap_s=0.3)
@@ -123,8 +126,43 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
 
     from dexmv_learning.demos.conversion import ConversionConfig, convert
 
-    dropped = convert(_with_gap(traj, 3, 15), TASK, ConversionConfig(refine="none"))
+    dropped = convert(_with_gap(traj, 10, 15), TASK, ConversionConfig(refine="none"))
     assert dropped.demonstration is None and "hand missing" in dropped.dropped
+
+
+def test_the_hand_hidden_while_the_object_stands_still_is_an_approach_interpolated(converted):
+    """A hand hidden by the object it reaches for moved nothing: its gap is interpolated up to
+    --max-held-gap (the reach's shape is lost, which a robot grasp plans anew), also when
+    perception's pose of the can turns about the can's axis meanwhile (the same shape)."""
+    from dataclasses import replace
+
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.gaps import PALM, repair_gaps
+
+    traj = converted[0]
+    oid = "005_tomato_soup_can"
+    assert np.ptp(traj.object_poses[:20, 0, :3], axis=0).max() < 1e-6  # resting to frame 19
+    fixed, report = repair_gaps(_with_gap(traj, 3, 15), [oid], max_gap_s=0.3)  # 0.5 s of the reach
+    assert report.reason == "" and report.approach_frames == 15 and report.filled_hand_frames == 15
+    assert np.all(np.isfinite(fixed.keypoints)) and np.all(fixed.confidence[3:18] >= 0.3)
+    # straight lines, not the reach's arc: this 2 s motion's fast reach bends them 8 cm off at the palm
+    off = np.linalg.norm(fixed.keypoints[3:18, PALM] - traj.keypoints[3:18, PALM], axis=-1).max()
+    assert 0.01 < off < 0.1
+    # longer than --max-held-gap: dropped
+    _, report = repair_gaps(_with_gap(traj, 3, 15), [oid], max_gap_s=0.3, max_held_gap_s=0.4)
+    assert report.approach_frames == 0 and "more than --max-held-gap 0.4 s" in report.reason
+
+    def turned(rotvec, frames=slice(8, 12)):
+        poses = traj.object_poses.copy()
+        quats = Rotation.from_quat(poses[frames, 0, 3:]) * Rotation.from_rotvec(rotvec)
+        poses[frames, 0, 3:] = quats.as_quat()
+        return replace(_with_gap(traj, 3, 15), object_poses=poses)
+
+    _, report = repair_gaps(turned([0.0, 0.0, 1.5]), [oid], max_gap_s=0.3)  # about its axis: still
+    assert report.reason == "" and report.approach_frames == 15
+    _, report = repair_gaps(turned([0.5, 0.0, 0.0]), [oid], max_gap_s=0.3)  # tipped: it moved
+    assert report.approach_frames == 0 and "hand missing for 0.53 s" in report.reason
 
 
 def _without(traj, hand: slice | None = None, obj: slice | None = None):
@@ -217,7 +255,8 @@ def test_gaps_that_cannot_be_carried_drop_the_demo_saying_why():
 
     traj = motion_trajectory(TASK, 0, seconds=2.0)
     oid = "005_tomato_soup_can"
-    # the hand lost while it reaches: it holds nothing, so nothing says where it went
+    # the hand lost from the reach until the can has begun to rise: it did not hold the can where the
+    # gap starts and the can moved, so nothing says how the hand took it
     _, report = repair_gaps(_without(traj, hand=slice(5, 20)), [oid], max_gap_s=0.3)
     assert report.reason.startswith("hand missing for 0.53 s") and "does not hold the object" in report.reason
     # both lost at once

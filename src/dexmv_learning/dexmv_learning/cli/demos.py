@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "unless --max-held-gap applies (default: %(default)s)")
     parser.add_argument("--max-held-gap", type=float, default=1.0, metavar="S",
                         help="longest gap (s) of the hand or the object filled while the hand holds the object "
-                             "(the missing one carried rigidly with the seen one), or of an object that stood "
-                             "still across it; longer drops the demo (default: %(default)s)")
+                             "(the missing one carried rigidly with the seen one), of an object that stood "
+                             "still across it, or of the hand while the object stood still (an approach: "
+                             "interpolated); longer drops the demo (default: %(default)s)")
     parser.add_argument("--fit-horizon", default="200", metavar="STEPS",
                         help="episode length the demonstrations must fit (DexMV's 200): the human motion is "
                              "sped up, within the joint velocity/acceleration limits, so the manipulation ends by "
