@@ -71,6 +71,37 @@ def test_converted_demo_succeeds_within_the_horizon_from_the_reset_pose():
     assert np.allclose(demo.source["options"]["hand_qpos"], 0.0)
 
 
+def test_perception_jitter_does_not_hold_the_motion_at_the_human_speed():
+    """Keypoints with perception-like jitter (4 mm, independent per frame) retarget to joints whose
+    accelerations exceed the limits in many more values than the motion's: judged on them, the time
+    fit keeps the human's slow timing; judged on the smoothed joints (fit_smoothing_hz), the motion's
+    own speed-up, close to the clean motion's."""
+    from dataclasses import replace
+
+    from dexmv_learning.demos.conversion import ConversionConfig, kinematic_reference
+    from dexmv_learning.demos.motion_source import motion_trajectory
+    from dexmv_sim.simulation import TaskSimulation
+
+    clean = motion_trajectory(TASK, 0, seconds=4.0)
+    noisy = replace(clean, keypoints=clean.keypoints + np.random.default_rng(0).normal(0, 0.004, clean.keypoints.shape))
+    limits = TaskSimulation(TASK).model.jnt_range[:30]
+
+    from dexmv_learning.demos.conversion import fit_smoothing_for
+
+    # pour keeps the 5 Hz joints' judgement: its water needs the human's slow tipping
+    assert fit_smoothing_for(TASK) == 2.0 and fit_smoothing_for("pour") == 0.0
+
+    def factor(traj, hz: float | None) -> dict:
+        metrics: dict = {}
+        kinematic_reference(traj, TASK, ConversionConfig(fit_smoothing_hz=hz), limits, metrics)
+        return metrics["time_fit"]
+
+    clean_fit, smoothed, raw = factor(clean, None), factor(noisy, None), factor(noisy, 0.0)  # None: 2 Hz
+    assert clean_fit["factor"] > 1.2
+    assert raw["limit_factor"] < 0.8 * smoothed["limit_factor"]
+    assert smoothed["factor"] >= 0.9 * clean_fit["factor"] > raw["factor"]
+
+
 def test_demos_cli_refuses_a_bad_fit_horizon(capsys):
     import argparse
 
