@@ -196,6 +196,10 @@ def test_gaps_while_the_hand_holds_the_object_are_carried_with_it():
     # straight lines between the ends (what a longer --max-gap would do) miss the lift's curve
     straight, report = repair_gaps(_without(traj, hand=slice(22, 40)), [oid], max_gap_s=0.7)
     assert report.carried_frames == 0 and np.abs(straight.keypoints - traj.keypoints).max() > 0.01
+    # the gap's end in a short gap of the can (perceived: seeds 0-4 of the mug): bridged, carried
+    fixed, report = repair_gaps(_without(traj, hand=slice(22, 40), obj=slice(40, 43)), [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 18 and report.filled_object_frames == 3
+    assert np.abs(fixed.keypoints[:, PALM] - traj.keypoints[:, PALM]).max() < 2e-3
     # the can lost instead: carried with the palm
     fixed, report = repair_gaps(_without(traj, obj=slice(22, 40)), [oid], max_gap_s=0.3)
     assert report.reason == "" and report.carried_frames == 18

@@ -121,7 +121,10 @@ def _pose_matrix(pose7: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def holds(palm_a: np.ndarray, pose_a: np.ndarray, palm_b: np.ndarray, pose_b: np.ndarray) -> bool:
     """Whether a hand (its palm keypoints, (5, 3)) holds an object (xyz + quaternion xyzw) at two
-    moments: near it at both, and in the same place on it (see the module docstring)."""
+    moments: near it at both, and in the same place on it (see the module docstring); not when a
+    pose or the palm is unknown."""
+    if not all(np.isfinite(x).all() for x in (palm_a, pose_a, palm_b, pose_b)):
+        return False
     ra, ta = _pose_matrix(pose_a)
     rb, tb = _pose_matrix(pose_b)
     if max(np.linalg.norm(palm_a.mean(axis=0) - ta), np.linalg.norm(palm_b.mean(axis=0) - tb)) > HOLD_REACH_M:
@@ -254,8 +257,12 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 problem = "held gaps are carried for one object only"
             elif other is None:
                 problem = "the hand and the object both missing then"
-            elif not holds(kp[a - 1, list(PALM)], poses[a - 1, other], kp[b, list(PALM)], poses[b, other]):
-                problem = "the hand does not hold the object at both ends, so it is not carried"
+            else:
+                # either end may fall in a short gap of the other channel (filled below): bridged here
+                obj_ends = bridged(poses[:, other], obj_bad[other], stamps, (a - 1, b))
+                palm_ends = [_bridged_keypoints(kp, valid_kp, stamps, f)[list(PALM)] for f in (a - 1, b)]
+                if not holds(palm_ends[0], obj_ends[0], palm_ends[1], obj_ends[1]):
+                    problem = "the hand does not hold the object at both ends, so it is not carried"
             if problem:
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
                                 f"({why[label]}; more than --max-gap {max_gap_s:g} s, and {problem})"
@@ -301,6 +308,31 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         oconf[bad, k] = max(min_confidence, 0.5)
     fixed = replace(traj, keypoints=kp, confidence=conf, stamps=stamps, object_poses=poses, object_confidence=oconf)
     return fixed, report
+
+
+def bridged(poses: np.ndarray, bad: np.ndarray, stamps: np.ndarray, frames: tuple[int, ...]) -> np.ndarray:
+    """An object's poses (N, 7) at `frames`, those in one of its own gaps interpolated from the seen
+    frames around them: a hand gap's end can fall in a short gap of the object (filled later)."""
+    frames_arr = np.asarray(frames)
+    if not bad[frames_arr].any():
+        return poses[frames_arr]
+    good = ~bad
+    out = poses[frames_arr].copy()
+    for c in range(3):
+        out[:, c] = np.interp(stamps[frames_arr], stamps[good], poses[good, c])
+    out[:, 3:] = _slerp_fill(poses[:, 3:], good, stamps)[frames_arr]
+    return out
+
+
+def _bridged_keypoints(kp: np.ndarray, valid: np.ndarray, stamps: np.ndarray, f: int) -> np.ndarray:
+    """The hand's keypoints (21, 3) at frame f, those not valid there interpolated from the frames
+    around where they are (NaN for a keypoint never valid)."""
+    out = kp[f].copy()
+    for j in np.flatnonzero(~valid[f]):
+        good = valid[:, j]
+        if good.any():
+            out[j] = [np.interp(stamps[f], stamps[good], kp[good, j, c]) for c in range(3)]
+    return out
 
 
 def _objects_stood_still(poses: np.ndarray, obj_bad: dict[int, np.ndarray], object_ids: list[str],
