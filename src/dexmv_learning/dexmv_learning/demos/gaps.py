@@ -72,15 +72,20 @@ def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def _slerp_fill(quat: np.ndarray, good: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+def _interpolated_track(poses: np.ndarray, good: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    """An object's poses (N, 7: xyz + quaternion xyzw) with the frames not `good` interpolated from
+    the good ones (positions linearly, orientations by slerp; held beyond the first and last)."""
     from scipy.spatial.transform import Rotation, Slerp
 
-    idx = np.flatnonzero(good)
-    slerp = Slerp(stamps[idx], Rotation.from_quat(quat[idx]))
-    out = quat.copy()
+    out = poses.copy()
     bad = ~good
-    t = np.clip(stamps[bad], stamps[idx[0]], stamps[idx[-1]])
-    out[bad] = slerp(t).as_quat()
+    if not bad.any():
+        return out
+    idx = np.flatnonzero(good)
+    for c in range(3):
+        out[bad, c] = np.interp(stamps[bad], stamps[idx], poses[idx, c])
+    slerp = Slerp(stamps[idx], Rotation.from_quat(poses[idx, 3:]))
+    out[bad, 3:] = slerp(np.clip(stamps[bad], stamps[idx[0]], stamps[idx[-1]])).as_quat()
     return out
 
 
@@ -259,7 +264,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 problem = "the hand and the object both missing then"
             else:
                 # either end may fall in a short gap of the other channel (filled below): bridged here
-                obj_ends = bridged(poses[:, other], obj_bad[other], stamps, (a - 1, b))
+                obj_ends = _interpolated_track(poses[:, other], ~obj_bad[other], stamps)[[a - 1, b]]
                 palm_ends = [_bridged_keypoints(kp, valid_kp, stamps, f)[list(PALM)] for f in (a - 1, b)]
                 if not holds(palm_ends[0], obj_ends[0], palm_ends[1], obj_ends[1]):
                     problem = "the hand does not hold the object at both ends, so it is not carried"
@@ -288,11 +293,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         short = bad & ~carried.get(traj.object_ids[k], np.zeros_like(bad))
         if not short.any():
             continue
-        good = ~bad
-        for c in range(3):
-            poses[short, k, c] = np.interp(stamps[short], stamps[good], poses[good, k, c])
-        filled = _slerp_fill(poses[:, k, 3:], good, stamps)
-        poses[short, k, 3:] = filled[short]
+        poses[short, k] = _interpolated_track(poses[:, k], ~bad, stamps)[short]
         report.filled_object_frames += int(short.sum())
     # held gaps, now that the other side's short gaps are filled
     for label, a, b, k in held:
@@ -308,20 +309,6 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         oconf[bad, k] = max(min_confidence, 0.5)
     fixed = replace(traj, keypoints=kp, confidence=conf, stamps=stamps, object_poses=poses, object_confidence=oconf)
     return fixed, report
-
-
-def bridged(poses: np.ndarray, bad: np.ndarray, stamps: np.ndarray, frames: tuple[int, ...]) -> np.ndarray:
-    """An object's poses (N, 7) at `frames`, those in one of its own gaps interpolated from the seen
-    frames around them: a hand gap's end can fall in a short gap of the object (filled later)."""
-    frames_arr = np.asarray(frames)
-    if not bad[frames_arr].any():
-        return poses[frames_arr]
-    good = ~bad
-    out = poses[frames_arr].copy()
-    for c in range(3):
-        out[:, c] = np.interp(stamps[frames_arr], stamps[good], poses[good, c])
-    out[:, 3:] = _slerp_fill(poses[:, 3:], good, stamps)[frames_arr]
-    return out
 
 
 def _bridged_keypoints(kp: np.ndarray, valid: np.ndarray, stamps: np.ndarray, f: int) -> np.ndarray:
