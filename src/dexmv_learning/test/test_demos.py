@@ -331,6 +331,17 @@ def test_demos_cli_converts_a_bag_and_a_poses_file_into_one_dataset(converted, t
     assert len(demos) == 2
     # the bag and the poses file hold the same trajectory: the same demonstration, up to float32 in the bag
     np.testing.assert_allclose(demos[0].reference_qpos, demos[1].reference_qpos, atol=2e-3)
+    assert "warning" not in capsys.readouterr().err  # neither source names another task
+    # a source whose metadata names another task (a pour recording given as a relocation) converts, with a
+    # warning naming the file and both tasks
+    poured = tmp_path / "pour_poses.npz"
+    np.savez(poured, keypoints=traj.keypoints, confidence=traj.confidence, stamps=traj.stamps, frame="world",
+             object_ids=np.array(traj.object_ids), object_poses=traj.object_poses,
+             object_confidence=traj.object_confidence, meta_json=json.dumps({"task": "pour", "seed": 0}))
+    args.sources, args.out, args.force = [str(poured)], str(tmp_path / "ds2"), True
+    assert demos_cli.run(args) == 0
+    assert (f"dexmv demos: warning: {poured} was recorded as 'pour' (its metadata), converting it as '{TASK}'"
+            in capsys.readouterr().err)
     args.sources = [str(tmp_path / "missing.npz")]
     assert demos_cli.run(args) == 2
     assert "missing.npz: no such file" in capsys.readouterr().err

@@ -94,6 +94,13 @@ def default_trajectories(task: str, args: argparse.Namespace):
             for s in range(args.per_task))
 
 
+def task_mismatches(task: str, trajectories) -> list[str]:
+    """One line per source whose own metadata names another task than --task: a pour recording
+    converted as a relocation gives demos that never succeed, and nothing else would say why."""
+    return [f"{t.path} was recorded as '{t.meta['task']}' (its metadata), converting it as '{task}'"
+            for t in trajectories if t.meta.get("task") and t.meta["task"] != task]
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -151,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         except (TrajectoryInputError, ValueError) as err:
             print(f"dexmv demos: {err}", file=sys.stderr)
             return 2
+        for line in task_mismatches(args.task, trajs):
+            print(f"dexmv demos: warning: {line}", file=sys.stderr)
         jobs.append((args.task, trajs, args.out or default_location(args.task), len(trajs)))
     summaries = []
     failed: list[str] = []
