@@ -10,6 +10,7 @@ exactly as long as the page needs, and compiles the viewer once.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import subprocess
@@ -22,21 +23,23 @@ class HeadlessChromium:
     """One headless Chromium showing `url`; `screenshot()` returns the page as PNG bytes."""
 
     def __init__(self, browser: str, url: str, profile: Path, env: dict[str, str], size=(1280, 800)) -> None:
+        # Chromium reads commands on fd 3 and answers on fd 4. The pipe's ends are moved above 10 and
+        # bash (dash takes one-digit descriptors only) moves them onto 3 and 4 as it becomes Chromium
+        # (subprocess's preexec_fn could, but is unsafe in a process with threads, as pytest with ROS is)
         to_browser_r, to_browser_w = os.pipe()
         from_browser_r, from_browser_w = os.pipe()
-
-        def as_devtools_pipe() -> None:  # in the child: Chromium reads commands on fd 3, answers on fd 4
-            os.dup2(to_browser_r, 3)
-            os.dup2(from_browser_w, 4)
-
-        self._proc = subprocess.Popen(
-            [browser, "--headless=new", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-             "--no-first-run", "--disable-extensions", "--disable-background-networking",
-             f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "--remote-debugging-pipe", url],
-            pass_fds=(3, 4), preexec_fn=as_devtools_pipe, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
+        child_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
         os.close(to_browser_r)
         os.close(from_browser_w)
+        remap = f'exec "$0" "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-'  # two integers only
+        self._proc = subprocess.Popen(
+            ["bash", "-c", remap, browser, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
+             "--enable-unsafe-swiftshader", "--no-first-run", "--disable-extensions", "--disable-background-networking",
+             f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "--remote-debugging-pipe", url],
+            pass_fds=(child_r, child_w), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(child_r)
+        os.close(child_w)
         self._out = os.fdopen(to_browser_w, "wb", buffering=0)
         self._in = os.fdopen(from_browser_r, "rb", buffering=0)
         self._pending = b""
