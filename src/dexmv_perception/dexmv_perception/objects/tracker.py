@@ -109,6 +109,8 @@ class TrackerConfig:
     held_max_flip_deg: float = 120.0  # a held object turned further from its prediction is not taken (a
     # half-turn); a smaller bound kept ICP's slow drift: the right pose, back, was then too far to take
     nearby_search_m: float = 0.1  # a lost object away from the hand is looked for this far first
+    held_stale_updates: int = 6  # a held object unseen this long is no longer surely where the palm's
+    # perceived motion carries it: looked for nearby, taken clearly seen at the hand or on the table
     held_redetect_every: int = 3  # updates between searches for an object unseen
     unseen_decay: float = 0.9  # per update unseen, the kept pose's reported confidence falls by this factor
     keep_lost_updates: int = 45  # after this many updates unseen, a lost object is looked for everywhere
@@ -325,6 +327,19 @@ class ObjectTracker:
                     best = candidate
         return best
 
+    def _refound(self, object_id: str, found: tuple[np.ndarray, PoseScore]) -> bool:
+        """Whether a pose found for a held object unseen a while is taken wherever its prediction
+        was: clearly seen (the arm fits a partly hidden object's model at 0.6-0.85, so) at the hand's
+        keypoints, or resting on the table (put down unseen)."""
+        if confidence(found[1]) < self.config.doubt_confidence:
+            return False
+        if self._resting(object_id, found[0]):
+            return True
+        if self._palm_all is None:
+            return False
+        gap = np.min(np.linalg.norm(self._palm_all - found[0][:3, 3], axis=1))
+        return bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
+
     def _resting(self, object_id: str, pose: np.ndarray) -> bool:
         """Whether the posed object touches the table (its lowest point within 1 cm of the plane)."""
         plane = self._plane or TABLE_FRAME_PLANE
@@ -517,7 +532,7 @@ class ObjectTracker:
             predicted, held, lifted = (None, False, None) if track is None else \
                 predictions[object_id] if object_id in predictions else self._predict(object_id, track)
             expected = [predicted] if lifted is None else [predicted, lifted]  # where a track may be found
-            found = None
+            found, stale, stale_search = None, False, False
             if boxes is not None or len(pool) >= cfg.min_cluster_points:
                 if tracked and object_id in tracked:
                     found = tracked[object_id]
@@ -532,6 +547,13 @@ class ObjectTracker:
                 # meanwhile; looking for it costs 0.5-2 s, so only every few updates
                 if weak and track is not None and track.missed % cfg.held_redetect_every:
                     weak = False
+                # in the hand but unseen for long: its predicted pose, carried by the palm's perceived
+                # motion, may have drifted off (a pour's mug, lost in the tip-back, was seen at 0.61-0.75
+                # confidence 2 cm from where it was, 8-11 cm from its prediction, and refused as a jump
+                # all the way down to the table): looked for nearby, taken when clearly seen at the hand
+                # or resting on the table, wherever the palm's motion put it
+                stale = track is not None and held and track.missed >= cfg.held_stale_updates
+                stale_search = weak and stale
                 if weak and boxes is not None:
                     raise _WholeSceneNeeded(done)
                 if weak:
@@ -541,7 +563,9 @@ class ObjectTracker:
                     radius = self.model(object_id).model.radius
                     rotations = None if track is None else cfg.redetect_random_rotations
                     near = None
-                    if track is not None and held and track.missed < cfg.keep_lost_updates:
+                    if stale_search:
+                        near = (predicted[:3, 3], radius + cfg.nearby_search_m)
+                    elif track is not None and held and track.missed < cfg.keep_lost_updates:
                         near = (predicted[:3, 3], radius + self._allowed_step(track, held))
                     elif track is not None:
                         near = (predicted[:3, 3], radius + cfg.nearby_search_m)
@@ -553,7 +577,8 @@ class ObjectTracker:
                                                        or confidence(everywhere[1]) > confidence(detected[1])):
                             detected = everywhere
                     if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])) \
-                            and not (held and self._turned(object_id, detected[0], expected)):
+                            and not (held and self._turned(object_id, detected[0], expected)
+                                     and not (stale and self._refound(object_id, detected))):
                         found = detected
             # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
             # ICP and re-detection slide onto whatever is near, and the next frame would start there.
@@ -565,9 +590,10 @@ class ObjectTracker:
             # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
             jumped = track is not None and found is not None and min(
                 np.linalg.norm(found[0][:3, 3] - p[:3, 3]) for p in expected) > self._allowed_step(track, held)
-            if jumped and (held or confidence(found[1]) < cfg.doubt_confidence):
+            refound = stale and found is not None and self._refound(object_id, found)
+            if jumped and ((held and not refound) or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
-            if found is not None and held and self._turned(object_id, found[0], expected):
+            if found is not None and held and not refound and self._turned(object_id, found[0], expected):
                 found = None  # nor turned half round from how the hand holds it (either way fits a mug's body)
             if found is None or confidence(found[1]) < floor:
                 if track is not None and track.missed < cfg.keep_lost_updates:
