@@ -252,8 +252,7 @@ class ObjectTracker:
         held = False
         resting = self._resting(object_id, track.pose)
         if self._palm_all is not None:
-            gap = np.min(np.linalg.norm(self._palm_all - track.pose[:3, 3], axis=1))
-            held = bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
+            held = self._at_hand(object_id, track.pose)
         elif track.held and not resting:
             # the hand not perceived this instant (a frame MediaPipe missed): an object that was in
             # it and is still in the air is in it yet, and cannot be across the table next frame
@@ -333,11 +332,14 @@ class ObjectTracker:
         keypoints, or resting on the table (put down unseen)."""
         if confidence(found[1]) < self.config.doubt_confidence:
             return False
-        if self._resting(object_id, found[0]):
-            return True
+        return self._resting(object_id, found[0]) or self._at_hand(object_id, found[0])
+
+    def _at_hand(self, object_id: str, pose: np.ndarray) -> bool:
+        """Whether the posed object is close enough to this update's hand keypoints to be in the hand
+        (False when no hand is perceived)."""
         if self._palm_all is None:
             return False
-        gap = np.min(np.linalg.norm(self._palm_all - found[0][:3, 3], axis=1))
+        gap = np.min(np.linalg.norm(self._palm_all - pose[:3, 3], axis=1))
         return bool(gap < self.model(object_id).model.radius + self.config.held_distance_m)
 
     def _resting(self, object_id: str, pose: np.ndarray) -> bool:
@@ -532,7 +534,7 @@ class ObjectTracker:
             predicted, held, lifted = (None, False, None) if track is None else \
                 predictions[object_id] if object_id in predictions else self._predict(object_id, track)
             expected = [predicted] if lifted is None else [predicted, lifted]  # where a track may be found
-            found, stale, stale_search = None, False, False
+            found, stale = None, False
             if boxes is not None or len(pool) >= cfg.min_cluster_points:
                 if tracked and object_id in tracked:
                     found = tracked[object_id]
@@ -553,7 +555,6 @@ class ObjectTracker:
                 # all the way down to the table): looked for nearby, taken when clearly seen at the hand
                 # or resting on the table, wherever the palm's motion put it
                 stale = track is not None and held and track.missed >= cfg.held_stale_updates
-                stale_search = weak and stale
                 if weak and boxes is not None:
                     raise _WholeSceneNeeded(done)
                 if weak:
@@ -563,7 +564,7 @@ class ObjectTracker:
                     radius = self.model(object_id).model.radius
                     rotations = None if track is None else cfg.redetect_random_rotations
                     near = None
-                    if stale_search:
+                    if stale:
                         near = (predicted[:3, 3], radius + cfg.nearby_search_m)
                     elif track is not None and held and track.missed < cfg.keep_lost_updates:
                         near = (predicted[:3, 3], radius + self._allowed_step(track, held))
