@@ -531,3 +531,32 @@ def test_the_pour_grasp_is_rolled_against_the_perceived_tilt_and_the_turn_capped
                                [0.0, -POUR_MAX_TILT, 0.0], atol=1e-9)
     small = Rotation.from_rotvec([0.3, 0.0, 0.0]).as_matrix()
     assert np.array_equal(capped_turn(small, POUR_MAX_TILT), small)
+
+
+def test_the_pour_follows_the_tilt_of_the_mug_axis_not_its_turn_about_it():
+    """A mug turned 90 degrees about z at rest, then tipped 100 degrees about -y while perception's
+    estimate spins it up to 60 degrees about its own axis: tilt_only keeps where the axis points and
+    drops the spin, so the pour's roll is the clean tilt's (about +y) and rows before the lift are kept."""
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.robot_grasp import POUR_ROLL, pour_roll, tilt_only
+
+    n, lift = 80, 10
+    tilt = np.radians(np.concatenate([np.zeros(20), np.linspace(0.0, 100.0, 40), np.full(20, 100.0)]))
+    spin = np.radians(np.concatenate([np.zeros(10), np.linspace(0.0, 60.0, 50), np.full(20, 60.0)]))
+    rest = Rotation.from_euler("z", 90, degrees=True)
+    rots = [Rotation.from_rotvec([0.0, -a, 0.0]) * rest * Rotation.from_rotvec([0.0, 0.0, b])
+            for a, b in zip(tilt, spin, strict=True)]
+    quat = np.stack([np.roll(r.as_quat(), 1) for r in rots])
+    objects = np.concatenate([np.tile([0.1, 0.0, 0.05], (n, 1)), quat], axis=1)
+    out = tilt_only(objects, lift)
+    np.testing.assert_array_equal(out[:lift], objects[:lift])
+    np.testing.assert_array_equal(out[:, :3], objects[:, :3])
+    for j in range(n):
+        got = Rotation.from_quat(np.roll(out[j, 3:], -1)).as_matrix()
+        want = (Rotation.from_rotvec([0.0, -tilt[j], 0.0]) * rest).as_matrix()
+        np.testing.assert_allclose(got, want, atol=1e-9)  # the axis where perceived, no spin
+    np.testing.assert_allclose(Rotation.from_matrix(pour_roll(out, lift)).as_rotvec(), [0.0, POUR_ROLL, 0.0],
+                               atol=1e-9)
+    spun = Rotation.from_matrix(pour_roll(objects, lift)).as_rotvec()
+    assert abs(spun[2]) > 0.1  # with the spin, the roll's axis leans towards the mug's own
