@@ -152,6 +152,27 @@ def test_gail_discriminator_separates_two_distributions():
     assert r_demo.max() <= 10.0
 
 
+def test_gail_gradient_penalty_keeps_the_reward_from_vanishing_on_separable_data():
+    """Two distributions a discriminator can tell apart everywhere: without the R1 penalty its reward
+    on the policy's pairs vanishes (GAIL+ would be RL); with it the discriminator stays softer (18x
+    the reward here; on the can's batch 0.001 -> 0.6 per step) and still ranks demonstrated pairs
+    above the policy's."""
+    g = gen(0)
+    demo_obs, demo_act = torch.randn(2000, 4, generator=g) + 1.5, torch.full((2000, 2), 0.5)
+    pol_obs, pol_act = torch.randn(2000, 4, generator=g) - 1.5, torch.full((2000, 2), -0.5)
+    rewards = {}
+    for penalty in (0.0, 10.0):
+        disc = Discriminator(4, 2, (32, 32), learning_rate=3e-3, generator=gen(1))
+        for _ in range(10):
+            stats = disc.fit(demo_obs, demo_act, pol_obs, pol_act, epochs=1, batch_size=256, generator=gen(2),
+                             gradient_penalty=penalty)
+        rewards[penalty] = (disc.reward(demo_obs, demo_act).mean(), disc.reward(pol_obs, pol_act).mean())
+        assert stats["disc_loss"] >= 0.0 and 0.5 <= stats["disc_accuracy"] <= 1.0
+    assert rewards[0.0][1] < 0.005, rewards  # saturated
+    assert rewards[10.0][1] > 10 * rewards[0.0][1], rewards  # softer: a reward the policy can climb
+    assert rewards[10.0][0] > rewards[10.0][1] + 0.1, rewards  # still prefers the demonstrated pairs
+
+
 def test_soil_inverse_model_fits_known_dynamics():
     """s' = s + B a: the inverse model recovers a from (s, s') on held-out transitions."""
     g = gen(0)

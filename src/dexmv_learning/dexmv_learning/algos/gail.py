@@ -46,9 +46,14 @@ class Discriminator(nn.Module):
             return torch.nn.functional.softplus(logit).clamp(0.0, MAX_REWARD).double().numpy()
 
     def fit(self, demo_obs: torch.Tensor, demo_actions: torch.Tensor, policy_obs: torch.Tensor,
-            policy_actions: torch.Tensor, epochs: int, batch_size: int, generator: torch.Generator) -> dict[str, float]:
+            policy_actions: torch.Tensor, epochs: int, batch_size: int, generator: torch.Generator,
+            gradient_penalty: float = 0.0) -> dict[str, float]:
         """Binary cross-entropy on balanced minibatches (each half demo, half policy; the smaller set
-        is resampled); returns the last epoch's loss and accuracy."""
+        is resampled), plus `gradient_penalty` / 2 times the squared gradient of the logit at the
+        demonstrated pairs (R1, Mescheder et al. 2018; 0: none); returns the last epoch's loss and
+        accuracy. Why the penalty: without it a discriminator that can tell the policy's states from
+        the demonstrated ones drives its logits on the policy's pairs to -20 and the GAIL reward to
+        ~1e-9, and GAIL+ becomes RL on the task reward (the learning README measures it)."""
         n = max(len(demo_obs), len(policy_obs))
         half = max(1, batch_size // 2)
         bce = nn.BCEWithLogitsLoss()
@@ -58,14 +63,22 @@ class Discriminator(nn.Module):
             for _ in range(max(1, n // half)):
                 d = torch.randint(len(demo_obs), (half,), generator=generator)
                 p = torch.randint(len(policy_obs), (half,), generator=generator)
-                logits = torch.cat([self.logits(demo_obs[d], demo_actions[d]),
-                                    self.logits(policy_obs[p], policy_actions[p])])
+                d_obs, d_act = demo_obs[d], demo_actions[d]
+                if gradient_penalty > 0:
+                    d_obs, d_act = d_obs.clone().requires_grad_(True), d_act.clone().requires_grad_(True)
+                demo_logits = self.logits(d_obs, d_act)
+                logits = torch.cat([demo_logits, self.logits(policy_obs[p], policy_actions[p])])
                 labels = torch.cat([torch.ones(half), torch.zeros(half)])
                 loss = bce(logits, labels)
+                bce_value = loss.item()  # reported without the penalty, comparable across settings
+                if gradient_penalty > 0:
+                    g_obs, g_act = torch.autograd.grad(demo_logits.sum(), [d_obs, d_act], create_graph=True)
+                    penalty = (g_obs.pow(2).sum(-1) + g_act.pow(2).sum(-1)).mean()
+                    loss = loss + 0.5 * gradient_penalty * penalty
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
-                loss_sum += loss.item() * 2 * half
+                loss_sum += bce_value * 2 * half
                 correct += float(((logits > 0).float() == labels).sum())
                 seen += 2 * half
         return {"disc_loss": loss_sum / seen, "disc_accuracy": correct / seen}

@@ -110,6 +110,8 @@ def check(config: dict[str, Any]) -> None:
     for algo in ("dapg", "soil"):
         if config[algo]["demo_advantage"] not in ("max", "std"):
             raise ConfigError(f"{algo}.demo_advantage must be 'max' or 'std', got {config[algo]['demo_advantage']!r}")
+    if config.get("gail", {}).get("gradient_penalty", 0.0) < 0:
+        raise ConfigError(f"gail.gradient_penalty must be 0 or more, got {config['gail']['gradient_penalty']}")
     if config["checkpoint_every"] < 1:
         raise ConfigError("checkpoint_every must be at least 1")
     if config["algo"] in NEEDS_DEMOS and not config.get("demos"):

@@ -145,7 +145,7 @@ class Trainer:
         if self.algo == "gail":
             g = cfg["gail"]
             row.update(self.discriminator.fit(self.demos.obs, self.demos.actions, obs_t, act_t, g["epochs"],
-                                              g["batch_size"], generator))
+                                              g["batch_size"], generator, g.get("gradient_penalty", 0.0)))
             gail_reward = self.discriminator.reward(obs_t, act_t).reshape(n, horizon)
             row["gail_reward_mean"] = float(gail_reward.mean())
             rewards = rewards + g["reward_weight"] * gail_reward
