@@ -121,13 +121,47 @@ def test_short_gaps_are_interpolated_long_gaps_drop_the_demo_with_the_reason(con
     _, report = repair_gaps(_with_gap(traj, 5, 9), [oid], max_gap_s=0.3, max_held_gap_s=0.3)
     assert "hand missing for 0.33 s" in report.reason and "below confidence 0.3" in report.reason
     # at the end: the reason says which part is missing (it said "hand or object")
-    _, report = repair_gaps(_with_gap(traj, len(traj.stamps) - 15, 15), [oid], max_gap_s=0.3)
+    moving = _moved_can(_with_gap(traj, len(traj.stamps) - 15, 15), slice(len(traj.stamps) - 10, None))
+    _, report = repair_gaps(moving, [oid], max_gap_s=0.3)
     assert report.reason.startswith("hand missing for the last 0.50 s (wrist or a knuckle"), report.reason
 
     from dexmv_learning.demos.conversion import ConversionConfig, convert
 
     dropped = convert(_with_gap(traj, 10, 15), TASK, ConversionConfig(refine="none"))
     assert dropped.demonstration is None and "hand missing" in dropped.dropped
+
+
+def _moved_can(traj, frames: slice, dx: float = 0.05):
+    """`traj` with the (only) object's position moved `dx` along x in `frames`."""
+    from dataclasses import replace
+
+    poses = traj.object_poses.copy()
+    poses[frames, 0, 0] += dx
+    return replace(traj, object_poses=poses)
+
+
+def test_the_hand_out_of_view_at_the_start_or_end_while_nothing_moves_is_cut_off(converted):
+    """A real recording starts before the hand comes into view and ends after it leaves: where only
+    the hand is missing and the object stands still, the stretch is cut off however long; the object
+    moving there (someone else's hand, or perception's can sliding) still drops it."""
+    from dataclasses import replace
+
+    from dexmv_learning.demos.gaps import repair_gaps
+
+    traj = converted[0]
+    oid = "005_tomato_soup_can"
+    n = len(traj.stamps)
+    assert np.ptp(traj.object_poses[:20, 0, :3], axis=0).max() < 1e-6  # resting to frame 19
+    still_end = traj.object_poses.copy()
+    still_end[n - 20:] = still_end[n - 20]  # the motion ends holding the can up: here it stays put
+    traj = replace(traj, object_poses=still_end)
+    both = _with_gap(_with_gap(traj, 0, 18), n - 18, 18)  # 0.6 s missing at either end
+    fixed, report = repair_gaps(both, [oid], max_gap_s=0.3)
+    assert report.reason == "" and report.trimmed_frames == 36, report.reason
+    assert abs(report.idle_trimmed_s - 2 * 18 / 30) < 1e-6
+    assert len(fixed.stamps) == n - 36 and np.all(np.isfinite(fixed.keypoints))
+    _, report = repair_gaps(_moved_can(both, slice(0, 8)), [oid], max_gap_s=0.3)
+    assert report.reason.startswith("hand missing for the first 0.60 s"), report.reason
 
 
 def test_the_hand_hidden_while_the_object_stands_still_is_an_approach_interpolated(converted):

@@ -355,7 +355,8 @@ def convert(traj: HumanTrajectory, task_id: str, config: ConversionConfig = Conv
                           filled_object_frames=repair.filled_object_frames, trimmed_frames=repair.trimmed_frames,
                           rejected_object_frames=repair.rejected_object_frames,
                           carried_frames=repair.carried_frames, still_frames=repair.still_frames,
-                          approach_frames=repair.approach_frames)
+                          approach_frames=repair.approach_frames,
+                          idle_trimmed_s=round(repair.idle_trimmed_s, 3))
     if repair.reason:
         result.dropped = repair.reason
         return result

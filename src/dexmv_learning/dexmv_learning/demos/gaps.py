@@ -6,7 +6,9 @@ its pose is NaN or below the threshold, or when it jumps away from the track and
 a hand carries an object (a registration that locked onto the hand or arm for a frame or a few:
 the confidence of such a fit can be as high as a good one's). Gaps up to `max_gap_s` between good frames are filled
 (keypoints and object positions linearly, object orientations by slerp), missing frames at the
-start or end are cut off when they are short, and anything longer is reported, not invented.
+start or end are cut off when they are short, or when only the hand is missing there and every
+object stands still (the hand not yet in view, or gone after putting the object down: a real
+recording starts and ends so), and anything longer is reported, not invented.
 Single finger keypoints that stay missing are left to the retargeter (it holds that finger).
 
 Held gaps: a grasp is where perception loses things (the hand hides the object, the object hides
@@ -57,6 +59,7 @@ class RepairReport:
     carried_frames: int = 0  # frames of held gaps carried with the other's motion
     still_frames: int = 0  # frames of an object's long gaps filled because it stood still across them
     approach_frames: int = 0  # frames of the hand's long gaps filled because the object stood still across them
+    idle_trimmed_s: float = 0.0  # s cut at the start or end where only the hand was missing and nothing moved
     reason: str = ""  # why the trajectory is unusable; empty when it is usable
 
 
@@ -221,6 +224,10 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
         if _longer_than(length, max_gap_s):
             channels = [("hand", hand_bad), *((traj.object_ids[k], v) for k, v in obj_bad.items())]
             missing = [label for label, bad in channels if bad[part].any()]
+            span = (0, first + 1) if where == "start" else (last, len(stamps))
+            if missing == ["hand"] and _objects_stood_still(poses, obj_bad, traj.object_ids, *span):
+                report.idle_trimmed_s += float(length)  # the hand not yet in view, or gone: nothing moved
+                continue
             what = " and ".join(missing) or "hand or object"
             report.reason = f"{what} missing for the {'first' if where == 'start' else 'last'} {length:.2f} s " \
                             f"({'; '.join(why[m] for m in missing if m in why)}; more than --max-gap {max_gap_s:g} s)"
