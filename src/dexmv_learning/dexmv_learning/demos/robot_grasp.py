@@ -19,8 +19,9 @@ own hand can:
    onset (the perceived object's first rise) so the grip builds up before the lift. The grasp spec
    (depth below the top, thumb placement) is the simulation's for that object model
    (dexmv_sim.scripted.GRASPS), a plain top grasp otherwise. For pour the grasp is rolled
-   POUR_ROLL against the perceived tilt, so that the arm can turn the mug far enough to pour; the
-   pour follows the tilt of the mug's axis only, not its turn about it (tilt_only).
+   POUR_ROLL against the perceived tilt, so that the arm can turn the mug far enough to pour (then 25
+   and 55 degrees, POUR_CANDIDATES, where the replay does not pour); the pour follows the tilt of
+   the mug's axis only, not its turn about it (tilt_only).
 3. The object is then carried along its perceived path to its last pose (the hindsight target),
    played slower where the human moved it faster than CARRY_MAX_SPEED (a time warp: same path,
    later; the simulated grasps hold gentle accelerations only): the palm moves with the path's
@@ -64,6 +65,7 @@ class RobotGrasp:
     shift: tuple[float, float] = (0.0, 0.0)
     depth: float = 0.0  # m deeper than the spec (negative: higher)
     thumb: str = ""  # "across" the palm or "down" the near side; empty: the spec's
+    roll: float = 0.0  # rad, pour only: the grasp's roll against the coming tilt (0: POUR_ROLL)
 
 
 # the spec's grasp; then 2 and 3.5 cm nearer the arm: the simulation's scripted solver, its palm
@@ -73,6 +75,10 @@ class RobotGrasp:
 # height is uncertain by ~1 cm)
 ROBOT_CANDIDATES = (RobotGrasp(), RobotGrasp(shift=(0.0, -0.02)), RobotGrasp(shift=(0.0, -0.035)),
                     RobotGrasp(depth=0.015), RobotGrasp(depth=-0.015))
+# pour: the first two again, rolled less and more than POUR_ROLL (how far the arm can then turn the
+# mug and where the water leaves it depend on the roll; the replay judges)
+POUR_CANDIDATES = ROBOT_CANDIDATES + tuple(RobotGrasp(shift=c.shift, roll=np.radians(r))
+                                           for r in (25.0, 55.0) for c in ROBOT_CANDIDATES[:2])
 
 
 def _object_top(sim, task_id: str, body: int) -> float:
@@ -132,7 +138,7 @@ def grasp_targets(sim, task_id: str, object_id: str, cand: RobotGrasp):
     return point, OPEN_HAND.copy(), closed_hand(cand.thumb or (spec.thumb if spec else "across")), turn
 
 
-def pour_roll(objects: np.ndarray, lift: int) -> np.ndarray:
+def pour_roll(objects: np.ndarray, lift: int, roll: float = 0.0) -> np.ndarray:
     """(3, 3) rotation of the grasp against the coming pour: about the axis of the perceived object's
     largest turn after the lift onset, POUR_ROLL the other way (identity when it turns less than
     POUR_MIN_TILT). `objects` (N, 7): xyz + quaternion wxyz."""
@@ -144,7 +150,7 @@ def pour_roll(objects: np.ndarray, lift: int) -> np.ndarray:
     angle = float(np.linalg.norm(largest))
     if angle < POUR_MIN_TILT:
         return np.eye(3)
-    return Rotation.from_rotvec(-largest / angle * POUR_ROLL).as_matrix()
+    return Rotation.from_rotvec(-largest / angle * (roll or POUR_ROLL)).as_matrix()
 
 
 def tilt_only(objects: np.ndarray, lift: int) -> np.ndarray:
@@ -220,7 +226,7 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
     down = Rotation.from_euler("z", turn).as_matrix() @ home
     if task_id == "pour":
         objects = tilt_only(objects, lift)
-        down = pour_roll(objects, lift) @ down
+        down = pour_roll(objects, lift, cand.roll) @ down
     above = point + np.array([0.0, 0.0, ABOVE_M])
     p_start, r_start = ik.site_pose(q_human[start])
     slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([r_start, down])))
