@@ -564,7 +564,7 @@ def test_the_pour_grasp_is_rolled_against_the_perceived_tilt_and_the_turn_capped
                                [0.0, 0.4, 0.0], atol=1e-9)  # a candidate's own roll
     from dexmv_learning.demos.robot_grasp import POUR_CANDIDATES, ROBOT_CANDIDATES
 
-    rolls = sorted({round(np.degrees(c.roll)) for c in POUR_CANDIDATES if c.roll})
+    rolls = sorted({round(np.degrees(c.roll)) for c in POUR_CANDIDATES if c.roll is not None})
     assert POUR_CANDIDATES[: len(ROBOT_CANDIDATES)] == ROBOT_CANDIDATES and rolls == [25, 55]
     full = Rotation.from_rotvec(np.radians(100.0) * np.array([0.0, -1.0, 0.0])).as_matrix()
     np.testing.assert_allclose(Rotation.from_matrix(capped_turn(full, POUR_MAX_TILT)).as_rotvec(),

@@ -289,7 +289,7 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
     place and time (robot_grasp.py); the first candidate whose replay succeeds is kept, otherwise
     the best scoring one (the human's grasp on ties: it changes the motion least)."""
     from dexmv_learning.demos.conversion import hand_actions, moved_object
-    from dexmv_learning.demos.robot_grasp import POUR_CANDIDATES, ROBOT_CANDIDATES, robot_grasp_actions
+    from dexmv_learning.demos.robot_grasp import robot_candidates, robot_grasp_actions
     from dexmv_sim.scene import CONTROL_DT
     from dexmv_sim.tasks.base import N_HAND
 
@@ -311,7 +311,7 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
         return RefineResult(demo, q_ref, adj, tries, "human", unreachable)
     human_actions = hand_actions(sim, q, options, seed, config, task_id)
     obj = moved_object(task_id)
-    for cand in POUR_CANDIDATES if task_id == "pour" else ROBOT_CANDIDATES:
+    for cand in robot_candidates(task_id):
         tries += 1
         actions, targets = robot_grasp_actions(sim, task_id, obj, q, human_actions, objects, phase, options, seed,
                                                cand)

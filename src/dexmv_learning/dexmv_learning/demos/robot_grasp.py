@@ -65,7 +65,7 @@ class RobotGrasp:
     shift: tuple[float, float] = (0.0, 0.0)
     depth: float = 0.0  # m deeper than the spec (negative: higher)
     thumb: str = ""  # "across" the palm or "down" the near side; empty: the spec's
-    roll: float = 0.0  # rad, pour only: the grasp's roll against the coming tilt (0: POUR_ROLL)
+    roll: float | None = None  # rad, pour only: the grasp's roll against the coming tilt (None: POUR_ROLL)
 
 
 # the spec's grasp; then 2 and 3.5 cm nearer the arm: the simulation's scripted solver, its palm
@@ -79,6 +79,11 @@ ROBOT_CANDIDATES = (RobotGrasp(), RobotGrasp(shift=(0.0, -0.02)), RobotGrasp(shi
 # mug and where the water leaves it depend on the roll; the replay judges)
 POUR_CANDIDATES = ROBOT_CANDIDATES + tuple(RobotGrasp(shift=c.shift, roll=np.radians(r))
                                            for r in (25.0, 55.0) for c in ROBOT_CANDIDATES[:2])
+
+
+def robot_candidates(task_id: str) -> tuple[RobotGrasp, ...]:
+    """The robot grasps to try, in order, for a task's demonstration."""
+    return POUR_CANDIDATES if task_id == "pour" else ROBOT_CANDIDATES
 
 
 def _object_top(sim, task_id: str, body: int) -> float:
@@ -138,9 +143,9 @@ def grasp_targets(sim, task_id: str, object_id: str, cand: RobotGrasp):
     return point, OPEN_HAND.copy(), closed_hand(cand.thumb or (spec.thumb if spec else "across")), turn
 
 
-def pour_roll(objects: np.ndarray, lift: int, roll: float = 0.0) -> np.ndarray:
+def pour_roll(objects: np.ndarray, lift: int, roll: float = POUR_ROLL) -> np.ndarray:
     """(3, 3) rotation of the grasp against the coming pour: about the axis of the perceived object's
-    largest turn after the lift onset, POUR_ROLL the other way (identity when it turns less than
+    largest turn after the lift onset, `roll` the other way (identity when it turns less than
     POUR_MIN_TILT). `objects` (N, 7): xyz + quaternion wxyz."""
     from scipy.spatial.transform import Rotation
 
@@ -150,7 +155,7 @@ def pour_roll(objects: np.ndarray, lift: int, roll: float = 0.0) -> np.ndarray:
     angle = float(np.linalg.norm(largest))
     if angle < POUR_MIN_TILT:
         return np.eye(3)
-    return Rotation.from_rotvec(-largest / angle * (roll or POUR_ROLL)).as_matrix()
+    return Rotation.from_rotvec(-largest / angle * roll).as_matrix()
 
 
 def tilt_only(objects: np.ndarray, lift: int) -> np.ndarray:
@@ -166,15 +171,14 @@ def tilt_only(objects: np.ndarray, lift: int) -> np.ndarray:
     out = np.array(objects, dtype=float, copy=True)
     if lift >= len(out):
         return out
-    rot0 = _quat_rot(out[lift, 3:])
-    up0 = rot0[:, 2]
-    for j in range(lift, len(out)):
-        up = _quat_rot(out[j, 3:])[:, 2]
-        axis = np.cross(up0, up)
-        sin, cos = float(np.linalg.norm(axis)), float(np.dot(up0, up))
-        # the same axis (or exactly opposite, which a pour never reaches): no swing
-        swing = np.eye(3) if sin < 1e-9 else Rotation.from_rotvec(axis / sin * np.arctan2(sin, cos)).as_matrix()
-        out[j, 3:] = np.roll(Rotation.from_matrix(swing @ rot0).as_quat(), 1)
+    rot0 = Rotation.from_quat(out[lift, 3:], scalar_first=True)
+    up0 = rot0.as_matrix()[:, 2]
+    ups = Rotation.from_quat(out[lift:, 3:], scalar_first=True).as_matrix()[:, :, 2]
+    axes = np.cross(up0, ups)
+    sin, cos = np.linalg.norm(axes, axis=1), ups @ up0
+    # the same axis (or exactly opposite, which a pour never reaches): no swing
+    rotvecs = np.where(sin[:, None] > 1e-9, axes / np.maximum(sin, 1e-12)[:, None], 0.0) * np.arctan2(sin, cos)[:, None]
+    out[lift:, 3:] = (Rotation.from_rotvec(rotvecs) * rot0).as_quat(scalar_first=True)
     return out
 
 
@@ -226,7 +230,7 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
     down = Rotation.from_euler("z", turn).as_matrix() @ home
     if task_id == "pour":
         objects = tilt_only(objects, lift)
-        down = pour_roll(objects, lift, cand.roll) @ down
+        down = pour_roll(objects, lift, POUR_ROLL if cand.roll is None else cand.roll) @ down
     above = point + np.array([0.0, 0.0, ABOVE_M])
     p_start, r_start = ik.site_pose(q_human[start])
     slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([r_start, down])))
