@@ -126,6 +126,25 @@ def test_config_rejects_unknown_keys_and_missing_demos(tmp_path):
         resolve(TASK, "rl", 0, config_file=bad)
 
 
+def test_config_holds_each_key_to_the_type_of_its_default(tmp_path):
+    """A word where a number belongs is named when the run is configured, not a TypeError mid-run."""
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("gail: {gradient_penalty: lots}\n")
+    with pytest.raises(ConfigError, match=r"'gail\.gradient_penalty' must be a number .*'lots'"):
+        resolve(TASK, "gail", 0, config_file=wrong, demos="d")
+    for override, message in [({"npg": {"max_kl": "0.1"}}, r"'npg\.max_kl' must be a number"),
+                              ({"trajectories": 2.5}, r"'trajectories' must be an integer"),
+                              ({"policy": {"action_normalization": 1}}, "must be true or false"),
+                              ({"policy": {"hidden": 64}}, r"'policy\.hidden' must be a list"),
+                              ({"policy": {"hidden": [64, 0]}}, "list of positive integers"),
+                              ({"dapg": {"demo_advantage": 1}}, "must be a string")]:
+        with pytest.raises(ConfigError, match=message):
+            resolve(TASK, "dapg", 0, override, demos="d")
+    config = resolve(TASK, "rl", 0, {"npg": {"max_kl": 1}, "policy": {"hidden": [16, 16]}})
+    assert config["npg"]["max_kl"] == 1.0 and isinstance(config["npg"]["max_kl"], float)
+    assert config["policy"]["hidden"] == [16, 16]
+
+
 def test_train_cli_resumes_and_rejects_bad_input(tmp_path, demo_list):
     from dexmv_learning.cli import train
     from dexmv_learning.demos.dataset import write_demonstrations

@@ -34,8 +34,32 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
                 raise ConfigError(f"config key '{where}{key}' must be a mapping")
             out[key] = merge(out[key], value, f"{where}{key}.")
         else:
-            out[key] = value
+            out[key] = _typed(value, out[key], f"{where}{key}")
     return out
+
+
+def _typed(value: Any, default: Any, name: str) -> Any:
+    """`value` if it has the type of the key's default (an integer stands for a real number), else
+    ConfigError: a string or a mapping where a number belongs must be named, not fail mid-training."""
+    kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+            list: "a list"}.get(type(default))
+    if kind is None:  # no default type to hold it to (null)
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"config key '{name}' must be {kind} (like its default {default!r}), got {value!r}")
+    layers = isinstance(default, list) and default and all(isinstance(v, int) for v in default)
+    if layers and not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ConfigError(f"config key '{name}' must be a list of positive integers, got {value!r}")
+    return value
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
