@@ -600,3 +600,38 @@ def test_the_pour_follows_the_tilt_of_the_mug_axis_not_its_turn_about_it():
                                atol=1e-9)
     spun = Rotation.from_matrix(pour_roll(objects, lift)).as_rotvec()
     assert abs(spun[2]) > 0.1  # with the spin, the roll's axis leans towards the mug's own
+
+
+def test_the_banana_beyond_the_mug_is_grasped_where_the_open_hand_clears_the_mug():
+    """place_inside, the banana lying 13 cm beyond the mug and 10 cm to its side: the palm-down grasp
+    of its middle drives the forearm into the mug; clear_of_obstacle's grasp (along the banana, the
+    palm turned and tipped) keeps the open hand CLEAR_ENOUGH from it, at the grasp and above it."""
+    import mujoco
+
+    from dexmv_learning.demos.robot_grasp import CLEAR_ENOUGH, RIM_CLEARANCE, clear_of_obstacle, hand_clearance
+    from dexmv_sim.scripted import OPEN_HAND, ArmIK
+    from dexmv_sim.simulation import TaskSimulation
+    from dexmv_sim.tasks.base import N_HAND
+
+    sim = TaskSimulation("place_inside")
+    sim.reset(np.random.default_rng(0), {"banana_pos": [0.10, 0.13]})
+    model = sim.model
+    ik = ArmIK(model)
+    _, down = ik.site_pose(np.zeros(N_HAND))
+    banana = sim.data.xpos[model.body("011_banana").id].copy()
+    middle = np.array([banana[0], banana[1], 0.02])
+    start = np.concatenate([np.zeros(8), OPEN_HAND[8:]])
+    hand_root = model.body("forearm").id
+    geoms = [g for g in range(model.ngeom) if model.body_rootid[model.geom_bodyid[g]] == hand_root
+             and (model.geom_contype[g] or model.geom_conaffinity[g])]
+    data = mujoco.MjData(model)
+    data.qpos[:] = sim.data.qpos
+    mug = model.body("025_mug").id
+    assert hand_clearance(model, data, ik.solve(start, middle, down, 150), mug, geoms) < 0  # into the mug
+    above_z = float(sim.task.top[2]) + RIM_CLEARANCE
+    chosen = clear_of_obstacle(sim, ik, middle, down, "011_banana", "025_mug", OPEN_HAND, np.zeros(N_HAND), above_z)
+    assert chosen.clearance >= CLEAR_ENOUGH
+    assert abs(chosen.point[1] - banana[1]) < 1e-9 and abs(chosen.point[0] - banana[0]) <= 0.075 + 1e-9
+    q = ik.solve(start, chosen.point, chosen.rot, 150)
+    np.testing.assert_allclose(ik.site_pose(q)[0], chosen.point, atol=0.005)
+    assert hand_clearance(model, data, q, mug, geoms) >= CLEAR_ENOUGH

@@ -21,7 +21,9 @@ own hand can:
    (dexmv_sim.scripted.GRASPS), a plain top grasp otherwise. For pour the grasp is rolled
    POUR_ROLL against the perceived tilt, so that the arm can turn the mug far enough to pour (then 25
    and 55 degrees, POUR_CANDIDATES, where the replay does not pour); the pour follows the tilt of
-   the mug's axis only, not its turn about it (tilt_only).
+   the mug's axis only, not its turn about it (tilt_only). For place_inside the banana lies beyond
+   the mug: the descent starts over the mug's rim, onto a grasp along the banana that the open hand
+   reaches clear of the mug (clear_of_obstacle), closing 3.5-4.5 cm towards the wrist from it.
 3. The object is then carried along its perceived path to its last pose (the hindsight target),
    played slower where the human moved it faster than CARRY_MAX_SPEED (a time warp: same path,
    later; the simulated grasps hold gentle accelerations only): the palm moves with the path's
@@ -44,6 +46,7 @@ APPROACH_S = 0.5  # s to move from the human's motion to above the object
 DESCEND_S = 0.35  # s to descend from above onto the grasp
 MIN_CLOSE_S = 0.45  # s from the closing onset to the lift at least
 ABOVE_M = 0.08  # m above the grasp point where the descent starts
+DESCEND_SPEED = 0.3  # m/s at most on a longer descent (place_inside: from over the mug's rim)
 ARC_M = 0.06  # m the palm rises over the straight line on its way to above the object
 CARRY_BLEND_S = 0.6  # s over which the carried object is brought from where it is onto the perceived path
 GAIN = 0.02  # integral gain of the object-position correction per control step
@@ -81,9 +84,20 @@ POUR_CANDIDATES = ROBOT_CANDIDATES + tuple(RobotGrasp(shift=c.shift, roll=np.rad
                                            for r in (25.0, 55.0) for c in ROBOT_CANDIDATES[:2])
 
 
+# place_inside: the banana (36 mm thin, lying) held where the palm closes 3.5-4.5 cm towards the wrist
+# from it (the fingers then curl round its far side and press it into the palm; over it, they pushed
+# it away: a sweep of grasp height, shift and thumb over five placements clear of the mug lifted it
+# 13-16 cm with these and 0 with the palm over it), the grasp site 2.5-3.5 cm above the table
+# (spec depth 4 cm below the top minus 3-4 cm); the shift is along the hand, turned with the palm
+PLACE_CANDIDATES = (RobotGrasp(shift=(0.0, -0.035), depth=-0.035, thumb="down"),
+                    RobotGrasp(shift=(0.0, -0.045), depth=-0.035, thumb="down"),
+                    RobotGrasp(shift=(0.0, -0.035), depth=-0.03),
+                    RobotGrasp(shift=(0.0, -0.045), depth=-0.03), RobotGrasp(depth=-0.015), RobotGrasp(depth=-0.025))
+
+
 def robot_candidates(task_id: str) -> tuple[RobotGrasp, ...]:
     """The robot grasps to try, in order, for a task's demonstration."""
-    return POUR_CANDIDATES if task_id == "pour" else ROBOT_CANDIDATES
+    return {"pour": POUR_CANDIDATES, "place_inside": PLACE_CANDIDATES}.get(task_id, ROBOT_CANDIDATES)
 
 
 def _object_top(sim, task_id: str, body: int) -> float:
@@ -141,6 +155,98 @@ def grasp_targets(sim, task_id: str, object_id: str, cand: RobotGrasp):
     shifted = pos + rot.reshape(3, 3) @ np.array([offset[0], offset[1], 0.0]) + shift
     point = grasp_point_from_top(shifted, _object_top(sim, task_id, body), depth)
     return point, OPEN_HAND.copy(), closed_hand(cand.thumb or (spec.thumb if spec else "across")), turn
+
+
+# place_inside. The banana lies beyond the fixed 16 cm mug from the arm, and the arm cannot lower its
+# wrist except by pitching the forearm down (its vertical slide only rises from the home height), so
+# a palm-down grasp of the middle of a banana lying near the mug drives the forearm 3-5 cm into it.
+# As people do, the robot then takes the banana nearer one end; the grasp is searched along the
+# banana, turned and tipped as below, for one whose open hand (at the grasp and above it) clears the mug.
+CLEAR_ALONG = (0.0, 0.015, 0.03, 0.045, 0.06, 0.075)  # m from the banana's centre, either end (half length 9 cm)
+CLEAR_ENOUGH = 0.008  # m: the first grasp (nearest the middle) this clear of the mug is taken
+# the palm turned about the vertical (+: fingers towards -x); in a sweep clear of the mug, turned
+# 15 degrees it held the banana at all five placements, 0 at two, -15 and 30 at none
+CLEAR_YAWS = np.radians((15.0, 0.0))
+CLEAR_PITCHES = np.radians((0.0, 15.0))  # fingers tipped down
+CLEAR_MAX_IK_ERROR = 0.005  # m: a pose the arm cannot reach is not a candidate
+RIM_CLEARANCE = 0.07  # m the grasp site passes above the mug's rim before it descends onto the banana
+
+
+@dataclass(frozen=True)
+class ClearGrasp:
+    """A grasp chosen clear of an obstacle: grasp site point (3,), palm orientation (3, 3), and the
+    smallest distance (m, negative: penetration) between the open hand and the obstacle."""
+
+    point: np.ndarray
+    rot: np.ndarray
+    clearance: float
+
+
+def hand_clearance(model, data, q: np.ndarray, obstacle: int, robot_geoms: list[int]) -> float:
+    """Smallest distance (m) between the hand at joints `q` and the geoms of body `obstacle`; `data`
+    is overwritten."""
+    import mujoco
+
+    from dexmv_sim.tasks.base import N_HAND
+
+    data.qpos[:N_HAND] = q
+    mujoco.mj_kinematics(model, data)
+    fromto = np.zeros(6)
+    walls = [g for g in range(model.ngeom) if model.geom_bodyid[g] == obstacle]
+    return min(mujoco.mj_geomDistance(model, data, a, b, 0.05, fromto) for a in robot_geoms for b in walls)
+
+
+def clear_of_obstacle(sim, ik, point: np.ndarray, down: np.ndarray, object_id: str, obstacle_id: str,
+                      opened: np.ndarray, home_q: np.ndarray, above_z: float,
+                      shift: tuple[float, float] = (0.0, 0.0)) -> ClearGrasp:
+    """The grasp nearest `point` (palm `down`) whose open hand keeps CLEAR_ENOUGH from `obstacle_id`,
+    else the clearest, searched over CLEAR_ALONG x ends x CLEAR_YAWS x CLEAR_PITCHES in that order
+    (module comment above); the clearance counted is the smaller of the grasp's and of the pose
+    above it at `above_z`. `shift` (m, x/y): the grasp site's offset from the point on the object,
+    turned with the palm about the vertical."""
+    import mujoco
+    from scipy.spatial.transform import Rotation
+
+    model = sim.model
+    data = mujoco.MjData(model)
+    data.qpos[:] = sim.data.qpos
+    obstacle = model.body(obstacle_id).id
+    hand_root = model.body("forearm").id
+    robot_geoms = [g for g in range(model.ngeom) if model.body_rootid[model.geom_bodyid[g]] == hand_root
+                   and (model.geom_contype[g] or model.geom_conaffinity[g])]
+    body = model.body(object_id).id
+    long_axis = sim.data.xmat[body].reshape(3, 3)[:, 0].copy()
+    long_axis[2] = 0.0
+    long_axis /= max(np.linalg.norm(long_axis), 1e-9)
+    start = np.concatenate([home_q[:ARM_AND_WRIST], opened[ARM_AND_WRIST:]])
+    best: ClearGrasp | None = None
+    centre = sim.data.xpos[obstacle, :2]
+    # the end farther from the obstacle first: on ties the grasp keeps away from it
+    ends = sorted((1.0, -1.0), key=lambda e: -float(np.linalg.norm(point[:2] + e * 0.05 * long_axis[:2] - centre)))
+    for along in CLEAR_ALONG:
+        for end in ends:
+            on_object = point + end * along * long_axis
+            for yaw in CLEAR_YAWS:
+                turn = Rotation.from_euler("z", yaw).as_matrix()
+                p = on_object + turn @ np.array([shift[0], shift[1], 0.0])
+                for pitch in CLEAR_PITCHES:
+                    rot = turn @ Rotation.from_euler("x", pitch).as_matrix() @ down
+                    q = ik.solve(start, p, rot, iterations=150)
+                    reached, _ = ik.site_pose(q)
+                    if np.linalg.norm(reached - p) > CLEAR_MAX_IK_ERROR:
+                        continue
+                    clear = hand_clearance(model, data, q, obstacle, robot_geoms)
+                    if best is not None and clear <= best.clearance:
+                        continue
+                    q_high = ik.solve(q, np.array([p[0], p[1], above_z]), rot, iterations=100)
+                    clear = min(clear, hand_clearance(model, data, q_high, obstacle, robot_geoms))
+                    if best is None or clear > best.clearance:
+                        best = ClearGrasp(p, rot, clear)
+                    if best.clearance >= CLEAR_ENOUGH:
+                        return best
+    if best is None:  # nothing reachable: the plain grasp (the replay will judge it)
+        return ClearGrasp(point, down, -np.inf)
+    return best
 
 
 def pour_roll(objects: np.ndarray, lift: int, roll: float = POUR_ROLL) -> np.ndarray:
@@ -232,6 +338,15 @@ def robot_grasp_actions(sim, task_id: str, object_id: str, q_human: np.ndarray, 
         objects = tilt_only(objects, lift)
         down = pour_roll(objects, lift, POUR_ROLL if cand.roll is None else cand.roll) @ down
     above = point + np.array([0.0, 0.0, ABOVE_M])
+    if task_id == "place_inside":  # beyond the mug: a grasp the forearm can reach past it, from over its rim
+        above[2] = max(above[2], float(sim.task.top[2]) + RIM_CLEARANCE)
+        on_banana = point - np.array([cand.shift[0], cand.shift[1], 0.0])  # grasp_targets' turn is 0 here
+        chosen = clear_of_obstacle(sim, ik, on_banana, down, object_id, "025_mug", opened, q_human[0], above[2],
+                                   cand.shift)
+        point, down = chosen.point, chosen.rot
+        above[:2] = point[:2]
+        descend = max(1, close - round(max(DESCEND_S, (above[2] - point[2]) / DESCEND_SPEED) / dt))
+        start = max(1, descend - round(APPROACH_S / dt))
     p_start, r_start = ik.site_pose(q_human[start])
     slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([r_start, down])))
     kp = model.actuator_gainprm[:N_HAND, 0]
