@@ -14,7 +14,7 @@ A recording directory uses its `poses.npz` when perception wrote one, else its g
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,12 @@ class HumanTrajectory:
                 raise TrajectoryInputError(f"{where}: an object is {ofar:.1f} m from the world origin "
                                            "(wrong units or frame?)")
         return cls(kp, conf, stamps, ids, poses, oconf, source, str(path), dict(meta or {}))
+
+    def with_objects(self, object_ids: list[str]) -> HumanTrajectory:
+        """This trajectory with only the tracks of `object_ids`, in that order."""
+        cols = [self.object_index(o) for o in object_ids]
+        return replace(self, object_ids=list(object_ids), object_poses=self.object_poses[:, cols],
+                       object_confidence=self.object_confidence[:, cols])
 
     def object_index(self, object_id: str) -> int:
         if object_id not in self.object_ids:
