@@ -32,10 +32,11 @@ def _pose(rot: np.ndarray, pos) -> np.ndarray:
 class Renderer:
     """The synthetic-recording scene of `task` with the manipulated object at chosen poses."""
 
-    def __init__(self, task: str, first_pose: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, task: str, first_pose: np.ndarray, seed: int = 0, intrinsics: Intrinsics = SMALL) -> None:
         self.motion = task_motion(task, seed, 1.0, 30.0, object_pose=first_pose)
         self.cameras = {c.camera_name: optical_pose(c) for c in default_rig()}
-        self.scene = SyntheticScene(self.motion, self.cameras, SMALL)
+        self.intrinsics = intrinsics
+        self.scene = SyntheticScene(self.motion, self.cameras, intrinsics)
         self.rng = np.random.default_rng(seed)
 
     def truth(self) -> dict[str, tuple[np.ndarray, float]]:
@@ -51,7 +52,7 @@ class Renderer:
         for name, pose in self.cameras.items():
             depth = noisy_depth(self.scene.render_depth(name), self.rng)
             mask = self.scene.hand_mask(name) if masks else None
-            out.append(DepthView.from_depth_units(depth, 0.001, SMALL.matrix(), pose, mask))
+            out.append(DepthView.from_depth_units(depth, 0.001, self.intrinsics.matrix(), pose, mask))
         return out
 
     def close(self) -> None:
@@ -272,3 +273,39 @@ def test_a_held_object_unseen_for_long_is_taken_where_it_is_clearly_seen_at_the_
     # just lost (not stale): the same sight is a jump away from the prediction, refused; the prediction is kept
     estimate, truth = _stale_held_mug(missed=3)
     assert np.linalg.norm(estimate.T_world_object[:3, 3] - [0.09, 0.07, 0.15]) < 1e-9
+
+
+def _banana_let_go_into_the_mug(carried_offset) -> tuple:
+    """place_inside's last frame (seed 0): the banana let go into the mug, the hand withdrawn above.
+    The banana's track is held and stale, predicted `carried_offset` from where it lies (where the
+    hand's motion carried it): (estimate, truth)."""
+    from dexmv_perception.objects.tracker import _Track
+
+    last = task_motion("place_inside", 0, 4.0)
+    truth = last.objects[last.manipulated].poses[-1].copy()
+    hand = last.keypoints[-1]
+    renderer = Renderer("place_inside", truth, intrinsics=D435_COLOR_640x480)  # mostly hidden: the full images
+    try:
+        views = renderer.views()
+        tracker = ObjectTracker(["025_mug", "011_banana"], seed=0, scales={"025_mug": 2.0})
+        carried = truth.copy()
+        carried[:3, 3] += carried_offset
+        tracker._tracks["011_banana"] = _Track(carried, confidence=0.7, missed=TrackerConfig().held_stale_updates,
+                                               held=True, found_pose=carried, found_palm=hand[[0, 5, 9, 13, 17]])
+        estimates = {e.object_id: e for e in tracker.update(views, hand_keypoints=hand)}
+    finally:
+        renderer.close()
+    return estimates["011_banana"], truth, carried
+
+
+def test_a_held_object_let_go_into_a_container_is_found_below_the_hand():
+    """The banana dropped into place_inside's mug rests on neither the table nor the hand: held and
+    unseen a while, it is taken where it is clearly seen below where the hand carried it (it was
+    looked for in vain until keep_lost_updates: the last 1.2 s of the recordings); the same sight
+    when the hand carried it 12 cm to the side as well (further than its radius: as a fit to the arm
+    may be) is not taken, the carried prediction is kept."""
+    estimate, truth, _ = _banana_let_go_into_the_mug([0.0, 0.0, 0.10])
+    trans_mm, _ = _errors(estimate, truth)
+    assert trans_mm < 10.0 and estimate.confidence >= 0.6, (trans_mm, estimate.confidence)
+    estimate, truth, carried = _banana_let_go_into_the_mug([0.12, 0.0, 0.10])
+    assert np.allclose(estimate.T_world_object, carried)

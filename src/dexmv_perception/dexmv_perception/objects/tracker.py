@@ -91,6 +91,7 @@ class TrackerConfig:
     fine_correspondence_m: float = 0.01
     lost_confidence: float = 0.3  # below: re-detect
     doubt_confidence: float = 0.6  # below, and clearly below the last frame's: re-detect too, keep the better
+    dropped_min_fall_m: float = 0.03  # a held object unseen, found this far below the hand's carry: let go
     recheck_drop: float = 0.92  # confidence below this share of the last frame's: try other ICP starts
     recheck_turn_deg: float = 12.0
     min_confidence: float = 0.15  # below: not reported
@@ -326,13 +327,18 @@ class ObjectTracker:
                     best = candidate
         return best
 
-    def _refound(self, object_id: str, found: tuple[np.ndarray, PoseScore]) -> bool:
+    def _refound(self, object_id: str, found: tuple[np.ndarray, PoseScore], predicted: np.ndarray) -> bool:
         """Whether a pose found for a held object unseen a while is taken wherever its prediction
         was: clearly seen (the arm fits a partly hidden object's model at 0.6-0.85, so) at the hand's
-        keypoints, or resting on the table (put down unseen)."""
+        keypoints, resting on the table (put down unseen), or dropped from the hand (below where the
+        hand carried it, within its radius sideways: a banana let go into a mug rests on neither the
+        table nor the hand, and was looked for in vain until `keep_lost_updates` had passed)."""
         if confidence(found[1]) < self.config.doubt_confidence:
             return False
-        return self._resting(object_id, found[0]) or self._at_hand(object_id, found[0])
+        pose = found[0]
+        below = predicted[2, 3] - pose[2, 3] > self.config.dropped_min_fall_m and \
+            np.linalg.norm(pose[:2, 3] - predicted[:2, 3]) < self.model(object_id).model.radius
+        return self._resting(object_id, pose) or self._at_hand(object_id, pose) or bool(below)
 
     def _at_hand(self, object_id: str, pose: np.ndarray) -> bool:
         """Whether the posed object is close enough to this update's hand keypoints to be in the hand
@@ -579,7 +585,7 @@ class ObjectTracker:
                             detected = everywhere
                     if detected is not None and (found is None or confidence(detected[1]) > confidence(found[1])) \
                             and not (held and self._turned(object_id, detected[0], expected)
-                                     and not (stale and self._refound(object_id, detected))):
+                                     and not (stale and self._refound(object_id, detected, predicted))):
                         found = detected
             # a tracked object's pose below lost_confidence is not taken: from a mostly hidden object
             # ICP and re-detection slide onto whatever is near, and the next frame would start there.
@@ -591,7 +597,7 @@ class ObjectTracker:
             # carries it, and the arm fits a partly hidden object's model at 0.6-0.85
             jumped = track is not None and found is not None and min(
                 np.linalg.norm(found[0][:3, 3] - p[:3, 3]) for p in expected) > self._allowed_step(track, held)
-            refound = stale and found is not None and self._refound(object_id, found)
+            refound = stale and found is not None and self._refound(object_id, found, predicted)
             if jumped and ((held and not refound) or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
             if found is not None and held and not refound and self._turned(object_id, found[0], expected):
