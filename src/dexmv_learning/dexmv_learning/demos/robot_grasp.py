@@ -244,8 +244,8 @@ def clear_of_obstacle(sim, ik, point: np.ndarray, down: np.ndarray, object_id: s
                         best = ClearGrasp(p, rot, clear)
                     if best.clearance >= CLEAR_ENOUGH:
                         return best
-    if best is None:  # nothing reachable: the plain grasp (the replay will judge it)
-        return ClearGrasp(point, down, -np.inf)
+    if best is None:  # nothing reachable: the plain grasp, shifted (the replay will judge it)
+        return ClearGrasp(point + np.array([shift[0], shift[1], 0.0]), down, -np.inf)
     return best
 
 
