@@ -13,7 +13,9 @@ summary (also <out>/summary.json).
 
 The embedded default (--default): every task's synthetic human motions (seeds 0..n-1) rendered as
 two-camera RealSense recordings and run through perception (dexmv_perception's offline pipeline,
-as `dexmv perceive`), recordings and poses kept under --recordings and reused; --ground-truth takes
+as `dexmv perceive`: every object of the scene tracked, the moved one converted), recordings and
+poses kept under --recordings and reused (poses made without one of the scene's objects are
+perceived again); --ground-truth takes
 the motions' ground truth instead (no rendering, no perception). The summary names the source of
 every demonstration.
 

@@ -95,7 +95,7 @@ def perceived_trajectory(task_id: str, seed: int, seconds: float, root: str | Pa
     # every object of the scene is tracked, though only the moved one is converted: the tracker takes
     # each object's points out before looking for the next, and a banana lying beside place_inside's
     # mug, looked for alone, was fitted to the mug's wall or the arm (0.3-1 m off; seeds 0 and 4)
-    objects = recording_objects(directory)
+    objects = recording_objects(directory) or [moved_object(task_id)]
     if not poses.is_file() or not set(objects) <= set(pose_file_objects(poses)):
         if progress:
             progress(f"perceiving {directory.name}")
