@@ -609,6 +609,7 @@ def test_the_banana_beyond_the_mug_is_grasped_where_the_open_hand_clears_the_mug
     import mujoco
 
     from dexmv_learning.demos.robot_grasp import CLEAR_ENOUGH, RIM_CLEARANCE, clear_of_obstacle, hand_clearance
+    from dexmv_sim.scene import body_geom_ids, hand_geom_ids
     from dexmv_sim.scripted import OPEN_HAND, ArmIK
     from dexmv_sim.simulation import TaskSimulation
     from dexmv_sim.tasks.base import N_HAND
@@ -621,20 +622,17 @@ def test_the_banana_beyond_the_mug_is_grasped_where_the_open_hand_clears_the_mug
     banana = sim.data.xpos[model.body("011_banana").id].copy()
     middle = np.array([banana[0], banana[1], 0.02])
     start = np.concatenate([np.zeros(8), OPEN_HAND[8:]])
-    hand_root = model.body("forearm").id
-    geoms = [g for g in range(model.ngeom) if model.body_rootid[model.geom_bodyid[g]] == hand_root
-             and (model.geom_contype[g] or model.geom_conaffinity[g])]
+    hand, mug = hand_geom_ids(model), body_geom_ids(model, "025_mug")
     data = mujoco.MjData(model)
     data.qpos[:] = sim.data.qpos
-    mug = model.body("025_mug").id
-    assert hand_clearance(model, data, ik.solve(start, middle, down, 150), mug, geoms) < 0  # into the mug
+    assert hand_clearance(model, data, ik.solve(start, middle, down, 150), hand, mug) < 0  # into the mug
     above_z = float(sim.task.top[2]) + RIM_CLEARANCE
     chosen = clear_of_obstacle(sim, ik, middle, down, "011_banana", "025_mug", OPEN_HAND, np.zeros(N_HAND), above_z)
     assert chosen.clearance >= CLEAR_ENOUGH
     assert abs(chosen.point[1] - banana[1]) < 1e-9 and abs(chosen.point[0] - banana[0]) <= 0.075 + 1e-9
     q = ik.solve(start, chosen.point, chosen.rot, 150)
     np.testing.assert_allclose(ik.site_pose(q)[0], chosen.point, atol=0.005)
-    assert hand_clearance(model, data, q, mug, geoms) >= CLEAR_ENOUGH
+    assert hand_clearance(model, data, q, hand, mug) >= CLEAR_ENOUGH
 
 
 def test_place_inside_is_perceived_with_its_mug_and_converted_with_the_banana_only(tmp_path):

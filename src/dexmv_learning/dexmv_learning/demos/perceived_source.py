@@ -65,14 +65,6 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
                              "notes": perception.notes, "task": meta.get("task"), "seed": meta.get("seed")})
 
 
-def recording_objects(directory: Path) -> list[str]:
-    """The object ids a synthetic recording's ground truth names (moved and fixed ones)."""
-    from dexmv_capture.synthetic.synthesize import load_ground_truth
-
-    _, meta = load_ground_truth(directory / "ground_truth.npz")
-    return [o["object_id"] for o in meta.get("objects", {}).values()]
-
-
 def pose_file_objects(path: Path) -> list[str]:
     """The object ids a poses.npz holds tracks of."""
     with np.load(path, allow_pickle=False) as data:
@@ -95,7 +87,11 @@ def perceived_trajectory(task_id: str, seed: int, seconds: float, root: str | Pa
     # every object of the scene is tracked, though only the moved one is converted: the tracker takes
     # each object's points out before looking for the next, and a banana lying beside place_inside's
     # mug, looked for alone, was fitted to the mug's wall or the arm (0.3-1 m off; seeds 0 and 4)
-    objects = recording_objects(directory) or [moved_object(task_id)]
+    try:
+        from dexmv_perception.cli.perceive import objects_of_synthetic_recording
+    except ImportError as err:  # pragma: no cover - perception is part of the workspace
+        raise PerceptionUnavailable(f"dexmv_perception cannot be imported ({err}); use --ground-truth") from None
+    objects = objects_of_synthetic_recording(directory)[0] or [moved_object(task_id)]
     if not poses.is_file() or not set(objects) <= set(pose_file_objects(poses)):
         if progress:
             progress(f"perceiving {directory.name}")

@@ -182,9 +182,9 @@ class ClearGrasp:
     clearance: float
 
 
-def hand_clearance(model, data, q: np.ndarray, obstacle: int, robot_geoms: list[int]) -> float:
-    """Smallest distance (m) between the hand at joints `q` and the geoms of body `obstacle`; `data`
-    is overwritten."""
+def hand_clearance(model, data, q: np.ndarray, hand_geoms, obstacle_geoms) -> float:
+    """Smallest distance (m, up to 5 cm) between `hand_geoms` with the hand at joints `q` and
+    `obstacle_geoms` (dexmv_sim.scene.hand_geom_ids, body_geom_ids); `data` is overwritten."""
     import mujoco
 
     from dexmv_sim.tasks.base import N_HAND
@@ -192,8 +192,8 @@ def hand_clearance(model, data, q: np.ndarray, obstacle: int, robot_geoms: list[
     data.qpos[:N_HAND] = q
     mujoco.mj_kinematics(model, data)
     fromto = np.zeros(6)
-    walls = [g for g in range(model.ngeom) if model.geom_bodyid[g] == obstacle]
-    return min(mujoco.mj_geomDistance(model, data, a, b, 0.05, fromto) for a in robot_geoms for b in walls)
+    return min(mujoco.mj_geomDistance(model, data, int(a), int(b), 0.05, fromto)
+               for a in hand_geoms for b in obstacle_geoms)
 
 
 def clear_of_obstacle(sim, ik, point: np.ndarray, down: np.ndarray, object_id: str, obstacle_id: str,
@@ -207,13 +207,13 @@ def clear_of_obstacle(sim, ik, point: np.ndarray, down: np.ndarray, object_id: s
     import mujoco
     from scipy.spatial.transform import Rotation
 
+    from dexmv_sim.scene import body_geom_ids, hand_geom_ids
+
     model = sim.model
     data = mujoco.MjData(model)
     data.qpos[:] = sim.data.qpos
     obstacle = model.body(obstacle_id).id
-    hand_root = model.body("forearm").id
-    robot_geoms = [g for g in range(model.ngeom) if model.body_rootid[model.geom_bodyid[g]] == hand_root
-                   and (model.geom_contype[g] or model.geom_conaffinity[g])]
+    hand, walls = hand_geom_ids(model), body_geom_ids(model, obstacle_id)
     body = model.body(object_id).id
     long_axis = sim.data.xmat[body].reshape(3, 3)[:, 0].copy()
     long_axis[2] = 0.0
@@ -235,11 +235,11 @@ def clear_of_obstacle(sim, ik, point: np.ndarray, down: np.ndarray, object_id: s
                     reached, _ = ik.site_pose(q)
                     if np.linalg.norm(reached - p) > CLEAR_MAX_IK_ERROR:
                         continue
-                    clear = hand_clearance(model, data, q, obstacle, robot_geoms)
+                    clear = hand_clearance(model, data, q, hand, walls)
                     if best is not None and clear <= best.clearance:
                         continue
                     q_high = ik.solve(q, np.array([p[0], p[1], above_z]), rot, iterations=100)
-                    clear = min(clear, hand_clearance(model, data, q_high, obstacle, robot_geoms))
+                    clear = min(clear, hand_clearance(model, data, q_high, hand, walls))
                     if best is None or clear > best.clearance:
                         best = ClearGrasp(p, rot, clear)
                     if best.clearance >= CLEAR_ENOUGH:
