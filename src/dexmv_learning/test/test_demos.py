@@ -259,6 +259,50 @@ def test_gaps_while_the_hand_holds_the_object_are_carried_with_it():
     assert report.reason == "" and report.still_frames == 15
 
 
+def test_a_held_mug_whose_perceived_turn_about_its_axis_jumps_is_carried_by_its_axis():
+    """Perception follows a held mug's axis but not its turn about it (the handle is in the fingers;
+    perceived pours: jumps of up to 180 degrees in the tilt), so a gap in the pour's tilt is carried
+    when the hand is at the same height on the mug and distance from its axis at both ends, and a
+    lost hand follows the axis, not the perceived turn. The pour's 4 s motion: tilted 17 -> 105
+    degrees over frames 60-69, the palm 7 cm from the mug's origin."""
+    from dataclasses import replace
+
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.gaps import PALM, repair_gaps
+    from dexmv_learning.demos.motion_source import motion_trajectory
+
+    traj = motion_trajectory("pour", 0, seconds=4.0)
+    oid = "025_mug"
+    axes = Rotation.from_quat(traj.object_poses[:, 0, 3:]).as_matrix()[:, :, 2]
+    assert axes[58, 2] > np.cos(np.radians(5)) and axes[70, 2] < np.cos(np.radians(100))
+
+    def spun(t, frames: slice, angle: float):  # perception's turn about the mug's own axis
+        poses = t.object_poses.copy()
+        poses[frames, 0, 3:] = (Rotation.from_quat(poses[frames, 0, 3:])
+                                * Rotation.from_rotvec([0.0, 0.0, angle])).as_quat()
+        return replace(t, object_poses=poses)
+
+    # the mug lost through the tilt, perceived turned 100 degrees about its axis after it
+    fixed, report = repair_gaps(spun(_without(traj, obj=slice(60, 72)), slice(72, None), np.radians(100)), [oid],
+                                max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 12, report.reason
+    assert np.abs(fixed.object_poses[60:72, 0, :3] - traj.object_poses[60:72, 0, :3]).max() < 1e-3
+    carried_axes = Rotation.from_quat(fixed.object_poses[60:72, 0, 3:]).as_matrix()[:, :, 2]
+    assert np.einsum("ij,ij->i", carried_axes, axes[60:72]).min() > np.cos(np.radians(2))
+    # the hand lost through the tilt while the perceived turn jumps: carried by the axis, at the truth
+    fixed, report = repair_gaps(spun(_without(traj, hand=slice(60, 72)), slice(66, None), np.radians(100)), [oid],
+                                max_gap_s=0.3)
+    assert report.reason == "" and report.carried_frames == 12, report.reason
+    off = np.linalg.norm(fixed.keypoints[60:72, PALM] - traj.keypoints[60:72, PALM], axis=-1).max()
+    assert off < 0.01, off
+    # a hand that took the mug 6 cm lower after the gap (a different hold) is still not carried
+    lower = traj.keypoints.copy()
+    lower[72:] -= 0.06 * axes[72:, None, :]
+    _, report = repair_gaps(replace(_without(traj, obj=slice(60, 72)), keypoints=lower), [oid], max_gap_s=0.3)
+    assert "does not hold the object" in report.reason, report.reason
+
+
 def test_a_symmetric_object_perceived_upside_down_is_turned_upright_throughout():
     """Perception gives a lying clamp upside down as often as not (same shape); the conversion turns
     the whole track by the clamp's own half turn, so its model frame is the simulation's again."""

@@ -18,7 +18,11 @@ carried by the other's motion when the other is seen throughout and, at both end
 hand holds the object: its palm within `HOLD_REACH_M` of the object and the palm's centre in the
 object's frame the same at both ends (within `HOLD_TOLERANCE_M`; a hand approaching, or one that
 let go and grasped elsewhere, is not). Each missing frame is the rigid motion of the seen one since
-either end applied to what it carried there, the two blended across the gap. An object's gap up to
+either end applied to what it carried there, the two blended across the gap. `AXIAL_OBJECTS`, whose
+turn about their own axis perception does not follow while a hand holds them, also hold where the
+palm is in the same place on the object moved from the gap's start by its axis's motion alone (the
+least rotation between the two axes), and a hand is carried by that motion, not by the perceived
+turn. An object's gap up to
 `max_held_gap_s` across which it stood still (the same pose at both ends, `STILL_M`, `STILL_RAD`;
 e.g. hidden by the hand reaching for it) is interpolated: a hand that moved it would not have put
 it back to the centimetre within a second. Likewise a hand's gap up to `max_held_gap_s` across
@@ -47,6 +51,11 @@ HOLD_REACH_M = 0.15  # the palm's centre this near the object's origin (the obje
 # (through perception, holds: 0.7-3.1 cm, hands approaching the object: 8-19 cm)
 HOLD_TOLERANCE_M = 0.04
 STILL_M, STILL_RAD = 0.01, np.radians(10.0)  # an object this close to its pose at both ends stood still
+# objects whose turn about their model z axis perception does not follow while held: the can's shape
+# has none (dexmv_perception.objects.symmetry), and a held mug's one cue, its handle, is in the
+# fingers (perceived pours, seeds 0-4 and 100-104: its axis within 3-7 degrees of the truth on
+# average, its turn about it 25-64 degrees off, jumping by up to 180 degrees in the tilt)
+AXIAL_OBJECTS = frozenset({"005_tomato_soup_can", "025_mug"})
 
 
 @dataclass
@@ -127,18 +136,33 @@ def _pose_matrix(pose7: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Rotation.from_quat(pose7[3:]).as_matrix(), pose7[:3]
 
 
-def holds(palm_a: np.ndarray, pose_a: np.ndarray, palm_b: np.ndarray, pose_b: np.ndarray) -> bool:
+def holds(palm_a: np.ndarray, pose_a: np.ndarray, palm_b: np.ndarray, pose_b: np.ndarray,
+          object_id: str = "") -> bool:
     """Whether a hand (its palm keypoints, (5, 3)) holds an object (xyz + quaternion xyzw) at two
-    moments: near it at both, and in the same place on it (see the module docstring); not when a
-    pose or the palm is unknown."""
+    moments: near it at both, and in the same place on it (see the module docstring; for
+    AXIAL_OBJECTS also: in the same place on the object turned from the first moment by its axis's
+    motion alone); not when a pose or the palm is unknown."""
     if not all(np.isfinite(x).all() for x in (palm_a, pose_a, palm_b, pose_b)):
         return False
     ra, ta = _pose_matrix(pose_a)
     rb, tb = _pose_matrix(pose_b)
-    if max(np.linalg.norm(palm_a.mean(axis=0) - ta), np.linalg.norm(palm_b.mean(axis=0) - tb)) > HOLD_REACH_M:
+    centre_a, centre_b = palm_a.mean(axis=0), palm_b.mean(axis=0)
+    if max(np.linalg.norm(centre_a - ta), np.linalg.norm(centre_b - tb)) > HOLD_REACH_M:
         return False
-    in_a, in_b = (palm_a.mean(axis=0) - ta) @ ra, (palm_b.mean(axis=0) - tb) @ rb  # the palm in the object's frame
-    return float(np.linalg.norm(in_a - in_b)) <= HOLD_TOLERANCE_M
+    in_a = (centre_a - ta) @ ra  # the palm in the object's frame
+    frames = [rb, _swing(ra[:, 2], rb[:, 2]) @ ra] if object_id in AXIAL_OBJECTS else [rb]
+    return any(float(np.linalg.norm(in_a - (centre_b - tb) @ r)) <= HOLD_TOLERANCE_M for r in frames)
+
+
+def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The least rotation (3, 3) that turns unit vector `a` onto `b`."""
+    from scipy.spatial.transform import Rotation
+
+    axis = np.cross(a, b)
+    s = float(np.linalg.norm(axis))
+    if s < 1e-12:
+        return np.eye(3)  # (anti-)parallel: no turn is the least one we can name; held objects do not flip in a frame
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, float(a @ b))).as_matrix()
 
 
 def stood_still(pose_a: np.ndarray, pose_b: np.ndarray, object_id: str = "") -> bool:
@@ -153,16 +177,18 @@ def stood_still(pose_a: np.ndarray, pose_b: np.ndarray, object_id: str = "") -> 
     return bool(np.linalg.norm(ta - tb) <= STILL_M and angle <= STILL_RAD)
 
 
-def _carry_hand(kp: np.ndarray, poses: np.ndarray, stamps: np.ndarray, a: int, b: int, fill: np.ndarray) -> None:
-    """Keypoints of frames [a, b) where `fill` (b - a, 21) carried with the object from frames a - 1 and b."""
-    on_object = []  # the keypoints at each end, in the object's frame
-    for end in (a - 1, b):
-        r_end, t_end = _pose_matrix(poses[end])
-        on_object.append((kp[end] - t_end) @ r_end)
+def _carry_hand(kp: np.ndarray, poses: np.ndarray, stamps: np.ndarray, a: int, b: int, fill: np.ndarray,
+                axial: bool = False) -> None:
+    """Keypoints of frames [a, b) where `fill` (b - a, 21) carried with the object from frames a - 1 and b;
+    `axial`: with the motion of the object's axis only (each end's frame turned by the least rotation
+    that takes its axis to the axis now), not its perceived turn about it."""
+    ends = [_pose_matrix(poses[end]) for end in (a - 1, b)]
+    on_object = [(kp[end] - t_end) @ r_end for end, (r_end, t_end) in zip((a - 1, b), ends, strict=True)]
     for f in range(a, b):
         w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
         r_now, t_now = _pose_matrix(poses[f])
-        out = ((1.0 - w) * on_object[0] + w * on_object[1]) @ r_now.T + t_now
+        frames = [_swing(r_end[:, 2], r_now[:, 2]) @ r_end if axial else r_now for r_end, _ in ends]
+        out = (1.0 - w) * (on_object[0] @ frames[0].T) + w * (on_object[1] @ frames[1].T) + t_now
         kp[f, fill[f - a]] = out[fill[f - a]]
 
 
@@ -273,7 +299,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
                 # either end may fall in a short gap of the other channel (filled below): bridged here
                 obj_ends = _interpolated_track(poses[:, other], ~obj_bad[other], stamps)[[a - 1, b]]
                 palm_ends = [_bridged_keypoints(kp, valid_kp, stamps, f)[list(PALM)] for f in (a - 1, b)]
-                if not holds(palm_ends[0], obj_ends[0], palm_ends[1], obj_ends[1]):
+                if not holds(palm_ends[0], obj_ends[0], palm_ends[1], obj_ends[1], traj.object_ids[other]):
                     problem = "the hand does not hold the object at both ends, so it is not carried"
             if problem:
                 report.reason = f"{label} missing for {length:.2f} s at t={stamps[a] - stamps[0]:.2f} s " \
@@ -306,7 +332,7 @@ def repair_gaps(traj: HumanTrajectory, object_ids: list[str], *, max_gap_s: floa
     for label, a, b, k in held:
         if label == "hand":
             fill = ~valid_kp[a:b] & valid_kp[a - 1] & valid_kp[b]  # the palm's always: the ends are hand frames
-            _carry_hand(kp, poses[:, k], stamps, a, b, fill)
+            _carry_hand(kp, poses[:, k], stamps, a, b, fill, traj.object_ids[k] in AXIAL_OBJECTS)
             conf[a:b][fill] = max(min_confidence, 0.5)
         else:
             _carry_object(poses[:, k], kp, stamps, a, b)

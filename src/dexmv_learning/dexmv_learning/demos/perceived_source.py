@@ -5,7 +5,8 @@ task's synthetic human motion into two RealSense recordings (colour + noisy alig
 `dexmv synth` does), dexmv_perception's offline pipeline (what `dexmv perceive --recording` runs:
 MediaPipe on both cameras, depth lifting, two-view fusion, filter, object registration and
 tracking) turns them into `poses.npz`, and that file is read like any perceived demonstration.
-Only the object the hand moves is tracked (the one the conversion needs).
+Every object of the scene is tracked (perception takes each one's points out before it looks for
+the next); the conversion reads the one the hand moves.
 
 Rendering and perception cost about a minute or two per 4 s recording on a loaded 2-core machine,
 so each recording folder (`<recordings>/<task>-seed<k>-<seconds>s/`: the .db3 files,
