@@ -617,6 +617,32 @@ def test_the_pour_grasp_is_rolled_against_the_perceived_tilt_and_the_turn_capped
     assert np.array_equal(capped_turn(small, POUR_MAX_TILT), small)
 
 
+def test_a_carry_slowed_to_the_grasp_s_speed_tilts_the_object_where_it_is_on_the_path():
+    """gentle_carry plays a fast human carry later, the same path; the orientation goes on the same
+    clock, so a pour's tilt, tied to where the mug is on its way, is not made before it gets there
+    (with the positions slowed alone, the mug was tipped 10-20 cm short of the container)."""
+    from scipy.spatial.transform import Rotation
+
+    from dexmv_learning.demos.robot_grasp import gentle_carry
+
+    dt, n, lift = 0.01, 150, 10
+    x = np.concatenate([np.zeros(lift), np.linspace(0.0, 0.3, 50), np.full(n - lift - 50, 0.3)])  # 0.6 m/s
+    objects = np.zeros((n, 7))
+    objects[:, 0] = x
+    tilt = np.radians(90.0) * np.clip((x - 0.2) / 0.1, 0, 1)  # tipped over the last 10 cm
+    objects[:, 3:] = np.roll(Rotation.from_rotvec(np.outer(tilt, [0.0, 1.0, 0.0])).as_quat(), 1, axis=1)
+    for speed in (0.25, 0.4):
+        out = gentle_carry(objects, lift, n, dt, max_speed=speed)
+        assert np.argmax(out[:, 0] > 0.299) > lift + 60  # arrives later than the human's carry (step lift + 49)
+        got = Rotation.from_quat(np.roll(out[:, 3:], -1, axis=1)).as_rotvec()[:, 1]
+        assert got[lift + 50] < np.radians(30)  # where the human had tipped it 90 degrees, it is on its way
+        want = np.radians(90.0) * np.clip((out[:, 0] - 0.2) / 0.1, 0, 1)
+        assert np.abs(got - want).max() < np.radians(20)  # tipped where it is (the positions' low-pass lags 1-2 cm)
+        assert got[-1] == pytest.approx(np.radians(90.0), abs=1e-6)
+    assert np.argmax(gentle_carry(objects, lift, n, dt, 0.4)[:, 0] > 0.299) < \
+        np.argmax(gentle_carry(objects, lift, n, dt, 0.25)[:, 0] > 0.299)
+
+
 def test_the_pour_follows_the_tilt_of_the_mug_axis_not_its_turn_about_it():
     """A mug turned 90 degrees about z at rest, then tipped 100 degrees about -y while perception's
     estimate spins it up to 60 degrees about its own axis: tilt_only keeps where the axis points and

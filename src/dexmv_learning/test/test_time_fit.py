@@ -54,6 +54,74 @@ def test_choose_factor_ends_the_manipulation_by_the_fraction_of_the_horizon_with
     assert still.factor == 1.0  # never slowed down
 
 
+def test_two_rates_speed_up_the_part_before_the_slow_one_to_end_in_time():
+    """With `slow_from`, the steps from there on play at most as fast as the limits judged on
+    `slow_q` allow and the ones before as fast as needed to end by the fraction of the horizon; the
+    rate eases from one to the other, so the shown human step is continuous and never goes back."""
+    from dexmv_learning.demos.time_fit import choose_factor, scale_time
+
+    n = 401
+    objects = np.zeros((n, 7))
+    objects[:, 3] = 1.0
+    t = np.arange(n) * DT
+    q = np.stack([0.1 * np.sin(2 * np.pi * t / 4.0), 0.3 * np.clip((t - 2.0) / 0.5, 0, 1)], axis=1)
+    fast = (np.array([10.0, 10.0]), np.array([100.0, 100.0]))
+    slow_q = q.copy()
+    slow_q[:, 1] *= 20.0  # what the slow part is judged on moves 20 times as far: it may not be sped up
+    fit = choose_factor(q, objects, DT, 200, 0.75, *fast, tolerated=0.0, end=260, slow_from=200, slow_q=slow_q)
+    assert fit.slow_from == 200 and fit.slow_factor == 1.0 and fit.human_end_step == 260
+    assert fit.factor == fit.wanted > 2.0 and fit.end_step == 150
+    shown = fit.source_steps()
+    assert shown[0] == 0.0 and shown[-1] == pytest.approx(260, abs=1.0) and np.all(np.diff(shown) > 0)
+    rate = np.diff(shown)
+    assert rate.max() == pytest.approx(fit.factor, rel=1e-3) and rate[-20:-1] == pytest.approx(1.0, abs=1e-6)
+    assert np.abs(np.diff(rate)).max() < 0.25  # eased, not a jump of the speed
+    q2, _ = scale_time(q, objects, DT, fit, 200)
+    assert q2.shape == (201, 2) and np.allclose(q2[fit.end_step:], q2[-1])
+    # a slow part the limits let go faster is sped up too, never beyond the first part
+    easy = choose_factor(q, objects, DT, 200, 0.75, *fast, tolerated=0.0, end=260, slow_from=200)
+    assert 1.0 < easy.slow_factor <= easy.factor
+    # no slow part inside the manipulation: one rate, as before
+    one = choose_factor(q, objects, DT, 200, 0.75, *fast, tolerated=0.0, end=260, slow_from=260)
+    assert one.slow_from is None and one.factor == pytest.approx(260 / 150, abs=1e-4)
+
+
+def test_a_pour_is_sped_up_before_its_tilt_and_ends_tipped_within_the_horizon():
+    """The synthetic pours start tipping the mug about 2.1 s in (after a 200-step episode has ended):
+    the reach, grasp and carry are sped up as a relocation's, the tilt at most as the 5 Hz joints
+    allow, and the reference ends at the mug's return, held tipped to the horizon, so the water is
+    poured by the episode's last step; the hand holds the mug to the end instead of letting it go."""
+    from dexmv_learning.demos.conversion import ConversionConfig, joint_rate_limits, kinematic_reference
+    from dexmv_learning.demos.motion_source import motion_trajectory
+    from dexmv_learning.demos.refine import grasp_phase
+    from dexmv_learning.demos.time_fit import POUR_ONSET_RAD, POURING_SHARE, choose_factor, pour_phase, tilt_angles
+    from dexmv_sim.simulation import TaskSimulation
+
+    traj = motion_trajectory("pour", 0, seconds=4.0)
+    limits = TaskSimulation("pour").model.jnt_range[:30]
+    human_q, human_obj = kinematic_reference(traj, "pour", ConversionConfig(fit_horizon=None), limits, {})
+    onset, end = pour_phase(human_obj, DT)
+    assert 200 < onset < end < 300
+    metrics: dict = {}
+    q, obj = kinematic_reference(traj, "pour", ConversionConfig(), limits, metrics)
+    fit = metrics["time_fit"]
+    assert len(q) == 201 and fit["pour_onset_human_step"] == onset and fit["human_manipulation_end_step"] == end
+    assert fit["factor"] > 1.8 and 1.0 <= fit["pour_factor"] < fit["factor"]
+    assert fit["manipulation_end_step"] <= 170  # 150 wanted; this one's approach is held at its limit (x2.2)
+    tilt, human_tilt = tilt_angles(obj, DT), tilt_angles(human_obj, DT)
+    assert tilt.max() == pytest.approx(human_tilt.max(), abs=np.radians(3))
+    tipped = np.flatnonzero(tilt >= POURING_SHARE * tilt.max())
+    assert tipped[0] < 130 and tipped[-1] == 200 and tilt[-1] > np.radians(80)
+    # the tilt itself (onset to tipped) is played at the pour's rate, not the approach's
+    began = np.flatnonzero(tilt[:tipped[0]] < POUR_ONSET_RAD)[-1]
+    human_tipped = np.flatnonzero(human_tilt >= POURING_SHARE * human_tilt.max())[0]
+    assert (tipped[0] - began) * fit["pour_factor"] == pytest.approx(human_tipped - onset, rel=0.25)
+    assert grasp_phase(obj, DT, "pour")[2] == len(obj)
+    # one rate judged at 5 Hz (before): the pour would end after the episode
+    vmax, amax = joint_rate_limits(30, ConversionConfig())
+    assert choose_factor(human_q, human_obj, DT, 200, 0.75, vmax, amax, 0.05, end=end).end_step > 200
+
+
 def test_converted_demo_succeeds_within_the_horizon_from_the_reset_pose():
     """The default 4 s can motion (first success at step ~206 of 396 at the human's timing) becomes
     a 200-step demonstration that starts at the env's reset hand pose and succeeds at its last step."""
@@ -88,7 +156,7 @@ def test_perception_jitter_does_not_hold_the_motion_at_the_human_speed():
 
     from dexmv_learning.demos.conversion import fit_smoothing_for
 
-    # pour keeps the 5 Hz joints' judgement: its water needs the human's slow tipping
+    # pour's tilt keeps the 5 Hz joints' judgement: its water needs the human's slow tipping
     assert fit_smoothing_for(TASK) == 2.0 and fit_smoothing_for("pour") == 0.0
 
     def factor(traj, hz: float | None) -> dict:
@@ -136,3 +204,23 @@ def test_pose_interpolation_keeps_samples_unit_quaternions_and_either_order():
     np.testing.assert_allclose(out_wxyz[:, 3:], np.roll(out[:, 3:], 1, axis=1))
     one = interpolate_poses(t[:1], poses[:1], t_new, scalar_first=False)
     np.testing.assert_allclose(one, np.repeat(poses[:1], len(t_new), axis=0))
+
+
+def test_a_demonstration_is_judged_where_the_learner_s_episode_ends():
+    """A pour demonstration 250 steps long that has poured only by step 230 is a failure for a
+    200-step episode: success and score are judged at the horizon, the end reported beside them."""
+    from dexmv_learning.demos.conversion import demo_metrics
+    from dexmv_learning.demos.dataset import Demonstration
+
+    t = 250
+    score = np.clip((np.arange(t + 1) - 180) / 50.0, 0.0, 1.0).astype(np.float32)
+    demo = Demonstration("pour", observations=np.zeros((t + 1, 43), np.float32), actions=np.zeros((t, 30), np.float32),
+                         rewards=np.zeros(t, np.float32), terminations=np.zeros(t, bool),
+                         truncations=np.zeros(t, bool), states=np.zeros((t + 1, 4)), success=score >= 0.5, score=score)
+    q = np.zeros((t + 1, 30))
+    at_horizon = demo_metrics(demo, q, horizon=200)
+    assert at_horizon["judged_at_step"] == 200 and not at_horizon["success"]
+    assert at_horizon["score"] == pytest.approx(0.4) and at_horizon["score_at_end"] == 1.0
+    assert at_horizon["success_at_end"] and at_horizon["first_success_step"] == 205
+    at_end = demo_metrics(demo, q)  # no horizon (the human's timing): its own end
+    assert at_end["judged_at_step"] == 250 and at_end["success"] and "score_at_end" not in at_end

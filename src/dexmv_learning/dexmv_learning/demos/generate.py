@@ -70,11 +70,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  fitted to {summary['fit_horizon']} steps: human motion sped up x{min(f):.2f}-{max(f):.2f}, "
                      f"hand start: {summary['hand_start']}")
     if summary["kept"]:
-        lines.append(f"  replay without refinement: success {summary['kinematic_replay_success']:.2f}, score "
+        judged = f" at step {summary['fit_horizon']}" if summary.get("fit_horizon") else " at the end"
+        lines.append(f"  replay without refinement: success{judged} {summary['kinematic_replay_success']:.2f}, score "
                      f"{summary['kinematic_replay_score']:.2f}, tracking RMS {summary['kinematic_tracking_rms_mm']:.1f}"
                      f" mm / {summary['kinematic_tracking_rms_rad']:.3f} rad")
         if "refined_replay_success" in summary:
-            lines.append(f"  replay with refinement ({summary['refine']}): success "
+            lines.append(f"  replay with refinement ({summary['refine']}): success{judged} "
                          f"{summary['refined_replay_success']:.2f}, score {summary['refined_replay_score']:.2f}, "
                          f"tracking RMS {summary['refined_tracking_rms_mm']:.1f} mm / "
                          f"{summary['refined_tracking_rms_rad']:.3f} rad; {summary['robot_grasps']} of "

@@ -61,12 +61,19 @@ def grasp_phase(objects: np.ndarray, dt: float, task_id: str) -> tuple[int, int,
         return None
     lift = int(risen[0])
     close = max(0, lift - round(CLOSE_S / dt))
-    if task_id.startswith("relocate-"):
-        release = len(z)
+    if task_id.startswith("relocate-") or (task_id == "pour" and _still_tipped(objects, dt)):
+        release = len(z)  # held to the end (a pour fitted to the horizon ends with the mug still tipped)
     else:  # carried until it is back near the table or stops moving for good
         moving = np.flatnonzero(np.linalg.norm(np.diff(objects[:, :3], axis=0), axis=1) / dt > 0.02)
         release = int(min(len(z), (moving[-1] if moving.size else lift) + 1))
     return close, lift, release
+
+
+def _still_tipped(objects: np.ndarray, dt: float) -> bool:
+    """Whether a pour's reference ends with the mug still tipped (time_fit's pour end), not put down."""
+    from dexmv_learning.demos.time_fit import POUR_MIN_TILT_RAD, tilt_angles
+
+    return bool(tilt_angles(objects, dt)[-1] >= POUR_MIN_TILT_RAD)
 
 
 def squeeze_profile(n: int, close: int, lift: int, release: int, dt: float) -> np.ndarray:
