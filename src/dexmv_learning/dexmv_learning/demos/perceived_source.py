@@ -38,6 +38,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
                        progress: Callable[[], None] | None = None) -> Path:
     """dexmv_perception's offline pipeline on a two-camera recording folder -> poses.npz (world)."""
     try:
+        from dexmv_perception.cli.perceive import objects_of_synthetic_recording
         from dexmv_perception.hand.tracker import HandTrackerConfig
         from dexmv_perception.perception import Perception
         from dexmv_perception.pose_file import PoseTrackWriter
@@ -47,7 +48,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
     from dexmv_capture.synthetic.synthesize import load_ground_truth
 
     _, meta = load_ground_truth(directory / "ground_truth.npz")
-    scales = {o["object_id"]: float(o.get("scale", 1.0)) for o in meta.get("objects", {}).values()}
+    scales = objects_of_synthetic_recording(directory)[1]
     rig = open_rig_recording(directory)
     perception = Perception(rig.cameras, HandTrackerConfig(model_complexity=0), object_ids=object_ids,
                             object_scales={k: v for k, v in scales.items() if k in object_ids}, seed=seed)
