@@ -89,7 +89,7 @@ def test_two_rates_speed_up_the_part_before_the_slow_one_to_end_in_time():
 def test_a_pour_is_sped_up_before_its_tilt_and_ends_tipped_within_the_horizon():
     """The synthetic pours start tipping the mug about 2.1 s in (after a 200-step episode has ended):
     the reach, grasp and carry are sped up as a relocation's, the tilt at most as the 5 Hz joints
-    allow, and the reference ends at the mug's return, held tipped to the horizon, so the water is
+    allow, and the reference ends once the mug is tipped, held there to the horizon, so the water is
     poured by the episode's last step; the hand holds the mug to the end instead of letting it go."""
     from dexmv_learning.demos.conversion import ConversionConfig, joint_rate_limits, kinematic_reference
     from dexmv_learning.demos.motion_source import motion_trajectory
@@ -106,20 +106,20 @@ def test_a_pour_is_sped_up_before_its_tilt_and_ends_tipped_within_the_horizon():
     q, obj = kinematic_reference(traj, "pour", ConversionConfig(), limits, metrics)
     fit = metrics["time_fit"]
     assert len(q) == 201 and fit["pour_onset_human_step"] == onset and fit["human_manipulation_end_step"] == end
-    assert fit["factor"] > 1.8 and 1.0 <= fit["pour_factor"] < fit["factor"]
-    assert fit["manipulation_end_step"] <= 170  # 150 wanted; this one's approach is held at its limit (x2.2)
+    assert fit["factor"] > 1.5 and 1.0 <= fit["pour_factor"] < fit["factor"]
+    assert fit["manipulation_end_step"] <= 150
     tilt, human_tilt = tilt_angles(obj, DT), tilt_angles(human_obj, DT)
-    assert tilt.max() == pytest.approx(human_tilt.max(), abs=np.radians(3))
+    assert POURING_SHARE * human_tilt.max() - np.radians(3) < tilt.max() < human_tilt.max()  # held where tipped
     tipped = np.flatnonzero(tilt >= POURING_SHARE * tilt.max())
-    assert tipped[0] < 130 and tipped[-1] == 200 and tilt[-1] > np.radians(80)
+    assert tipped[0] <= 150 and tipped[-1] == 200 and tilt[-1] > np.radians(80)
     # the tilt itself (onset to tipped) is played at the pour's rate, not the approach's
     began = np.flatnonzero(tilt[:tipped[0]] < POUR_ONSET_RAD)[-1]
     human_tipped = np.flatnonzero(human_tilt >= POURING_SHARE * human_tilt.max())[0]
     assert (tipped[0] - began) * fit["pour_factor"] == pytest.approx(human_tipped - onset, rel=0.25)
     assert grasp_phase(obj, DT, "pour")[2] == len(obj)
-    # one rate judged at 5 Hz (before): the pour would end after the episode
+    # one rate judged at 5 Hz (as before): tipped only 13 steps before the episode ends, not 50
     vmax, amax = joint_rate_limits(30, ConversionConfig())
-    assert choose_factor(human_q, human_obj, DT, 200, 0.75, vmax, amax, 0.05, end=end).end_step > 200
+    assert choose_factor(human_q, human_obj, DT, 200, 0.75, vmax, amax, 0.05, end=end).end_step > 180
 
 
 def test_converted_demo_succeeds_within_the_horizon_from_the_reset_pose():

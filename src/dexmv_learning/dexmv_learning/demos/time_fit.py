@@ -15,9 +15,10 @@ the last one, so even a perfect imitation of the human's timing scores 0. Two ch
   200-step episode) while the tipping itself must stay slow (the water needs the time to flow: the
   whole pour sped up as one, x2.0-2.2, poured less than half as much). So the reach, grasp, lift
   and carry up to the tilt's onset are sped up as a relocation's (judged on the 2 Hz joints), the
-  tilt onwards only within the limits on the 5 Hz joints, and the manipulation ends where the mug
-  starts back upright (the last step tipped `POURING_SHARE` of its largest tilt): the reference then
-  holds it tipped to the horizon, the water still flowing, instead of playing the putting down.
+  tilt onwards only within the limits on the 5 Hz joints, and the manipulation ends once the mug is
+  tipped `POURING_SHARE` of its largest tilt: the reference then holds it there to the horizon, the
+  water flowing as it does while the human holds it tipped, instead of playing that hold, the
+  return upright and the putting down.
 - start from the env's reset pose: training and evaluation episodes start the hand at the env's
   default pose (qpos 0, DexMV's), the human at their own; the offset between the two is faded out
   (quintic smoothstep) over the time the velocity and acceleration limits need (0.4-0.6 s on the
@@ -116,15 +117,15 @@ def tilt_angles(objects: np.ndarray, dt: float) -> np.ndarray:
 
 def pour_phase(objects: np.ndarray, dt: float) -> tuple[int, int] | None:
     """(onset, end) steps of the pour: where the mug starts tipping into it (its tilt last under
-    POUR_ONSET_RAD before it is first tipped POURING_SHARE of its largest) and the last step it is
-    still tipped that far; None when it never tips POUR_MIN_TILT_RAD."""
+    POUR_ONSET_RAD before `end`) and the first step it is tipped POURING_SHARE of its largest tilt;
+    None when it never tips POUR_MIN_TILT_RAD."""
     tilt = tilt_angles(objects, dt)
     if tilt.max() < POUR_MIN_TILT_RAD:
         return None
-    pouring = np.flatnonzero(tilt >= POURING_SHARE * tilt.max())
-    level = np.flatnonzero(tilt[:pouring[0]] < POUR_ONSET_RAD)
+    end = int(np.flatnonzero(tilt >= POURING_SHARE * tilt.max())[0])
+    level = np.flatnonzero(tilt[:end] < POUR_ONSET_RAD)
     onset = int(level[-1]) + 1 if level.size else 0
-    return onset, int(pouring[-1])
+    return onset, end
 
 
 def choose_factor(q: np.ndarray, objects: np.ndarray, dt: float, horizon: int, fraction: float,
