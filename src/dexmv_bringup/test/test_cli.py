@@ -84,9 +84,12 @@ def test_demo_runs_every_stage(tmp_path, launch_available):
                     r"(\S+) mm", out.stdout)
     assert got and int(got.group(2)) >= 3 and float(got.group(3)) < 50.0, out.stdout
     assert "object pose arrays" in out.stdout, out.stdout
-    # One joint target per hand pose
+    # One joint target per hand pose that reached retarget_node. Its hand-pose subscription is best
+    # effort (it matches any publisher of a camera-rate stream), so on a machine loaded far beyond the
+    # demo (a CI run beside two trainings and two conversions) DDS dropped one of 30 once: allow two.
     got = re.search(r"(\d+) joint targets from retarget_node for (\d+) hand poses", out.stdout)
-    assert got and got.group(1) == got.group(2) and int(got.group(1)) >= 3, out.stdout
+    assert got and int(got.group(2)) - 2 <= int(got.group(1)) <= int(got.group(2)), out.stdout
+    assert int(got.group(1)) >= 3, out.stdout
     assert "every node stopped cleanly on SIGINT" in out.stdout
     # the graph is capture.launch.py's, started by ROS 2's launch service with the demo's time base and rate
     assert re.search(r"capture.launch.py run by ROS 2's launch service: 7 nodes, each finished cleanly", out.stdout)
