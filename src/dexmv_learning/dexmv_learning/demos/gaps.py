@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dexmv_learning.demos.axis_swing import swing
 from dexmv_learning.demos.trajectory import HumanTrajectory
 
 PALM = (0, 5, 9, 13, 17)
@@ -150,19 +151,8 @@ def holds(palm_a: np.ndarray, pose_a: np.ndarray, palm_b: np.ndarray, pose_b: np
     if max(np.linalg.norm(centre_a - ta), np.linalg.norm(centre_b - tb)) > HOLD_REACH_M:
         return False
     in_a = (centre_a - ta) @ ra  # the palm in the object's frame
-    frames = [rb, _swing(ra[:, 2], rb[:, 2]) @ ra] if object_id in AXIAL_OBJECTS else [rb]
+    frames = [rb, swing(ra[:, 2], rb[:, 2]).as_matrix() @ ra] if object_id in AXIAL_OBJECTS else [rb]
     return any(float(np.linalg.norm(in_a - (centre_b - tb) @ r)) <= HOLD_TOLERANCE_M for r in frames)
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The least rotation (3, 3) that turns unit vector `a` onto `b`."""
-    from scipy.spatial.transform import Rotation
-
-    axis = np.cross(a, b)
-    s = float(np.linalg.norm(axis))
-    if s < 1e-12:
-        return np.eye(3)  # (anti-)parallel: no turn is the least one we can name; held objects do not flip in a frame
-    return Rotation.from_rotvec(axis / s * np.arctan2(s, float(a @ b))).as_matrix()
 
 
 def stood_still(pose_a: np.ndarray, pose_b: np.ndarray, object_id: str = "") -> bool:
@@ -187,7 +177,7 @@ def _carry_hand(kp: np.ndarray, poses: np.ndarray, stamps: np.ndarray, a: int, b
     for f in range(a, b):
         w = (stamps[f] - stamps[a - 1]) / (stamps[b] - stamps[a - 1])
         r_now, t_now = _pose_matrix(poses[f])
-        frames = [_swing(r_end[:, 2], r_now[:, 2]) @ r_end if axial else r_now for r_end, _ in ends]
+        frames = [swing(r_end[:, 2], r_now[:, 2]).as_matrix() @ r_end if axial else r_now for r_end, _ in ends]
         out = (1.0 - w) * (on_object[0] @ frames[0].T) + w * (on_object[1] @ frames[1].T) + t_now
         kp[f, fill[f - a]] = out[fill[f - a]]
 

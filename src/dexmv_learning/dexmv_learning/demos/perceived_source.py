@@ -35,10 +35,12 @@ def recording_dir(root: str | Path, task_id: str, seed: int, seconds: float) -> 
 
 
 def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, seed: int = 0,
+                       object_scales: dict[str, float] | None = None,
                        progress: Callable[[], None] | None = None) -> Path:
-    """dexmv_perception's offline pipeline on a two-camera recording folder -> poses.npz (world)."""
+    """dexmv_perception's offline pipeline on a two-camera recording folder -> poses.npz (world);
+    `object_scales`: the scene's model scales by object id (dexmv_perception's
+    objects_of_synthetic_recording), 1 for the ones not named."""
     try:
-        from dexmv_perception.cli.perceive import objects_of_synthetic_recording
         from dexmv_perception.hand.tracker import HandTrackerConfig
         from dexmv_perception.perception import Perception
         from dexmv_perception.pose_file import PoseTrackWriter
@@ -48,7 +50,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
     from dexmv_capture.synthetic.synthesize import load_ground_truth
 
     _, meta = load_ground_truth(directory / "ground_truth.npz")
-    scales = objects_of_synthetic_recording(directory)[1]
+    scales = object_scales or {}
     rig = open_rig_recording(directory)
     perception = Perception(rig.cameras, HandTrackerConfig(model_complexity=0), object_ids=object_ids,
                             object_scales={k: v for k, v in scales.items() if k in object_ids}, seed=seed)
@@ -93,11 +95,12 @@ def perceived_trajectory(task_id: str, seed: int, seconds: float, root: str | Pa
         from dexmv_perception.cli.perceive import objects_of_synthetic_recording
     except ImportError as err:  # pragma: no cover - perception is part of the workspace
         raise PerceptionUnavailable(f"dexmv_perception cannot be imported ({err}); use --ground-truth") from None
-    objects = objects_of_synthetic_recording(directory)[0] or [moved_object(task_id)]
+    objects, scales = objects_of_synthetic_recording(directory)
+    objects = objects or [moved_object(task_id)]
     if not poses.is_file() or not set(objects) <= set(pose_file_objects(poses)):
         if progress:
             progress(f"perceiving {directory.name}")
-        perceive_recording(directory, objects, poses.with_suffix(".partial.npz"), seed=seed)
+        perceive_recording(directory, objects, poses.with_suffix(".partial.npz"), seed=seed, object_scales=scales)
         poses.with_suffix(".partial.npz").replace(poses)  # a run stopped half-way leaves no poses.npz
     traj = read_poses_npz(poses).with_objects([moved_object(task_id)])
     traj.meta.update(task=task_id, seed=seed, seconds=seconds, recording=str(directory))

@@ -279,17 +279,14 @@ def tilt_only(objects: np.ndarray, lift: int) -> np.ndarray:
     axes. Rows before the lift are kept."""
     from scipy.spatial.transform import Rotation
 
+    from dexmv_learning.demos.axis_swing import swing
+
     out = np.array(objects, dtype=float, copy=True)
     if lift >= len(out):
         return out
     rot0 = Rotation.from_quat(out[lift, 3:], scalar_first=True)
-    up0 = rot0.as_matrix()[:, 2]
     ups = Rotation.from_quat(out[lift:, 3:], scalar_first=True).as_matrix()[:, :, 2]
-    axes = np.cross(up0, ups)
-    sin, cos = np.linalg.norm(axes, axis=1), ups @ up0
-    # the same axis (or exactly opposite, which a pour never reaches): no swing
-    rotvecs = np.where(sin[:, None] > 1e-9, axes / np.maximum(sin, 1e-12)[:, None], 0.0) * np.arctan2(sin, cos)[:, None]
-    out[lift:, 3:] = (Rotation.from_rotvec(rotvecs) * rot0).as_quat(scalar_first=True)
+    out[lift:, 3:] = (swing(rot0.as_matrix()[:, 2], ups) * rot0).as_quat(scalar_first=True)
     return out
 
 

@@ -167,7 +167,7 @@ def choose_factor(q: np.ndarray, objects: np.ndarray, dt: float, horizon: int, f
     wanted = float(np.ceil(hi * 1e4) / 1e4) if np.isfinite(hi) else hi  # rounded up: still in time
     limit = limit_factor(q[:slow_from + 1], dt, vmax, amax, tolerated)
     fit = warped(round(float(min(wanted, max(1.0, limit))), 4))
-    return replace(fit, slow_factor=round(fit.slow_factor, 4), limit=round(limit, 4), wanted=round(min(wanted, 1e3), 4))
+    return replace(fit, limit=round(limit, 4), wanted=round(min(wanted, 1e3), 4))
 
 
 def scale_time(q: np.ndarray, objects: np.ndarray, dt: float, fit: TimeFit,
