@@ -9,6 +9,11 @@ reported (the node logs each reason, throttled per reason, and counts them on /d
 - bone_length: every bone between two valid keypoints within generous human ranges (adult and
   child hands; a bone 3x too long or of zero length is not a hand). Catches zeros, huge values,
   unit mistakes, bursts of wrongly scaled frames and most wrong joint orders.
+- stray keypoints (`stray_keypoints`, before the checks): a hand whose palm is sound and only a
+  few finger bones are off is a hand with a few keypoints misplaced (a detector's finger put on its
+  neighbour or collapsed behind a grasped object), not nonsense: the retargeter drops the outer
+  keypoint of each such bone (that finger holds where it has no vector) and follows the rest,
+  instead of freezing the whole hand and jumping when the next frame passes.
 - keypoint_order: adjacent knuckles (index-middle-ring-little MCP) close together across the palm,
   and the fingers' MCPs closer to the wrist than their tips can be for a straight finger plus
   margin. Catches other skeletons' orders (e.g. MANO's raw joint order: index, middle, little,
@@ -55,6 +60,8 @@ _MCP_A, _MCP_B = np.array(_MCPS[:-1]), np.array(_MCPS[1:])
 _NUM_BONES = len(BONES)
 _SPAN_A, _SPAN_B = np.concatenate([_BONE_A, _MCP_A]), np.concatenate([_BONE_B, _MCP_B])
 _PALM = np.array([WRIST, _MCPS[0], _MCPS[-1]])
+_PALM_BONE = _BONE_A == WRIST  # the thumb's base and the four metacarpals
+MAX_STRAY_BONES = 3  # more finger bones off than this: not a few misplaced keypoints
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,19 @@ class Verdict:
 
 
 REASONS = ("bone_length", "keypoint_order", "handedness", "workspace")
+
+
+def stray_keypoints(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(21,) bool: keypoints to drop as misplaced (module docstring): the outer end of each finger
+    bone outside the human range, where the palm's bones are all in range and at most
+    MAX_STRAY_BONES finger bones are off; none otherwise (`check_hand` then judges the frame)."""
+    span = keypoints[_BONE_B] - keypoints[_BONE_A]
+    bone = np.sqrt(np.einsum("ij,ij->i", span, span))
+    wrong = ~((bone >= _BONE_LO) & (bone <= _BONE_HI)) & valid[_BONE_A] & valid[_BONE_B]
+    stray = np.zeros(len(keypoints), dtype=bool)
+    if wrong.any() and not (wrong & _PALM_BONE).any() and wrong.sum() <= MAX_STRAY_BONES:
+        stray[_BONE_B[wrong]] = True
+    return stray
 
 
 def check_hand(keypoints: np.ndarray, valid: np.ndarray, workspace: Workspace | None = None) -> Verdict:

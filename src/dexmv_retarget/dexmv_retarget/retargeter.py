@@ -5,7 +5,8 @@
     frame = rt.step(keypoints_21x3, confidence_21)      # live: one frame, state kept inside
     traj = rt.retarget(keypoints_Tx21x3, confidence)    # offline: resets, then the same steps
 
-Per frame: check the keypoints (missing or low confidence), update the hand-size estimate, scale
+Per frame: check the keypoints (missing, low confidence, or the outer end of one of a few finger
+bones no human hand has: plausibility.stray_keypoints), update the hand-size estimate, scale
 the human vectors, start from the previous solution (or the stage-1 guess after a reset or a
 held frame), solve stage 2, low-pass filter, clip to the joint limits. A frame whose palm
 keypoints are unusable holds the last good solution (status HELD); a finger whose tip vector is
@@ -40,7 +41,7 @@ from dexmv_retarget.initial_guess import NUM_ARM_AND_WRIST, InitialGuess
 from dexmv_retarget.kinematics import AdroitKinematics
 from dexmv_retarget.lowpass import LowPassFilter
 from dexmv_retarget.palm_frame import fit_rotation
-from dexmv_retarget.plausibility import Workspace, check_hand
+from dexmv_retarget.plausibility import Workspace, check_hand, stray_keypoints
 from dexmv_retarget.reference import SLSQPSolver
 from dexmv_retarget.solver import FrameProblem, ProjectedLevenbergMarquardt, SolverSettings, TSVObjective
 from dexmv_retarget.task_vectors import (
@@ -267,6 +268,9 @@ class Retargeter:
         valid = np.isfinite(kp).all(axis=1)
         if confidence is not None:  # a NaN confidence compares False: missing
             valid &= np.asarray(confidence, dtype=float) >= self.config.min_confidence
+        stray = stray_keypoints(kp, valid) if self.config.check_plausibility else None
+        if stray is not None and stray.any():
+            valid &= ~stray
         all_valid = bool(valid.all())
         invalid = () if all_valid else tuple(int(i) for i in np.flatnonzero(~valid))
         if not all_valid and not valid[list(PALM_KEYPOINTS)].all():
@@ -331,7 +335,11 @@ class Retargeter:
         else:
             errors = np.where(weights[TASK] > 0, errors, np.nan)
             status = FrameStatus.PARTIAL
-            message = f"keypoints {list(invalid)} missing or below confidence"
+            dropped = [] if stray is None else [int(k) for k in np.flatnonzero(stray)]
+            missing = [k for k in invalid if k not in dropped]
+            message = "; ".join(([f"keypoints {missing} missing or below confidence"] if missing else [])
+                                + ([f"keypoints {dropped} dropped: their bones are not a human hand's"]
+                                   if dropped else []))
             if held_fingers:
                 message += f"; holding {', '.join(held_fingers)}"
         wrist = float("nan") if wrist_target is None else 1000.0 * result.wrist_error

@@ -92,3 +92,24 @@ def test_camera_frame_input_in_world_mode_is_flagged(kin, human):
     res = Retargeter(kinematics=kin).retarget(camera)
     flagged = [bool(set(r) & {"workspace", "wrist_unreachable"}) for r in res.reasons]
     assert all(flagged)
+
+
+def test_a_few_misplaced_finger_keypoints_are_dropped_not_the_whole_hand(kin, human):
+    """A detector's fingertip put on the joint below it (a 2 mm bone) for half a second loses that
+    fingertip's vector, not the frames: the arm follows the wrist as on clean frames (it was held
+    before, and jumped at the next good frame); every fingertip collapsed is still rejected."""
+    spoiled = human.copy()
+    spoiled[10:25, 16] = spoiled[10:25, 15] + 0.002  # ring tip on its DIP
+    clean, res = Retargeter(kinematics=kin).retarget(human[:25]), Retargeter(kinematics=kin).retarget(spoiled[:25])
+    assert (res.status[10:25] == FrameStatus.PARTIAL).all()
+    assert res.messages[20] == "keypoints [16] dropped: their bones are not a human hand's"
+    assert np.isnan(res.vector_error_mm[10:25, 3]).all()  # wrist -> ring tip unused
+    moved = np.abs(clean.raw[24, :3] - clean.raw[9, :3]).max()
+    assert moved > 0.01  # the arm travelled over those frames ...
+    np.testing.assert_allclose(res.raw[24, :3], clean.raw[24, :3], atol=1e-3)  # ... and followed to 1 mm
+    np.testing.assert_allclose(res.raw[24, 3:8], clean.raw[24, 3:8], atol=0.05)
+    collapsed = human[12].copy()
+    for tip, below in ((4, 3), (8, 7), (12, 11), (16, 15), (20, 19)):
+        collapsed[tip] = collapsed[below] + 0.002
+    frame = Retargeter(kinematics=kin).step(collapsed)
+    assert frame.status == FrameStatus.REJECTED and "bone_length" in frame.reasons, frame.message
