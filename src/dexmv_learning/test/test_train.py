@@ -272,3 +272,12 @@ def test_demonstrations_that_succeed_after_the_horizon_are_reported(tmp_path, de
                                         "0", "--no-progress", "--out", str(tmp_path / "run")])) == 0
     err = capsys.readouterr().err
     assert "warning:" in err and "after the horizon of 10 steps" in err and "--horizon 31" in err
+
+
+def test_curves_show_each_task_s_table_1_figure():
+    """Pour's and place_inside's Table 1 figure is the score, not our success convention."""
+    from dexmv_learning.training.run_folder import curve_columns
+
+    assert curve_columns("pour") == (("return_mean", "score_mean", "eval_score_mean"), "fraction poured")
+    assert curve_columns("place_inside")[1] == "inside score"
+    assert curve_columns("relocate-mug") == (("return_mean", "success_rate", "eval_success_rate"), "success rate")

@@ -144,6 +144,6 @@ def write_table(out: Path, tasks: Sequence[str], algos: Sequence[str], seeds: Se
                 rows_ = RunFolder(cell.run).read_metrics()
                 if rows_:
                     runs.append((f"{algo} seed {cell.seed}", rows_))
-        plot_curves(runs, out / f"curves_{task}.png")
+        plot_curves(runs, out / f"curves_{task}.png", task)
     return {"table": {f"{t}|{a}": v for (t, a), v in table.items()}, "markdown": str(out / "table1.md"),
             "csv": str(out / "table1.csv")}

@@ -4,7 +4,7 @@
     <run>/checkpoints/iter_000010.pt, ...   every `checkpoint_every` iterations and the last one
     <run>/metrics.csv          one row per iteration
     <run>/tensorboard/         TensorBoard events (`tensorboard --logdir <run>/tensorboard`)
-    <run>/learning_curve.png   return and success rate against iterations and environment steps
+    <run>/learning_curve.png   return and success rate (pour, place_inside: score) against iterations
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ class RunFolder:
                 writer.writeheader()
             writer.writerow({k: _fmt(row.get(k)) for k in METRIC_COLUMNS})
 
-    def plot(self, title: str = "") -> Path | None:
-        return plot_curves([(title or self.path.name, self.read_metrics())], self.curve_path)
+    def plot(self, title: str = "", task: str = "") -> Path | None:
+        return plot_curves([(title or self.path.name, self.read_metrics())], self.curve_path, task)
 
 
 def _fmt(value: Any) -> str:
@@ -97,8 +97,19 @@ def _column(rows: list[dict[str, str]], key: str) -> tuple[list[float], list[flo
     return xs, ys
 
 
-def plot_curves(runs: list[tuple[str, list[dict[str, str]]]], out: str | Path) -> Path | None:
-    """Return, sampled success rate and evaluation success rate against iterations, one line per run."""
+def curve_columns(task: str) -> tuple[tuple[str, str, str], str]:
+    """(metrics.csv columns of the three panels, the name of the task's Table 1 figure)."""
+    from dexmv_learning.evaluation.evaluate import metric_name
+
+    if task in ("pour", "place_inside"):
+        return ("return_mean", "score_mean", "eval_score_mean"), metric_name(task)
+    return ("return_mean", "success_rate", "eval_success_rate"), "success rate"
+
+
+def plot_curves(runs: list[tuple[str, list[dict[str, str]]]], out: str | Path, task: str = "") -> Path | None:
+    """Return, and the task's Table 1 figure sampled and evaluated, against iterations, one line per
+    run: the success rate, or for pour and place_inside the score (fraction poured, inside score),
+    which is what Table 1 reports for them (success, score >= 0.5, is our convention only)."""
     if not any(rows for _, rows in runs):
         return None
     import matplotlib
@@ -106,14 +117,15 @@ def plot_curves(runs: list[tuple[str, list[dict[str, str]]]], out: str | Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    keys, metric = curve_columns(task)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for label, rows in runs:
-        for ax, key in zip(axes, ("return_mean", "success_rate", "eval_success_rate"), strict=True):
+        for ax, key in zip(axes, keys, strict=True):
             xs, ys = _column(rows, key)
             if xs:
                 ax.plot(xs, ys, label=label, marker="o" if len(xs) < 30 else None, markersize=3)
-    for ax, name in zip(axes, ("task return (sampled)", "success rate (sampled, noisy policy)",
-                               "success rate (evaluation, mean action)"), strict=True):
+    for ax, name in zip(axes, ("task return (sampled)", f"{metric} (sampled, noisy policy)",
+                               f"{metric} (evaluation, mean action)"), strict=True):
         ax.set_title(name)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)

@@ -268,7 +268,7 @@ class Trainer:
                         writer.add_scalar(key, value, row["iteration"])
                 if self.iteration % self.config["checkpoint_every"] == 0 or self.iteration == total:
                     self.save()
-                    self.run.plot(f"{self.algo} {self.config['task']} seed {self.config['seed']}")
+                    self.run.plot(f"{self.algo} {self.config['task']} seed {self.config['seed']}", self.config["task"])
                 bar.update(1)
                 bar.set_postfix({k: f"{row[k]:.2f}" for k in ("return_mean", "success_rate", "eval_success_rate")
                                  if row.get(k) is not None})
