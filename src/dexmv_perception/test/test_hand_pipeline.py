@@ -50,6 +50,26 @@ def test_lifting_ignores_background_at_the_silhouette():
     np.testing.assert_allclose(lifted.points[:, 2], expected, atol=1e-6)
 
 
+def test_a_knuckle_behind_a_curled_finger_does_not_take_the_finger_s_depth():
+    """The middle knuckle (9) 3 px from its fingertip (12), curled towards the camera: the depth
+    there is the fingertip's, 5 cm before the knuckle, and MediaPipe's shape puts the knuckle 3 cm
+    too near, so the shape check alone kept the fingertip's depth. Covered, it takes the shape's
+    depth and is marked unmeasured; 10 px away (beyond the fingertip's half-thickness) or with the
+    fingertip behind it, it is measured as before."""
+    depth = np.full((480, 640), 0.60, np.float32)
+    depth[290:311, 390:411] = 0.55  # the fingertip's surface
+    spread = np.stack([np.linspace(150, 250, 21), np.full(21, 100.0)], axis=1)  # the rest of the hand
+    for offset, fingertip_rel, covered in ((3.0, -0.06, True), (10.0, -0.06, False), (3.0, 0.03, False)):
+        pixels, rel = spread.copy(), np.zeros(21)
+        pixels[12], rel[12] = (400.0, 300.0), fingertip_rel
+        pixels[9], rel[9] = (400.0 + offset, 300.0), -0.03
+        lifted = lift_hand(pixels, rel, depth, K)
+        assert lifted.measured[9] == (not covered), (offset, fingertip_rel)
+        want = (lifted.hand_depth + rel[9]) if covered else 0.55
+        assert lifted.points[9, 2] == pytest.approx(want + SURFACE_TO_JOINT_M[9], abs=1e-6)
+        assert lifted.measured[np.arange(21) != 9].sum() >= 19  # the others measured as before
+
+
 def test_lifting_without_depth_says_so():
     lifted = lift_hand(np.full((21, 2), 100.0), np.zeros(21), np.zeros((480, 640), np.float32), K)
     assert not lifted.measured.any() and np.isnan(lifted.points).all()

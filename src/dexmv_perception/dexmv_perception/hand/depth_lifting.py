@@ -10,6 +10,14 @@ relative depth); each keypoint then takes, of its window's samples, those within
 where the shape puts it, and their median. A keypoint without such samples gets the shape's depth
 and is marked as not measured (the fusion trusts it little along the ray). Finally the skin
 depth is moved back to the joint centre (SURFACE_TO_JOINT_M).
+
+A keypoint hidden behind another part of the same hand (a knuckle behind the fingers curled towards
+the camera, the thumb under the palm) has the other part's depth in its window, and MediaPipe's
+shape often puts it near enough that the check above keeps it: measured 3-8 cm too near (camera2
+of the grasp recordings). So a keypoint is taken as covered, its depth the shape's and not
+measured, where another keypoint's pixel lies within that keypoint's own half-thickness of it (as
+seen at the hand's depth) and the shape puts that keypoint in front by more than its thickness
+(`covered_keypoints`); the other camera then decides where it is.
 """
 
 from __future__ import annotations
@@ -92,6 +100,18 @@ def lift_hand(pixels: np.ndarray, relative_depth: np.ndarray, depth_m: np.ndarra
     with np.errstate(invalid="ignore"):
         close = np.abs(samples - expected[:, None]) < tolerance_m
     measured = close.sum(axis=1) >= max(2, samples.shape[1] // 10)
+    measured &= ~covered_keypoints(pixels, rel, K[0, 0] / hand_depth)
     depth = np.where(measured, row_quantile(np.where(close, samples, np.nan), 0.5), expected)
     depth = depth + SURFACE_TO_JOINT_M[: len(pixels)]
     return LiftedHand(backproject(pixels, depth, K), measured, hand_depth)
+
+
+def covered_keypoints(pixels: np.ndarray, relative_depth: np.ndarray, pixels_per_m: float) -> np.ndarray:
+    """(N,) bool: keypoints another keypoint of the hand covers from the camera (module docstring):
+    its pixel within the other's half-thickness (SURFACE_TO_JOINT_M, `pixels_per_m` at the hand's
+    depth) and the other nearer by more than twice that, by the hand's shape (`relative_depth`)."""
+    half = SURFACE_TO_JOINT_M[: len(pixels)]
+    apart = np.linalg.norm(pixels[:, None, :] - pixels[None, :, :], axis=-1)
+    np.fill_diagonal(apart, np.inf)
+    in_front = relative_depth[None, :] < relative_depth[:, None] - 2 * half[None, :]  # [k, j]: j before k
+    return ((apart < half[None, :] * pixels_per_m) & in_front).any(axis=1)
