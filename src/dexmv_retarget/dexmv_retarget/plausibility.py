@@ -12,7 +12,7 @@ reported (the node logs each reason, throttled per reason, and counts them on /d
 - stray keypoints (`stray_keypoints`, before the checks): a hand whose palm is sound and only a
   few finger bones are off is a hand with a few keypoints misplaced (a detector's finger put on its
   neighbour or collapsed behind a grasped object), not nonsense: the retargeter drops the outer
-  keypoint of each such bone (that finger holds where it has no vector) and follows the rest,
+  keypoint of each such bone (the vectors that need it are left out) and follows the rest,
   instead of freezing the whole hand and jumping when the next frame passes.
 - keypoint_order: adjacent knuckles (index-middle-ring-little MCP) close together across the palm,
   and the fingers' MCPs closer to the wrist than their tips can be for a straight finger plus
