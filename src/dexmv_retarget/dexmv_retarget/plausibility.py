@@ -108,13 +108,22 @@ class Verdict:
 REASONS = ("bone_length", "keypoint_order", "handedness", "workspace")
 
 
+def _span_lengths(keypoints: np.ndarray) -> np.ndarray:
+    """Lengths of the bones, then of the gaps between adjacent knuckles."""
+    spans = keypoints[_SPAN_B] - keypoints[_SPAN_A]
+    return np.sqrt(np.einsum("ij,ij->i", spans, spans))
+
+
+def _bones_off(bone: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(20,) bool: bones between two valid keypoints outside the human range."""
+    return ~((bone >= _BONE_LO) & (bone <= _BONE_HI)) & valid[_BONE_A] & valid[_BONE_B]
+
+
 def stray_keypoints(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(21,) bool: keypoints to drop as misplaced (module docstring): the outer end of each finger
     bone outside the human range, where the palm's bones are all in range and at most
     MAX_STRAY_BONES finger bones are off; none otherwise (`check_hand` then judges the frame)."""
-    span = keypoints[_BONE_B] - keypoints[_BONE_A]
-    bone = np.sqrt(np.einsum("ij,ij->i", span, span))
-    wrong = ~((bone >= _BONE_LO) & (bone <= _BONE_HI)) & valid[_BONE_A] & valid[_BONE_B]
+    wrong = _bones_off(_span_lengths(keypoints)[:_NUM_BONES], valid)
     stray = np.zeros(len(keypoints), dtype=bool)
     if wrong.any() and not (wrong & _PALM_BONE).any() and wrong.sum() <= MAX_STRAY_BONES:
         stray[_BONE_B[wrong]] = True
@@ -130,12 +139,9 @@ def check_hand(keypoints: np.ndarray, valid: np.ndarray, workspace: Workspace | 
     reasons: list[str] = []
     messages: list[str] = []
     all_valid = bool(valid.all())
-    spans = keypoints[_SPAN_B] - keypoints[_SPAN_A]  # the bones, then adjacent knuckles
-    lengths = np.sqrt(np.einsum("ij,ij->i", spans, spans))
+    lengths = _span_lengths(keypoints)
     bone = lengths[:_NUM_BONES]
-    wrong = ~((bone >= _BONE_LO) & (bone <= _BONE_HI))
-    if not all_valid:
-        wrong &= valid[_BONE_A] & valid[_BONE_B]
+    wrong = _bones_off(bone, valid)
     if wrong.any():
         bad = [f"{_BONE_A[i]}-{_BONE_B[i]} {1000 * bone[i]:.0f} mm (human {1000 * _BONE_LO[i]:.0f}-"
                f"{1000 * _BONE_HI[i]:.0f})" for i in np.flatnonzero(wrong)]

@@ -101,9 +101,10 @@ def curve_columns(task: str) -> tuple[tuple[str, str, str], str]:
     """(metrics.csv columns of the three panels, the name of the task's Table 1 figure)."""
     from dexmv_learning.evaluation.evaluate import metric_name
 
-    if task in ("pour", "place_inside"):
-        return ("return_mean", "score_mean", "eval_score_mean"), metric_name(task)
-    return ("return_mean", "success_rate", "eval_success_rate"), "success rate"
+    metric = metric_name(task)
+    if metric == "success rate":
+        return ("return_mean", "success_rate", "eval_success_rate"), metric
+    return ("return_mean", "score_mean", "eval_score_mean"), metric
 
 
 def plot_curves(runs: list[tuple[str, list[dict[str, str]]]], out: str | Path, task: str = "") -> Path | None:
