@@ -591,6 +591,29 @@ def test_bench_demos_reports_kept_dropped_with_reasons_and_replay(tmp_path, caps
     assert 0.0 <= row["refined_replay_success"] <= 1.0
 
 
+def test_the_candidate_search_ends_at_a_full_score_not_at_a_half_poured_success():
+    """Pour's success is a bar at half the water: a candidate pouring 6 of 12 particles succeeds but
+    does not end the search; all 12 does. Relocate scores exactly 1.0 on success and 0.0 otherwise,
+    so for it ending at a full score is ending at success."""
+    from dexmv_learning.demos.refine import done
+    from dexmv_sim.simulation import TaskSimulation
+    from dexmv_sim.tasks.pour import SUCCESS_SCORE
+
+    assert SUCCESS_SCORE == 0.5 and not done(6 / 12) and not done(11 / 12) and done(12 / 12)
+    import mujoco
+
+    sim = TaskSimulation("relocate-tomato_soup_can")
+    sim.reset(np.random.default_rng(0), {"target": [0.0, -0.1, 0.25]})
+    out = sim.task.outputs()
+    assert not out.success and out.score == 0.0 and not done(out.score)
+    joint = sim.model.body("005_tomato_soup_can").jntadr[0]
+    adr = sim.model.jnt_qposadr[joint]
+    sim.data.qpos[adr:adr + 3] = [0.0, -0.1, 0.25]  # held up at the target
+    mujoco.mj_forward(sim.model, sim.data)
+    out = sim.task.outputs()
+    assert out.success and out.score == 1.0 and done(out.score)
+
+
 def test_the_pour_grasp_is_rolled_against_the_perceived_tilt_and_the_turn_capped():
     """A mug tilted 100 degrees about -y after the lift: the grasp is rolled 40 degrees about +y
     (against it), the carried turn stops at 85 degrees; a mug barely turned gets no roll."""
