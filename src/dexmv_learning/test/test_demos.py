@@ -595,13 +595,13 @@ def test_the_candidate_search_ends_at_a_full_score_not_at_a_half_poured_success(
     """Pour's success is a bar at half the water: a candidate pouring 6 of 12 particles succeeds but
     does not end the search; all 12 does. Relocate scores exactly 1.0 on success and 0.0 otherwise,
     so for it ending at a full score is ending at success."""
+    import mujoco
+
     from dexmv_learning.demos.refine import done
     from dexmv_sim.simulation import TaskSimulation
     from dexmv_sim.tasks.pour import SUCCESS_SCORE
 
     assert SUCCESS_SCORE == 0.5 and not done(6 / 12) and not done(11 / 12) and done(12 / 12)
-    import mujoco
-
     sim = TaskSimulation("relocate-tomato_soup_can")
     sim.reset(np.random.default_rng(0), {"target": [0.0, -0.1, 0.25]})
     out = sim.task.outputs()

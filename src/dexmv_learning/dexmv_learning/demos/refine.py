@@ -297,6 +297,12 @@ def done(score: float) -> bool:
     return float(score) >= FULL_SCORE
 
 
+def ranking(score: float, success: bool) -> float:
+    """How candidates' replays compare: a success above any failure, then by score (1 + ...: above
+    the probe's lift of a grasp that lifted nothing)."""
+    return 1.0 + float(score) + (1.0 if success else 0.0)
+
+
 def at_limits(q: np.ndarray, limits: np.ndarray, rows: slice) -> float:
     """Fraction of the rows where an arm or wrist joint sits on its limit (the human pose is out of reach)."""
     arm = q[rows, :ARM_AND_WRIST]
@@ -337,7 +343,7 @@ def refine_grasp(sim, task_id: str, q: np.ndarray, objects: np.ndarray, options:
         actions, targets = robot_grasp_actions(sim, task_id, obj, q, human_actions, objects, phase, options, seed,
                                                cand)
         out = sim.task.outputs()
-        score = 1.0 + float(out.score) + (1.0 if out.success else 0.0)
+        score = ranking(out.score, out.success)
         if best is None or score > best[0]:
             sim.reset(np.random.default_rng(seed), options)
             demo = record_rollout(sim, actions, reference_qpos=targets, seed=seed, source=rs)
@@ -386,7 +392,7 @@ def _human_grasp_search(sim, task_id: str, q: np.ndarray, objects: np.ndarray, o
             continue
         sim.reset(np.random.default_rng(seed), options)
         demo = record_rollout(sim, actions[:-1], reference_qpos=q_ref, seed=seed, source=rs)
-        score = 1.0 + float(demo.score[-1]) + (1.0 if demo.success[-1] else 0.0)
+        score = ranking(demo.score[-1], demo.success[-1])
         if best is None or score > best[0]:
             best = (score, adj, demo, q_ref)
         if done(demo.score[-1]):
