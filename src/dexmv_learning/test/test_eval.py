@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dexmv_learning.algos.policy import GaussianMLPPolicy
-from dexmv_learning.evaluation.evaluate import evaluate_policy, load_run_policy
+from dexmv_learning.evaluation.evaluate import DAPG_GOAL_STEPS, Evaluation, evaluate_policy, load_run_policy
 from dexmv_learning.training.checkpoint import CheckpointError, save_checkpoint
 from dexmv_learning.training.config import resolve
 
@@ -42,6 +42,20 @@ def test_evaluation_is_seeded_and_reports_the_table_metric(tmp_path):
     b = evaluate_policy(policy, TASK, episodes=3, seed=0, horizon=30, num_workers=1)
     assert a.success_rate == b.success_rate == 0.0 and a.table_value == 0.0  # an open hand lifts nothing
     np.testing.assert_array_equal(a.scores, b.scores)
+    assert a.success_steps.shape == (3,) and a.success_steps.tolist() == [0, 0, 0]
+    assert a.success_rate_dapg_rule == 0.0
+
+
+def test_dapg_rule_counts_a_relocation_held_more_than_25_steps():
+    """DAPG's evaluation (which DexMV's learning code builds on) counts an episode whose goal held for
+    more than 25 steps; ours counts the last step. Both come from one evaluation, named apart."""
+    steps = np.array([0, DAPG_GOAL_STEPS, DAPG_GOAL_STEPS + 1, 200])
+    last = np.array([False, True, False, True])
+    relocate = Evaluation(TASK, 4, float(last.mean()), float(last.mean()), 0.0, last.astype(float), last, 1.0, steps)
+    assert relocate.table_value == 0.5 and relocate.success_rate_dapg_rule == 0.5  # 26 and 200 steps held
+    assert relocate.success_rate_dapg_rule != float(np.mean(steps > 0))  # not "reached at some step"
+    pour = Evaluation("pour", 4, 0.5, 0.4, 0.1, np.full(4, 0.4), last, 1.0, steps)
+    assert pour.success_rate_dapg_rule is None  # DexMV reports pour's score, not a success rate
 
 
 def test_eval_cli_writes_json_and_video(tmp_path, capsys):
@@ -52,6 +66,7 @@ def test_eval_cli_writes_json_and_video(tmp_path, capsys):
                                          "--workers", "1", "--json"])) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["metric"] == "success rate" and result["per_seed"] == [0.0, 0.0] and result["std"] == 0.0
+    assert result["success_rate_dapg_rule"] == 0.0
     assert (run / "eval.json").exists() and (run / "eval.mp4").stat().st_size > 1000
 
 
@@ -88,6 +103,7 @@ def test_table1_runs_to_completion_and_resumes(tmp_path, capsys):
     assert first.count("[table1] training") == 2 and first.count("[table1] evaluating") == 2
     table = (tmp_path / "t1" / "table1.md").read_text()
     assert TASK in table and "RL (TRPO)" in table and "1.00" in table  # DexMV's DAPG figure beside ours
+    assert "0.00 +- 0.00 (0.00)" in table and "DAPG's rule" in table  # relocate's rate under DAPG's rule too
     assert (tmp_path / "t1" / "table1.csv").read_text().count("\n") == 2
     assert (tmp_path / "t1" / f"curves_{TASK}.png").exists()
     assert table1.run(parse(table1, argv)) == 0  # everything done: nothing is trained or evaluated again

@@ -68,7 +68,7 @@ def test_ray_actor_sampling_is_identical_to_local_sampling(local_ray):
         for env_seed, noise_seed, deterministic in ((11, 12, False), (5, None, True)):
             a = local.sample(policy, env_seed, noise_seed, deterministic)
             b = remote.sample(policy, env_seed, noise_seed, deterministic)
-            for key in ("obs", "actions", "rewards", "success", "score"):
+            for key in ("obs", "actions", "rewards", "success", "score", "success_steps"):
                 assert np.array_equal(getattr(a, key), getattr(b, key)), key
         other = remote.sample(policy, 12, 12)  # another env seed: another batch (the test can fail)
         assert not np.array_equal(other.obs, a.obs)

@@ -125,6 +125,7 @@ class RaySampler:
         actions = np.empty((n, horizon, self.act_dim))
         rewards = np.empty((n, horizon))
         success, score = np.zeros(n, dtype=bool), np.zeros(n)
+        success_steps = np.zeros(n, dtype=np.int64)
         o = np.concatenate(ray.get([a.reset.remote(int(env_seed)) for a in self.actors]))
         obs[:, 0] = o
         for t in range(horizon):
@@ -136,8 +137,9 @@ class RaySampler:
                 obs[first:first + count, t + 1] = o_k
                 rewards[first:first + count, t] = r_k
                 success[first:first + count], score[first:first + count] = s_k, c_k
+            success_steps += success
             o = np.concatenate([part[0] for part in parts])  # contiguous, as the local sampler's
-        return Batch(obs, actions, rewards, success, score, time.perf_counter() - start)
+        return Batch(obs, actions, rewards, success, score, time.perf_counter() - start, success_steps)
 
     def close(self) -> None:
         actors, self.actors = getattr(self, "actors", []), []

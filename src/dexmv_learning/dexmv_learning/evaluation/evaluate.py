@@ -5,6 +5,10 @@ pour the fraction of water poured into the container, place_inside the inside sc
 Table 1 gives mean and standard deviation over training seeds: `dexmv table1` aggregates the
 per-run figures this module computes.
 
+Relocate also reports the success rate under DAPG's rule (the success held for more than 25 of the
+200 steps, as DAPG's relocate evaluation counts, which DexMV's code builds on): where our last-step
+result and DexMV's figure part, this shows how much is the rule and how much the behaviour.
+
 Episodes are seeded from EVAL_SEED_BASE + the run seed's block, far from the seeds training
 draws (stream_seed of the run seed), so evaluation episodes are not the training ones by design.
 """
@@ -22,6 +26,7 @@ from dexmv_learning.algos.policy import GaussianMLPPolicy
 from dexmv_learning.training.checkpoint import CheckpointError, load_checkpoint
 
 EVAL_SEED_BASE = 2_000_000_000
+DAPG_GOAL_STEPS = 25  # DAPG's relocate evaluation: a success if the goal held for more than this many steps
 
 
 def metric_name(task_id: str) -> str:
@@ -71,10 +76,20 @@ class Evaluation:
     scores: np.ndarray
     successes: np.ndarray
     steps_per_s: float
+    success_steps: np.ndarray | None = None  # (episodes,) steps at which the success held
 
     @property
     def table_value(self) -> float:
         return self.score_mean if self.task in ("pour", "place_inside") else self.success_rate
+
+    @property
+    def success_rate_dapg_rule(self) -> float | None:
+        """Relocate: the share of episodes whose success (our per-step test, lift included) held for
+        more than DAPG_GOAL_STEPS steps, DAPG's evaluation rule; None for the other tasks (DexMV
+        reports their scores) or without per-step counts."""
+        if self.task in ("pour", "place_inside") or self.success_steps is None:
+            return None
+        return float(np.mean(self.success_steps > DAPG_GOAL_STEPS))
 
 
 def evaluate_policy(policy: GaussianMLPPolicy, task: str, episodes: int = 100, seed: int = 0, horizon: int = 200,
@@ -87,7 +102,7 @@ def evaluate_policy(policy: GaussianMLPPolicy, task: str, episodes: int = 100, s
             raise CheckpointError(f"the policy takes {policy.obs_dim} observations, {task} gives {sampler.obs_dim}")
         batch = sampler.sample(policy, EVAL_SEED_BASE + 1000 * int(seed), None, deterministic=True)
     return Evaluation(task, episodes, float(batch.success.mean()), float(batch.score.mean()), float(batch.score.std()),
-                      batch.score, batch.success, batch.steps / max(batch.seconds, 1e-9))
+                      batch.score, batch.success, batch.steps / max(batch.seconds, 1e-9), batch.success_steps)
 
 
 def record_video(policy: GaussianMLPPolicy, task: str, out: str | Path, episodes: int = 3, seed: int = 0,

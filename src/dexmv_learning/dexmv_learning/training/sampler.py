@@ -43,6 +43,9 @@ class Batch:
     success: np.ndarray    # (N,) the episode's result: success at its last step
     score: np.ndarray      # (N,) score at the last step (relocate 0/1, pour fraction poured, ...)
     seconds: float         # wall time of sampling
+    # (N,) steps at which the task's success held (an episode's own result is its last step's);
+    # DAPG's relocate evaluation counts an episode held more than 25 of them (evaluation.evaluate)
+    success_steps: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -73,14 +76,16 @@ class Sampler:
         o, _ = self.envs.reset(seed=int(env_seed))
         obs[:, 0] = o
         info: dict = {}
+        success_steps = np.zeros(n, dtype=np.int64)
         for t in range(horizon):
             a = policy.act(torch.from_numpy(o).float(), generator=generator, deterministic=deterministic)
             actions[:, t] = a.double().numpy()
             o, r, _, _, info = self.envs.step(actions[:, t])
             obs[:, t + 1] = o
             rewards[:, t] = r
+            success_steps += np.asarray(info["success"], dtype=bool)
         return Batch(obs, actions, rewards, np.asarray(info["success"], dtype=bool).copy(),
-                     np.asarray(info["score"], dtype=np.float64).copy(), time.perf_counter() - start)
+                     np.asarray(info["score"], dtype=np.float64).copy(), time.perf_counter() - start, success_steps)
 
     def close(self) -> None:
         self.envs.close()
