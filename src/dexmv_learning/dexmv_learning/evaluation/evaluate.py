@@ -80,14 +80,14 @@ class Evaluation:
 
     @property
     def table_value(self) -> float:
-        return self.score_mean if self.task in ("pour", "place_inside") else self.success_rate
+        return self.success_rate if metric_name(self.task) == "success rate" else self.score_mean
 
     @property
     def success_rate_dapg_rule(self) -> float | None:
         """Relocate: the share of episodes whose success (our per-step test, lift included) held for
         more than DAPG_GOAL_STEPS steps, DAPG's evaluation rule; None for the other tasks (DexMV
         reports their scores) or without per-step counts."""
-        if self.task in ("pour", "place_inside") or self.success_steps is None:
+        if metric_name(self.task) != "success rate" or self.success_steps is None:
             return None
         return float(np.mean(self.success_steps > DAPG_GOAL_STEPS))
 

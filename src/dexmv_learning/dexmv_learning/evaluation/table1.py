@@ -104,7 +104,7 @@ def evaluate_cell(cell: Cell, episodes: int, log: Callable[[str], None] = print)
 
 
 def write_table(out: Path, tasks: Sequence[str], algos: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
-    from dexmv_learning.evaluation.evaluate import metric_name
+    from dexmv_learning.evaluation.evaluate import DAPG_GOAL_STEPS, metric_name
     from dexmv_learning.training.run_folder import RunFolder
 
     table: dict[str, Any] = {}
@@ -144,7 +144,7 @@ def write_table(out: Path, tasks: Sequence[str], algos: Sequence[str], seeds: Se
                      + f" | {'-' if paper is None else f'{paper:.2f}'} |")
     (out / "table1.md").write_text("\n".join(lines) + "\n\nmean +- std over seeds " + " ".join(map(str, seeds))
                                    + "; relocate in brackets: the success rate under DAPG's rule (held for more"
-                                   " than 25 steps; ours is the last step's)\n")
+                                   f" than {DAPG_GOAL_STEPS} steps; ours is the last step's)\n")
     from dexmv_learning.training.run_folder import plot_curves
 
     for task in tasks:
