@@ -272,6 +272,78 @@ def test_a_wrist_no_camera_measured_is_placed_from_the_palm(rig_and_hand):
     assert np.array_equal(kept, wrong)
 
 
+def _refinement_inputs(views, fused):
+    from dexmv_perception.hand.fusion import view_information
+
+    by_name = {v.name: v for v in views}
+    rows = [(*view_information(by_name[n], FusionConfig()), np.flatnonzero(u)) for n, u in fused.used_by.items()]
+    return (np.concatenate([i[k] for i, _, k in rows]), np.concatenate([a[k] for _, a, k in rows]),
+            np.concatenate([k for _, _, k in rows]))
+
+
+def test_bone_refinement_brings_bones_back_to_the_hand_s_lengths_and_the_points_nearer(rig_and_hand):
+    """Landmarks a few pixels off stretch the fused bones; the hand's own lengths pull them back,
+    and the points with them."""
+    from dexmv_perception.hand.bone_refinement import refine_with_bones
+    from dexmv_perception.hand.skeleton import bone_lengths
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    typical = bone_lengths(hand)
+    err = {"fused": [], "refined": []}
+    stretch = {"fused": [], "refined": []}
+    for _ in range(20):
+        views = [_view(f"c{k}", p, hand, 6.0, rng, depth_error=rng.normal(0.0, 0.01, 21)) for k, p in enumerate(poses)]
+        fused = fuse_views(views)
+        refined = refine_with_bones(fused.points, *_refinement_inputs(views, fused), typical)
+        for name, points in (("fused", fused.points), ("refined", refined)):
+            err[name].append(np.linalg.norm(points - hand, axis=1).mean())
+            stretch[name].append(np.abs(bone_lengths(points) - typical).mean())
+    assert np.mean(err["refined"]) < 0.9 * np.mean(err["fused"]), err
+    assert np.mean(stretch["refined"]) < 0.5 * np.mean(stretch["fused"]), stretch
+
+
+def test_bone_refinement_leaves_a_hand_that_fits_where_it_is_and_unseen_points_unknown(rig_and_hand):
+    from dexmv_perception.hand.bone_refinement import refine_with_bones
+    from dexmv_perception.hand.skeleton import bone_lengths
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    views = [_view(f"c{k}", p, hand, 0.0, rng, depth_error=np.zeros(21)) for k, p in enumerate(poses)]
+    fused = fuse_views(views)
+    info, anchors, keypoints = _refinement_inputs(views, fused)
+    np.testing.assert_allclose(refine_with_bones(fused.points, info, anchors, keypoints, bone_lengths(hand)),
+                               fused.points, atol=1e-6)
+    unseen = fused.points.copy()
+    unseen[8] = np.nan  # no camera saw the index tip: its rows and its bone take no part
+    seen = keypoints != 8
+    out = refine_with_bones(unseen, info[seen], anchors[seen], keypoints[seen], bone_lengths(hand) * 1.1)
+    assert np.isnan(out[8]).all() and np.isfinite(np.delete(out, 8, axis=0)).all()
+
+
+def test_the_tracker_refines_bones_once_it_knows_the_hand(rig_and_hand):
+    from dexmv_perception.hand.bone_refinement import BoneRefinementConfig
+    from dexmv_perception.hand.skeleton import bone_lengths
+    from dexmv_perception.hand.tracker import HandTracker, HandTrackerConfig
+
+    rng, _, poses = rig_and_hand
+    hand = _hand_shaped(rng)
+    views = [_view(f"c{k}", p, hand, 6.0, rng) for k, p in enumerate(poses)]
+    fused = fuse_views(views)
+    tracker = HandTracker(["c0", "c1"])
+    assert tracker._refine_bones(fused, views) is fused  # bone lengths not known yet
+    tracker._bones = [bone_lengths(hand)] * 5
+    refined = tracker._refine_bones(fused, views)
+    assert not np.allclose(refined.points, fused.points)
+    assert np.abs(bone_lengths(refined.points) - bone_lengths(hand)).mean() < \
+        np.abs(bone_lengths(fused.points) - bone_lengths(hand)).mean()
+    off = HandTracker(["c0", "c1"], HandTrackerConfig(bones=BoneRefinementConfig(enabled=False)))
+    off._bones = tracker._bones
+    assert off._refine_bones(fused, views) is fused
+    for t in (tracker, off):
+        t.close()
+
+
 def test_place_at_distance_puts_a_point_one_bone_from_its_parent():
     from dexmv_perception.hand.ray_placement import place_at_distance
 

@@ -81,7 +81,7 @@ class FusedHand:
     used_by: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _information(view: CameraView, config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
+def view_information(view: CameraView, config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
     """(21, 3, 3) information matrices and (21, 3) anchor points of one view."""
     R, origin = view.T_world_camera[:3, :3], view.T_world_camera[:3, 3]
     K = view.K
@@ -138,7 +138,7 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     used = np.zeros(n, dtype=int)
     if not kept:
         return FusedHand(points, confidence, used, rejected)
-    infos, anchors = zip(*(_information(v, config) for v in kept), strict=True)
+    infos, anchors = zip(*(view_information(v, config) for v in kept), strict=True)
     info = np.stack(infos)  # (C, 21, 3, 3)
     anchor = np.stack(anchors)  # (C, 21, 3)
     active = np.isfinite(anchor).all(axis=2) & np.isfinite(info).all(axis=(2, 3))  # (C, 21)
