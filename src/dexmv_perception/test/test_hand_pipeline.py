@@ -506,6 +506,41 @@ def test_perceive_video_then_retarget_fingers_only(recording, tmp_path):
     assert out.shape == (len(frames), 30) and np.isfinite(out).all()
 
 
+def test_bench_seed_lists_and_summary():
+    from dexmv_perception.cli.bench_perception import parse_seeds, summarize
+
+    assert parse_seeds("7") == [7] and parse_seeds("0-3") == [0, 1, 2, 3] and parse_seeds("0-2,9,1") == [0, 1, 2, 9]
+    for bad in ("", "3-1", "a", "1-"):
+        with pytest.raises(ValueError, match="--seed"):
+            parse_seeds(bad)
+    runs = [{"hand_mpjpe_mm": 12.0, "object_translation_error_mm": None, "detection_rate": 1.0, "fps": 16.0},
+            {"hand_mpjpe_mm": 20.0, "object_translation_error_mm": 4.0, "detection_rate": 0.8, "fps": 10.0}]
+    summary = summarize(runs)
+    assert summary["recordings"] == 2
+    assert summary["hand_mpjpe_mm"] == {"mean": 16.0, "median": 16.0, "min": 12.0, "max": 20.0, "count": 2,
+                                        "under_target": 1}
+    assert summary["object_translation_error_mm"]["count"] == 1  # the recording without objects has none
+    assert summary["detection_rate"]["at_least_target"] == 1 and summary["fps"]["at_least_target"] == 1
+    assert "object_rotation_error_deg" not in summary
+
+
+def test_bench_perception_over_several_recordings(recording, tmp_path):
+    """Two recordings measured in turn: each one's result and the summary over them; the same
+    recording twice gives the same hand error (the pipeline is deterministic)."""
+    import json
+
+    report = tmp_path / "sweep.json"
+    out = _dexmv("bench", "perception", "--recording", str(recording.out_dir), str(recording.out_dir),
+                 "--no-objects", "--json", "--report", str(report))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == json.loads(report.read_text()) and result["complete"]
+    first, second = result["recordings"]
+    assert first["hand_mpjpe_mm"] == second["hand_mpjpe_mm"] < 40.0
+    assert result["summary"]["hand_mpjpe_mm"]["mean"] == first["hand_mpjpe_mm"]
+    assert result["summary"]["recordings"] == 2
+
+
 def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):
     done = _dexmv("perceive", "--recording", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p.npz"))
     assert done.returncode == 2 and "nowhere" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -4,10 +4,16 @@ errors, detection rate and frames per second of the whole pipeline (both cameras
 Without --recording a recording is rendered first (`dexmv synth --no-pace`) with a seed the
 defaults were never looked at with (--seed, default 101), into a temporary folder.
 
+One recording says little about the next: several tasks and seeds (--task a,b --seed 0-4), or
+several --recording folders, are measured one after the other, each rendered, perceived and
+deleted in turn, and the JSON holds each recording's result and a summary over them (mean,
+median, range, how many meet each target).
+
 examples:
   dexmv bench perception                                     # renders relocate-mustard_bottle, seed 101, 4 s
   dexmv bench perception --recording recordings/pour --json
   dexmv bench perception --task pour --seed 7 --model-complexity 1 --report bench-results/perception.json
+  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --report bench-results/sweep.json
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 HELP = "perception on a synthetic recording: hand MPJPE, object pose errors, detection rate, frames/s"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recording", metavar="DIR", help="a `dexmv synth` folder (with ground_truth.npz)")
-    parser.add_argument("--task", default="relocate-mustard_bottle", help="task to render without --recording "
-                                                                          "(default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=101, help="seed to render with (default: %(default)s)")
+    parser.add_argument("--recording", metavar="DIR", nargs="+",
+                        help="`dexmv synth` folders (with ground_truth.npz), measured in turn")
+    parser.add_argument("--task", default="relocate-mustard_bottle",
+                        help="task(s) to render without --recording, comma-separated (default: %(default)s)")
+    parser.add_argument("--seed", default="101",
+                        help="seed(s) to render each task with: 7, 0-4 or 0,3,9 (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length to render (default: %(default)s)")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=0,
                         help="MediaPipe hand model: 0 lite, 1 full (default: %(default)s)")
@@ -36,8 +46,103 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="FILE", help="write the JSON result to FILE")
 
 
+def parse_seeds(spec: str) -> list[int]:
+    """'7' -> [7]; '0-4' -> [0, 1, 2, 3, 4]; '0,3,9' -> [0, 3, 9] (and mixtures: '0-2,9')."""
+    seeds: list[int] = []
+    try:
+        for part in spec.split(","):
+            first, dash, last = part.strip().partition("-")
+            lo = int(first)
+            hi = int(last) if dash else lo
+            if hi < lo:
+                raise ValueError
+            seeds.extend(range(lo, hi + 1))
+    except ValueError:
+        raise ValueError(f"--seed {spec!r}: expected seeds like 7, 0-4 or 0,3,9") from None
+    return list(dict.fromkeys(seeds))
+
+
+# the issue's targets, for the summary's counts
+TARGETS = {"hand_mpjpe_mm": 15.0, "object_translation_error_mm": 10.0, "object_rotation_error_deg": 5.0}
+MIN_DETECTION_RATE = 0.9
+MIN_FPS = 15.0
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean, median, range and the number meeting its target of each figure over the recordings
+    that have it (a recording without objects has no object figures)."""
+    out: dict = {"recordings": len(results)}
+    for key in ("hand_mpjpe_mm", "hand_mpjpe_mm_unfiltered", "object_translation_error_mm",
+                "object_rotation_error_deg", "detection_rate", "fps", "decode_fps"):
+        values = np.array([r[key] for r in results if r.get(key) is not None], dtype=float)
+        if not len(values):
+            continue
+        entry = {"mean": round(float(values.mean()), 2), "median": round(float(np.median(values)), 2),
+                 "min": round(float(values.min()), 2), "max": round(float(values.max()), 2), "count": len(values)}
+        if key in TARGETS:
+            entry["under_target"] = int((values < TARGETS[key]).sum())
+        elif key == "detection_rate":
+            entry["at_least_target"] = int((values >= MIN_DETECTION_RATE).sum())
+        elif key == "fps":
+            entry["at_least_target"] = int((values >= MIN_FPS).sum())
+        out[key] = entry
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
+    from dexmv_perception.rig_recording import RigRecordingError
+
+    try:
+        if args.recording:
+            jobs = [(Path(d), None, None) for d in args.recording]
+            for directory, _, _ in jobs:
+                if not (directory / "ground_truth.npz").is_file():
+                    raise RigRecordingError(f"{directory}: no ground_truth.npz (make one with `dexmv synth`)")
+        else:
+            tasks = [t.strip() for t in args.task.split(",") if t.strip()]
+            from dexmv_capture.synthetic.hand_motion import TASKS
+
+            unknown = [t for t in tasks if t not in TASKS]
+            if not tasks or unknown:  # before anything is rendered, not at the fifth recording
+                raise RigRecordingError(f"--task {args.task!r}: unknown {unknown or 'none given'}; "
+                                        f"tasks: {', '.join(TASKS)}")
+            jobs = [(None, task, seed) for task in tasks for seed in parse_seeds(args.seed)]
+        results = []
+        for number, (directory, task, seed) in enumerate(jobs, 1):
+            label = f"[{number}/{len(jobs)}] " if len(jobs) > 1 else ""
+            results.append(_measure(args, directory, task, seed, label))
+            if args.report and len(jobs) > 1:  # what was measured survives a later failure or Ctrl-C
+                _write(args.report, {"summary": summarize(results), "recordings": results,
+                                     "complete": len(results) == len(jobs)})
+            if len(jobs) > 1 and not args.json:
+                r = results[-1]
+                print(f"{label}{r['recording']}: hand {r['hand_mpjpe_mm']} mm, object "
+                      f"{r['object_translation_error_mm']} mm / {r['object_rotation_error_deg']} deg, "
+                      f"detection {r['detection_rate']}, {r['fps']} /s", file=sys.stderr)
+    except (RigRecordingError, OSError, ValueError) as err:
+        print(f"dexmv bench perception: {err}", file=sys.stderr)
+        return 2
+    result = results[0] if len(results) == 1 else {"summary": summarize(results), "recordings": results,
+                                                   "complete": True}
+    if args.report:
+        _write(args.report, result)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in (result["summary"] if len(results) > 1 else result).items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _write(path: str, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result) + "\n")
+
+
+def _measure(args: argparse.Namespace, directory: Path | None, task: str | None, seed: int | None,
+             label: str) -> dict:
+    """One recording's benchmark: the folder given, or one rendered for (task, seed) and deleted after."""
     from tqdm import tqdm
 
     from dexmv_perception.benchmark import BenchSettings, decode_rate, run_benchmark
@@ -46,20 +151,16 @@ def run(args: argparse.Namespace) -> int:
 
     tmp = None
     try:
-        if args.recording:
-            directory = Path(args.recording)
-            if not (directory / "ground_truth.npz").is_file():
-                raise RigRecordingError(f"{directory}: no ground_truth.npz (make one with `dexmv synth`)")
-        else:
+        if directory is None:
             from dexmv_capture.synthetic.hand_motion import MotionError
             from dexmv_capture.synthetic.synthesize import synthesize
 
             tmp = tempfile.TemporaryDirectory(prefix="dexmv-bench-perception-")
             directory = Path(tmp.name)
-            bar = tqdm(total=round(args.seconds * 30), unit="frame", desc=f"rendering {args.task}",
+            bar = tqdm(total=round(args.seconds * 30), unit="frame", desc=f"{label}rendering {task} seed {seed}",
                        disable=args.json)
             try:
-                synthesize(args.task, args.seconds, args.seed, directory, pace=False,
+                synthesize(task, args.seconds, seed, directory, pace=False,
                            progress=lambda done, total: bar.update(done - bar.n))
             except MotionError as err:
                 raise RigRecordingError(str(err)) from None
@@ -67,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.close()
         settings = BenchSettings(HandTrackerConfig(model_complexity=args.model_complexity, crop=not args.no_crop),
                                  objects=not args.no_objects)
-        bar = tqdm(unit="frame", desc="perceiving", disable=args.json)
+        bar = tqdm(unit="frame", desc=f"{label}perceiving", disable=args.json)
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -78,20 +179,8 @@ def run(args: argparse.Namespace) -> int:
         result["decode_fps"] = round(decode_rate(directory), 2)
         result["cpu_count"] = len(os.sched_getaffinity(0))
         if tmp is not None:
-            result["recording"] = f"rendered: {args.task}, seed {args.seed}, {args.seconds} s"
-    except (RigRecordingError, OSError) as err:
-        print(f"dexmv bench perception: {err}", file=sys.stderr)
-        return 2
+            result["recording"] = f"rendered: {task}, seed {seed}, {args.seconds} s"
+        return result
     finally:
         if tmp is not None:
             tmp.cleanup()
-    text = json.dumps(result)
-    if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(text + "\n")
-    if args.json:
-        print(text)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
