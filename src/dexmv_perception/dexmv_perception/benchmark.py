@@ -120,3 +120,30 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
         "model_complexity": settings.hand.model_complexity, "crop": settings.hand.crop,
         "notes": perception.notes,
     }
+
+
+# the targets perception is held to (synthetic recording, 2 cores), for the summary's counts
+TARGETS = {"hand_mpjpe_mm": 15.0, "object_translation_error_mm": 10.0, "object_rotation_error_deg": 5.0}
+MIN_DETECTION_RATE = 0.9
+MIN_FPS = 15.0
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean, median, range and the number meeting its target of each figure over the recordings
+    that have it (a recording without objects has no object figures)."""
+    out: dict = {"recordings": len(results)}
+    for key in ("hand_mpjpe_mm", "hand_mpjpe_mm_unfiltered", "object_translation_error_mm",
+                "object_rotation_error_deg", "detection_rate", "fps", "decode_fps"):
+        values = np.array([r[key] for r in results if r.get(key) is not None], dtype=float)
+        if not len(values):
+            continue
+        entry = {"mean": round(float(values.mean()), 2), "median": round(float(np.median(values)), 2),
+                 "min": round(float(values.min()), 2), "max": round(float(values.max()), 2), "count": len(values)}
+        if key in TARGETS:
+            entry["under_target"] = int((values < TARGETS[key]).sum())
+        elif key == "detection_rate":
+            entry["at_least_target"] = int((values >= MIN_DETECTION_RATE).sum())
+        elif key == "fps":
+            entry["at_least_target"] = int((values >= MIN_FPS).sum())
+        out[key] = entry
+    return out

@@ -507,7 +507,8 @@ def test_perceive_video_then_retarget_fingers_only(recording, tmp_path):
 
 
 def test_bench_seed_lists_and_summary():
-    from dexmv_perception.cli.bench_perception import parse_seeds, summarize
+    from dexmv_perception.benchmark import summarize
+    from dexmv_perception.cli.bench_perception import parse_seeds
 
     assert parse_seeds("7") == [7] and parse_seeds("0-3") == [0, 1, 2, 3] and parse_seeds("0-2,9,1") == [0, 1, 2, 9]
     for bad in ("", "3-1", "a", "1-"):
@@ -531,7 +532,7 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
 
     report = tmp_path / "sweep.json"
     out = _dexmv("bench", "perception", "--recording", str(recording.out_dir), str(recording.out_dir),
-                 "--no-objects", "--json", "--report", str(report))
+                 "--no-objects", "--json", "--report", str(report), "--plot", str(tmp_path / "sweep.png"))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == json.loads(report.read_text()) and result["complete"]
@@ -539,6 +540,7 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
     assert first["hand_mpjpe_mm"] == second["hand_mpjpe_mm"] < 40.0
     assert result["summary"]["hand_mpjpe_mm"]["mean"] == first["hand_mpjpe_mm"]
     assert result["summary"]["recordings"] == 2
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):

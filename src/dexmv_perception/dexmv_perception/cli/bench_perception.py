@@ -13,7 +13,8 @@ examples:
   dexmv bench perception                                     # renders relocate-mustard_bottle, seed 101, 4 s
   dexmv bench perception --recording recordings/pour --json
   dexmv bench perception --task pour --seed 7 --model-complexity 1 --report bench-results/perception.json
-  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --report bench-results/sweep.json
+  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --report bench-results/sweep.json \
+      --plot bench-results/sweep.png
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 HELP = "perception on a synthetic recording: hand MPJPE, object pose errors, detection rate, frames/s"
 
@@ -44,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-objects", action="store_true", help="hand only")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON result to FILE")
+    parser.add_argument("--plot", metavar="PNG", help="several recordings: draw each one's errors against the "
+                                                      "targets, grouped by task, to PNG")
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -62,35 +63,9 @@ def parse_seeds(spec: str) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-# the issue's targets, for the summary's counts
-TARGETS = {"hand_mpjpe_mm": 15.0, "object_translation_error_mm": 10.0, "object_rotation_error_deg": 5.0}
-MIN_DETECTION_RATE = 0.9
-MIN_FPS = 15.0
-
-
-def summarize(results: list[dict]) -> dict:
-    """Mean, median, range and the number meeting its target of each figure over the recordings
-    that have it (a recording without objects has no object figures)."""
-    out: dict = {"recordings": len(results)}
-    for key in ("hand_mpjpe_mm", "hand_mpjpe_mm_unfiltered", "object_translation_error_mm",
-                "object_rotation_error_deg", "detection_rate", "fps", "decode_fps"):
-        values = np.array([r[key] for r in results if r.get(key) is not None], dtype=float)
-        if not len(values):
-            continue
-        entry = {"mean": round(float(values.mean()), 2), "median": round(float(np.median(values)), 2),
-                 "min": round(float(values.min()), 2), "max": round(float(values.max()), 2), "count": len(values)}
-        if key in TARGETS:
-            entry["under_target"] = int((values < TARGETS[key]).sum())
-        elif key == "detection_rate":
-            entry["at_least_target"] = int((values >= MIN_DETECTION_RATE).sum())
-        elif key == "fps":
-            entry["at_least_target"] = int((values >= MIN_FPS).sum())
-        out[key] = entry
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
+    from dexmv_perception.benchmark import summarize
     from dexmv_perception.rig_recording import RigRecordingError
 
     try:
@@ -127,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
                                                    "complete": True}
     if args.report:
         _write(args.report, result)
+    if args.plot:
+        from dexmv_perception.benchmark_plot import plot_benchmark
+
+        plot_benchmark(results, args.plot, f"dexmv bench perception: {len(results)} recordings")
     if args.json:
         print(json.dumps(result))
     else:
