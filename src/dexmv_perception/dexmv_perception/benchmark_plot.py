@@ -20,8 +20,11 @@ def _label(result: dict) -> str:
     return f"{task.removeprefix('relocate-')} {seed}" if seed is not None else task
 
 
-def plot_benchmark(results: list[dict], out: str | Path, title: str = "") -> Path | None:
-    """Bars per recording (ordered by task, then seed) for each figure some recording has; None if none has any."""
+def plot_benchmark(results: list[dict], out: str | Path, title: str = "", reference: list[dict] | None = None,
+                   reference_label: str = "reference") -> Path | None:
+    """Bars per recording (ordered by task, then seed) for each figure some recording has; None if none has any.
+    reference: another run's results on the same recordings (matched by task and seed), drawn as a
+    black tick over each bar, to show what a change did recording by recording."""
     panels = [(key, name) for key, name in PANELS if any(r.get(key) is not None for r in results)]
     if not panels:
         return None
@@ -40,6 +43,13 @@ def plot_benchmark(results: list[dict], out: str | Path, title: str = "") -> Pat
         values = [r.get(key) for r in ordered]
         ax.bar([x for x, v in zip(xs, values, strict=True) if v is not None], [v for v in values if v is not None],
                color=[colours[str(r.get("task"))] for r, v in zip(ordered, values, strict=True) if v is not None])
+        if reference:
+            other = {(r.get("task"), r.get("seed")): r.get(key) for r in reference}
+            ticks = [(x, other.get((r.get("task"), r.get("seed")))) for x, r in zip(xs, ordered, strict=True)]
+            ticks = [(x, v) for x, v in ticks if v is not None]
+            if ticks:
+                ax.scatter(*zip(*ticks, strict=True), marker="_", s=120, color="black", zorder=3,
+                           label=f"{reference_label} (mean {sum(v for _, v in ticks) / len(ticks):.1f})")
         ax.axhline(TARGETS[key], color="black", linestyle="--", linewidth=1, label=f"target {TARGETS[key]:g}")
         measured = [v for v in values if v is not None]
         mean = sum(measured) / len(measured)
@@ -49,7 +59,7 @@ def plot_benchmark(results: list[dict], out: str | Path, title: str = "") -> Pat
         ax.set_xticks(list(xs))
         ax.set_xticklabels([_label(r) for r in ordered], rotation=90, fontsize=7)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -100,6 +100,46 @@ def K_of(arrays, cam):
     return arrays[f"{cam}/camera_matrix"]
 
 
+class _FindsNothing:
+    """A hand model that sees no hand: stands in for the full model on a frame it gives up on."""
+
+    def process(self, rgb):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(multi_hand_landmarks=None)
+
+    def close(self):
+        pass
+
+
+def test_where_the_full_model_finds_no_hand_the_lite_one_looks_again(recording):
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.hand.landmarks import HandLandmarker
+    from dexmv_perception.hand.tracker import HandTracker, HandTrackerConfig
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    arrays, _ = load_ground_truth(recording.ground_truth)
+    stamp, frames = next(iterate_moments(open_rig_recording(recording.out_dir)))
+    t = int(np.argmin(np.abs(arrays["timestamps_ms"] / 1000.0 - stamp)))
+    frame = next(f for f in frames if f.name == "camera1")
+    with HandLandmarker(1, fallback_complexity=0) as with_lite, HandLandmarker(1) as alone:
+        for landmarker in (with_lite, alone):
+            landmarker._full.close()
+            landmarker._crop.close()
+            landmarker._full = landmarker._crop = _FindsNothing()
+        assert alone.detect(frame.color) is None
+        found = with_lite.detect(frame.color)
+        assert found is not None
+        assert np.median(np.linalg.norm(found.pixels - arrays["camera1/keypoints_pixels"][t], axis=1)) < 15.0
+    full = HandTracker(["camera1"], HandTrackerConfig(model_complexity=1))
+    lite = HandTracker(["camera1"], HandTrackerConfig(model_complexity=0))
+    off = HandTracker(["camera1"], HandTrackerConfig(model_complexity=1, lite_fallback=False))
+    assert full.landmarkers["camera1"]._fallback is not None
+    assert lite.landmarkers["camera1"]._fallback is None and off.landmarkers["camera1"]._fallback is None
+    for tracker in (full, lite, off):
+        tracker.close()
+
+
 # ---------------------------------------------------------------- fusion
 
 
@@ -541,6 +581,10 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
     assert result["summary"]["hand_mpjpe_mm"]["mean"] == first["hand_mpjpe_mm"]
     assert result["summary"]["recordings"] == 2
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    bad = _dexmv("bench", "perception", "--recording", str(recording.out_dir), "--plot", str(tmp_path / "b.png"),
+                 "--compare", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "bad.json" in bad.stderr and not (tmp_path / "b.png").exists()
 
 
 def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):

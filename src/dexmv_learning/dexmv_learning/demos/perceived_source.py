@@ -2,9 +2,11 @@
 
 The embedded default demo set is made the way real demonstrations are: dexmv_capture renders a
 task's synthetic human motion into two RealSense recordings (colour + noisy aligned depth, as
-`dexmv synth` does), dexmv_perception's offline pipeline (what `dexmv perceive --recording` runs:
-MediaPipe on both cameras, depth lifting, two-view fusion, filter, object registration and
-tracking) turns them into `poses.npz`, and that file is read like any perceived demonstration.
+`dexmv synth` does), dexmv_perception's offline pipeline (what `dexmv perceive --recording
+--model-complexity 0` runs: MediaPipe's lite model on both cameras, depth lifting, two-view fusion,
+filter, object registration and tracking) turns them into `poses.npz`, and that file is read like
+any perceived demonstration. The lite model, not `dexmv perceive`'s default full one: the default
+demonstration set and the policies trained on it were made with it.
 Every object of the scene is tracked (perception takes each one's points out before it looks for
 the next); the conversion reads the one the hand moves.
 

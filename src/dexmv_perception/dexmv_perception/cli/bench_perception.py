@@ -20,6 +20,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -38,13 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed(s) to render each task with: 7, 0-4 or 0,3,9 (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length to render (default: %(default)s)")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=0,
-                        help="MediaPipe hand model: 0 lite, 1 full (default: %(default)s)")
+                        help="MediaPipe hand model: 0 lite (real time), 1 full with the lite one where it finds "
+                             "no hand (what `dexmv perceive` uses) (default: %(default)s)")
     parser.add_argument("--no-crop", action="store_true", help="MediaPipe on whole frames only")
     parser.add_argument("--no-objects", action="store_true", help="hand only")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON result to FILE")
     parser.add_argument("--plot", metavar="PNG", help="several recordings: draw each one's errors against the "
                                                       "targets, grouped by task, to PNG")
+    parser.add_argument("--compare", metavar="REPORT", help="with --plot: an earlier --report on the same tasks and "
+                                                            "seeds, drawn as a tick over each recording's bar")
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -68,7 +72,15 @@ def run(args: argparse.Namespace) -> int:
     from dexmv_perception.benchmark import summarize
     from dexmv_perception.rig_recording import RigRecordingError
 
+    reference = None
     try:
+        if args.compare:  # read first: a bad file is said before an hour of measuring, not after
+            data = None
+            with contextlib.suppress(json.JSONDecodeError):
+                data = json.loads(Path(args.compare).read_text())
+            reference = data.get("recordings", [data]) if isinstance(data, dict) else None
+            if not reference or not all(isinstance(r, dict) and "task" in r for r in reference):
+                raise RigRecordingError(f"--compare {args.compare}: not a `dexmv bench perception --report` file")
         if args.recording:
             jobs = [(Path(d), None, None) for d in args.recording]
             for directory, _, _ in jobs:
@@ -105,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from dexmv_perception.benchmark_plot import plot_benchmark
 
-        plot_benchmark(results, args.plot, f"dexmv bench perception: {len(results)} recordings")
+        plot_benchmark(results, args.plot, f"dexmv bench perception: {len(results)} recordings", reference,
+                       f"{Path(args.compare).name}" if args.compare else "reference")
     if args.json:
         print(json.dumps(result))
     else:

@@ -7,6 +7,11 @@ what recovers it after occlusions. Two MediaPipe graphs keep their own tracking 
 the crops (which follow the hand, so the hand stays near the crop's centre and tracking holds),
 the other the full frame, used only when there is no box or the crop found nothing.
 
+The full model (model_complexity=1) places landmarks better than the lite one on hard views but
+drops more of them below its tracking confidence; with `fallback_complexity` set, a frame in which
+it found nothing is looked at again by that other model (on the crop, then the whole frame; in
+image mode, as it runs only now and then and has no track to follow).
+
 Handedness: MediaPipe labels hands as if the image were mirrored (a selfie camera). Camera images
 here are not mirrored, so its "Left" is the person's right hand unless `mirrored=True`. The label
 flickers on hard frames; `side` is a vote over the track.
@@ -56,17 +61,20 @@ class HandLandmarker:
 
     def __init__(self, model_complexity: int = 0, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, crop: bool = True, crop_scale: float = 2.2,
-                 mirrored: bool = False) -> None:
+                 mirrored: bool = False, fallback_complexity: int | None = None) -> None:
         import mediapipe as mp
 
-        def graph():
-            return mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1,
-                                            model_complexity=model_complexity,
+        def graph(complexity: int = model_complexity, static: bool = False):
+            return mp.solutions.hands.Hands(static_image_mode=static, max_num_hands=1,
+                                            model_complexity=complexity,
                                             min_detection_confidence=min_detection_confidence,
                                             min_tracking_confidence=min_tracking_confidence)
 
         self._full = graph()
         self._crop = graph() if crop else None
+        self._fallback = None
+        if fallback_complexity is not None and fallback_complexity != model_complexity:
+            self._fallback = graph(fallback_complexity, static=True)
         self.crop_scale, self.mirrored = crop_scale, mirrored
         self._box: tuple[float, float, float, float] | None = None
         self._misses = 0
@@ -106,6 +114,12 @@ class HandLandmarker:
             from_crop = found is not None
         if found is None:
             found = self._run(self._full, rgb, 0, 0)
+        if found is None and self._fallback is not None:
+            if self._crop is not None and self._box is not None:
+                found = self._run(self._fallback, rgb[top:top + side, left:left + side], left, top)
+                from_crop = found is not None
+            if found is None:
+                found = self._run(self._fallback, rgb, 0, 0)
         if found is None:
             self._misses += 1
             if self._misses > MAX_MISSES:
@@ -119,9 +133,9 @@ class HandLandmarker:
                          "right" if right else "left", self._box, from_crop)
 
     def close(self) -> None:
-        self._full.close()
-        if self._crop is not None:
-            self._crop.close()
+        for graph in (self._full, self._crop, self._fallback):
+            if graph is not None:
+                graph.close()
 
     def __enter__(self) -> HandLandmarker:
         return self

@@ -103,7 +103,8 @@ class PerceptionNode(Node):
         objects = list(declare("objects", [""], "YCB ids of the objects to track, e.g. [006_mustard_bottle]; "
                                "id:scale for a scaled object; empty: hand only"))
         mano = declare("mano_model", "", "MANO_RIGHT.pkl to fit MANO per frame ('' : has_mano stays false)")
-        complexity = declare("model_complexity", 0, "MediaPipe hand model: 0 lite (real time for two cameras), 1 full")
+        complexity = declare("model_complexity", 0, "MediaPipe hand model: 0 lite (real time for two cameras), 1 full "
+                             "(more accurate, slower; the lite one looks again where it finds no hand)")
         crop = declare("crop", True, "run MediaPipe on a crop around the previous frame's hand")
         mirrored = declare("mirrored", False, "the images are mirrored (selfie cameras)")
         side = declare("hand", "auto", "the person's hand if known: right, left; auto: voted from MediaPipe")
