@@ -13,8 +13,9 @@ examples:
   dexmv bench perception                                     # renders relocate-mustard_bottle, seed 101, 4 s
   dexmv bench perception --recording recordings/pour --json
   dexmv bench perception --task pour --seed 7 --model-complexity 1 --report bench-results/perception.json
-  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --report bench-results/sweep.json \
-      --plot bench-results/sweep.png
+  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --plot sweep.png --report sweep.json
+  dexmv bench perception --task relocate-mug,pour --seed 0-4 --no-objects --model-complexity 1 \\
+      --plot full.png --compare sweep.json
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mano", metavar="PKL", help="MANO_RIGHT.pkl: fit MANO shape, pose and translation per frame")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=None,
                         help="MediaPipe hand model, 0 lite or 1 full (with the lite one where the full one finds no "
-                             "hand): default 1, the more accurate (hand MPJPE about 13 %% lower on synthetic "
+                             "hand): default 1, the more accurate (hand MPJPE about 9 %% lower on synthetic "
                              "recordings, about 1.7x the time); 0 is what perception_node runs in real time")
     parser.add_argument("--no-crop", action="store_true", help="run MediaPipe on whole frames only")
     parser.add_argument("--mirrored", action="store_true", help="the images are mirrored (a selfie camera)")
