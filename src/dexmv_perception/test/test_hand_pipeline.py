@@ -312,15 +312,6 @@ def test_a_wrist_no_camera_measured_is_placed_from_the_palm(rig_and_hand):
     assert np.array_equal(kept, wrong)
 
 
-def _refinement_inputs(views, fused):
-    from dexmv_perception.hand.fusion import view_information
-
-    by_name = {v.name: v for v in views}
-    rows = [(*view_information(by_name[n], FusionConfig()), np.flatnonzero(u)) for n, u in fused.used_by.items()]
-    return (np.concatenate([i[k] for i, _, k in rows]), np.concatenate([a[k] for _, a, k in rows]),
-            np.concatenate([k for _, _, k in rows]))
-
-
 def test_bone_refinement_brings_bones_back_to_the_hand_s_lengths_and_the_points_nearer(rig_and_hand):
     """Landmarks a few pixels off stretch the fused bones; the hand's own lengths pull them back,
     and the points with them."""
@@ -335,7 +326,7 @@ def test_bone_refinement_brings_bones_back_to_the_hand_s_lengths_and_the_points_
     for _ in range(20):
         views = [_view(f"c{k}", p, hand, 6.0, rng, depth_error=rng.normal(0.0, 0.01, 21)) for k, p in enumerate(poses)]
         fused = fuse_views(views)
-        refined = refine_with_bones(fused.points, *_refinement_inputs(views, fused), typical)
+        refined = refine_with_bones(fused.points, *fused.used_rows(), typical)
         for name, points in (("fused", fused.points), ("refined", refined)):
             err[name].append(np.linalg.norm(points - hand, axis=1).mean())
             stretch[name].append(np.abs(bone_lengths(points) - typical).mean())
@@ -351,7 +342,7 @@ def test_bone_refinement_leaves_a_hand_that_fits_where_it_is_and_unseen_points_u
     hand = _hand_shaped(rng)
     views = [_view(f"c{k}", p, hand, 0.0, rng, depth_error=np.zeros(21)) for k, p in enumerate(poses)]
     fused = fuse_views(views)
-    info, anchors, keypoints = _refinement_inputs(views, fused)
+    info, anchors, keypoints = fused.used_rows()
     np.testing.assert_allclose(refine_with_bones(fused.points, info, anchors, keypoints, bone_lengths(hand)),
                                fused.points, atol=1e-6)
     unseen = fused.points.copy()
@@ -371,15 +362,15 @@ def test_the_tracker_refines_bones_once_it_knows_the_hand(rig_and_hand):
     views = [_view(f"c{k}", p, hand, 6.0, rng) for k, p in enumerate(poses)]
     fused = fuse_views(views)
     tracker = HandTracker(["c0", "c1"])
-    assert tracker._refine_bones(fused, views) is fused  # bone lengths not known yet
+    assert tracker._refine_bones(fused) is fused  # bone lengths not known yet
     tracker._bones = [bone_lengths(hand)] * 5
-    refined = tracker._refine_bones(fused, views)
+    refined = tracker._refine_bones(fused)
     assert not np.allclose(refined.points, fused.points)
     assert np.abs(bone_lengths(refined.points) - bone_lengths(hand)).mean() < \
         np.abs(bone_lengths(fused.points) - bone_lengths(hand)).mean()
     off = HandTracker(["c0", "c1"], HandTrackerConfig(bones=BoneRefinementConfig(enabled=False)))
     off._bones = tracker._bones
-    assert off._refine_bones(fused, views) is fused
+    assert off._refine_bones(fused) is fused
     for t in (tracker, off):
         t.close()
 

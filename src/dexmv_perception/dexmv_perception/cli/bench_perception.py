@@ -70,7 +70,6 @@ def parse_seeds(spec: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from dexmv_perception.benchmark import summarize
     from dexmv_perception.rig_recording import RigRecordingError
 
     reference = None
@@ -100,9 +99,8 @@ def run(args: argparse.Namespace) -> int:
         for number, (directory, task, seed) in enumerate(jobs, 1):
             label = f"[{number}/{len(jobs)}] " if len(jobs) > 1 else ""
             results.append(_measure(args, directory, task, seed, label))
-            if args.report and len(jobs) > 1:  # what was measured survives a later failure or Ctrl-C
-                _write(args.report, {"summary": summarize(results), "recordings": results,
-                                     "complete": len(results) == len(jobs)})
+            if args.report:  # after every recording: what was measured survives a later failure or Ctrl-C
+                _write(args.report, _result(results, len(jobs)))
             if len(jobs) > 1 and not args.json:
                 r = results[-1]
                 print(f"{label}{r['recording']}: hand {r['hand_mpjpe_mm']} mm, object "
@@ -111,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except (RigRecordingError, OSError, ValueError) as err:
         print(f"dexmv bench perception: {err}", file=sys.stderr)
         return 2
-    result = results[0] if len(results) == 1 else {"summary": summarize(results), "recordings": results,
-                                                   "complete": True}
-    if args.report:
-        _write(args.report, result)
+    result = _result(results, len(jobs))
     if args.plot:
         from dexmv_perception.benchmark_plot import plot_benchmark
 
@@ -126,6 +121,15 @@ def run(args: argparse.Namespace) -> int:
         for key, value in (result["summary"] if len(results) > 1 else result).items():
             print(f"{key}: {value}")
     return 0
+
+
+def _result(results: list[dict], planned: int) -> dict:
+    """One recording's result as it is; for several, each one's and the summary over them."""
+    from dexmv_perception.benchmark import summarize
+
+    if planned == 1:
+        return results[0]
+    return {"summary": summarize(results), "recordings": results, "complete": len(results) == planned}
 
 
 def _write(path: str, result: dict) -> None:

@@ -57,8 +57,8 @@ def refine_with_bones(points: np.ndarray, information: np.ndarray, anchors: np.n
     known = np.isfinite(x).all(axis=1)
     rows = known[keypoints] & np.isfinite(anchors).all(axis=1) & np.isfinite(information).all(axis=(1, 2))
     info, anchor, kps = information[rows], anchors[rows], keypoints[rows]
-    bones = BONES[known[BONES].all(axis=1) & np.isfinite(bone_lengths)]
-    lengths = bone_lengths[known[BONES].all(axis=1) & np.isfinite(bone_lengths)]
+    usable = known[BONES].all(axis=1) & np.isfinite(bone_lengths)
+    bones, lengths = BONES[usable], bone_lengths[usable]
     if not len(kps) or not len(bones):
         return x
     idx = np.flatnonzero(known)

@@ -79,9 +79,19 @@ class FusedHand:
     rejected_cameras: tuple[str, ...]  # cameras whose whole hand was rejected
     # which camera's view was used for which keypoint: {camera name: (21,) bool}
     used_by: dict[str, np.ndarray] = field(default_factory=dict)
+    # the kept cameras' information matrices (C, 21, 3, 3) and anchors (C, 21, 3), in used_by's order
+    information: np.ndarray | None = None
+    anchors: np.ndarray | None = None
+
+    def used_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(M, 3, 3) information, (M, 3) anchors and (M,) keypoint of each view the fusion used."""
+        if self.information is None or self.anchors is None or not self.used_by:
+            return np.zeros((0, 3, 3)), np.zeros((0, 3)), np.zeros(0, dtype=int)
+        active = np.stack(list(self.used_by.values()))
+        return self.information[active], self.anchors[active], np.nonzero(active)[1]
 
 
-def view_information(view: CameraView, config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
+def _information(view: CameraView, config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
     """(21, 3, 3) information matrices and (21, 3) anchor points of one view."""
     R, origin = view.T_world_camera[:3, :3], view.T_world_camera[:3, 3]
     K = view.K
@@ -138,7 +148,7 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     used = np.zeros(n, dtype=int)
     if not kept:
         return FusedHand(points, confidence, used, rejected)
-    infos, anchors = zip(*(view_information(v, config) for v in kept), strict=True)
+    infos, anchors = zip(*(_information(v, config) for v in kept), strict=True)
     info = np.stack(infos)  # (C, 21, 3, 3)
     anchor = np.stack(anchors)  # (C, 21, 3)
     active = np.isfinite(anchor).all(axis=2) & np.isfinite(info).all(axis=(2, 3))  # (C, 21)
@@ -175,4 +185,4 @@ def fuse_views(views: list[CameraView], previous: np.ndarray | None = None,
     # two agreeing views: 1 - (1 - c1)(1 - c2), as independent witnesses
     confidence = 1.0 - np.prod(1.0 - per_view, axis=0)
     used_by = {v.name: active[i].copy() for i, v in enumerate(kept)}
-    return FusedHand(points, np.clip(confidence, 0.0, 1.0), used, rejected, used_by)
+    return FusedHand(points, np.clip(confidence, 0.0, 1.0), used, rejected, used_by, info, anchor)

@@ -106,16 +106,16 @@ class HandLandmarker:
     def detect(self, rgb: np.ndarray) -> Landmarks | None:
         """The hand in this frame, or None."""
         height, width = rgb.shape[:2]
-        found, from_crop = None, False
+        found, from_crop, window = None, False, None
         if self._crop is not None and self._box is not None:
-            scale = self.crop_scale * (1.0 + 0.25 * self._misses)
-            left, top, side = crop_window(self._box, width, height, scale)
+            window = crop_window(self._box, width, height, self.crop_scale * (1.0 + 0.25 * self._misses))
+            left, top, side = window
             found = self._run(self._crop, rgb[top:top + side, left:left + side], left, top)
             from_crop = found is not None
         if found is None:
             found = self._run(self._full, rgb, 0, 0)
         if found is None and self._fallback is not None:
-            if self._crop is not None and self._box is not None:
+            if window is not None:  # the same crop first
                 found = self._run(self._fallback, rgb[top:top + side, left:left + side], left, top)
                 from_crop = found is not None
             if found is None:

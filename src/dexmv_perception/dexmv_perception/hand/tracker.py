@@ -12,7 +12,7 @@ import numpy as np
 
 from dexmv_perception.hand.bone_refinement import BoneRefinementConfig, refine_with_bones
 from dexmv_perception.hand.depth_lifting import MAX_DEPTH_M, LiftedHand, lift_hand
-from dexmv_perception.hand.fusion import CameraView, FusedHand, FusionConfig, fuse_views, view_information
+from dexmv_perception.hand.fusion import CameraView, FusedHand, FusionConfig, fuse_views
 from dexmv_perception.hand.landmarks import HandLandmarker, Landmarks
 from dexmv_perception.hand.one_euro import OneEuroFilter
 from dexmv_perception.hand.ray_placement import place_at_distance, place_on_ray, ray_through_pixel
@@ -189,22 +189,13 @@ class HandTracker:
                 self._palms.append((palm - frame[:3, 3]) @ frame[:3, :3])
         return out
 
-    def _refine_bones(self, fused: FusedHand, views: list[CameraView]) -> FusedHand:
+    def _refine_bones(self, fused: FusedHand) -> FusedHand:
         """The fused points moved together to the hand's own bone lengths (bone_refinement.py), once
-        the hand has shown them (5 confident frames)."""
+        the hand has shown them (5 confident frames), over the views the fusion used."""
         typical = self._typical_bones()
         if not self.config.bones.enabled or typical is None or not fused.used_by:
             return fused
-        by_name = {v.name: v for v in views}
-        info, anchors, keypoints = [], [], []
-        for name, used in fused.used_by.items():
-            view_info, view_anchor = view_information(by_name[name], self.config.fusion)
-            info.append(view_info[used])
-            anchors.append(view_anchor[used])
-            keypoints.append(np.flatnonzero(used))
-        points = refine_with_bones(fused.points, np.concatenate(info), np.concatenate(anchors),
-                                   np.concatenate(keypoints), typical, self.config.bones)
-        return replace(fused, points=points)
+        return replace(fused, points=refine_with_bones(fused.points, *fused.used_rows(), typical, self.config.bones))
 
     def _place_wrist(self, fused: FusedHand, views: list[CameraView]) -> tuple[np.ndarray, np.ndarray]:
         """The fused points and confidences with the wrist placed again where it cannot be trusted:
@@ -295,7 +286,7 @@ class HandTracker:
             views.append(CameraView(frame.name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
                                     confidence, frame.K, frame.T_world_camera))
         recent = self._last if stamp - self._last_stamp <= RECENT_S else None
-        fused: FusedHand = self._refine_bones(fuse_views(views, recent, self.config.fusion), views)
+        fused: FusedHand = self._refine_bones(fuse_views(views, recent, self.config.fusion))
         points, confidence = self._place_wrist(fused, views)
         points = self._place_hidden(fused, views, points)
         if np.isfinite(points).any():
