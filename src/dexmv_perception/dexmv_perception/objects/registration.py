@@ -121,33 +121,37 @@ def fitness(model: ModelCloud, T_world_model: np.ndarray, points: np.ndarray,
 
 
 def visibility(model: ModelCloud, T_world_model: np.ndarray, views: Sequence[DepthView],
-               surface_m: float = 0.008, through_m: float = 0.015, cell_px: int = 3) -> tuple[int, int, int]:
+               surface_m: float = 0.008, through_m: float = 0.015, cell_px: int = 3,
+               only: np.ndarray | None = None) -> tuple[int, int, int]:
     """(explained, violations, checked) over all views for the posed model's camera-facing points.
 
     Self-occlusion: per `cell_px` image cell only model points within surface_m of the nearest
     model point there count. Pixels without depth or excluded (the hand) are not checked.
+    only: (len(check_points),) bool: count these points only (the whole model still occludes).
     """
     pts = model.check_points @ T_world_model[:3, :3].T + T_world_model[:3, 3]
     nrm = model.check_normals @ T_world_model[:3, :3].T
+    counted = np.ones(len(pts), dtype=bool) if only is None else np.asarray(only, dtype=bool)
     explained = violations = checked = 0
     for view in views:
         cam = view.T_world_camera
         facing = np.einsum("ij,ij->i", nrm, cam[:3, 3] - pts) > 0
         local = (pts[facing] - cam[:3, 3]) @ cam[:3, :3]
+        mine = counted[facing]
         z = local[:, 2]
         ok = z > 0.05
-        local, z = local[ok], z[ok]
+        local, z, mine = local[ok], z[ok], mine[ok]
         h, w = view.depth_m.shape
         u = np.round(view.K[0, 0] * local[:, 0] / z + view.K[0, 2]).astype(np.int64)
         v = np.round(view.K[1, 1] * local[:, 1] / z + view.K[1, 2]).astype(np.int64)
         inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        u, v, z = u[inside], v[inside], z[inside]
+        u, v, z, mine = u[inside], v[inside], z[inside], mine[inside]
         if len(z) == 0:
             continue
         cell = (v // cell_px) * (w // cell_px + 1) + u // cell_px
         nearest = np.full(cell.max() + 1, np.inf)
         np.minimum.at(nearest, cell, z)
-        front = z <= nearest[cell] + surface_m
+        front = (z <= nearest[cell] + surface_m) & mine
         u, v, z = u[front], v[front], z[front]
         observed = view.depth_m[v, u].astype(float)
         valid = np.isfinite(observed) & (observed > 0)

@@ -31,6 +31,11 @@ class ObjectSymmetry:
     discrete: tuple[np.ndarray, ...] = (np.eye(3),)
     axis: np.ndarray | None = None
     axis_flip: bool = False
+    # the direction of an axis (model frame) about which the shape is symmetric but for a small
+    # feature (the mug's handle): where that feature is hidden, a pose turned about it fits as well,
+    # so a tracker must look for the feature all round (not a symmetry: the error is not forgiven);
+    # where the axis passes: spin_axis() below
+    spin_axis: np.ndarray | None = None
 
     def equivalent_rotations(self, rotation: np.ndarray, samples: int = 36) -> list[np.ndarray]:
         """Rotations (object in world) equivalent to `rotation`; a continuous axis sampled `samples` times."""
@@ -57,7 +62,7 @@ _SYMMETRIES = {
     "004_sugar_box": ObjectSymmetry(discrete=(np.eye(3), _RX, _RY, _RZ)),
     "005_tomato_soup_can": ObjectSymmetry(axis=np.array([0.0, 0.0, 1.0]), axis_flip=True),
     "006_mustard_bottle": ObjectSymmetry(),
-    "025_mug": ObjectSymmetry(),
+    "025_mug": ObjectSymmetry(spin_axis=np.array([0.0, 0.0, 1.0])),
     "051_large_clamp": ObjectSymmetry(discrete=(np.eye(3), _RY)),
     "011_banana": ObjectSymmetry(),
 }
@@ -78,6 +83,48 @@ def upright_equivalent(rotation: np.ndarray, object_id: str) -> np.ndarray:
     sym = object_symmetry(object_id)
     candidates = sym.flips() if sym.axis is not None else list(sym.discrete)
     return max(candidates, key=lambda c: float((rotation @ c)[2, 2]))
+
+
+def spin_axis(object_id: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(direction, a point on it) of the object's spin axis in its model frame at `scale`, or None.
+    The model frame is centred on the bounding box, handle included, so the mug's axis is off the
+    origin: it is its cavity's."""
+    direction = object_symmetry(object_id).spin_axis
+    if direction is None:
+        return None
+    from dexmv_sim.objects import object_cavity
+
+    cavity = object_cavity(object_id, scale)
+    point = np.zeros(3) if cavity is None else np.array([cavity.center_xy[0], cavity.center_xy[1], 0.0])
+    return np.asarray(direction, dtype=float), point
+
+
+def turn_about(direction: np.ndarray, point: np.ndarray, degrees: float) -> np.ndarray:
+    """(4, 4) model-frame transform turning by `degrees` about the axis through `point`: a pose
+    times it is the object turned so."""
+    from scipy.spatial.transform import Rotation
+
+    out = np.eye(4)
+    out[:3, :3] = Rotation.from_rotvec(np.asarray(direction) * np.radians(degrees)).as_matrix()
+    out[:3, 3] = point - out[:3, :3] @ point
+    return out
+
+
+def spin_feature(points: np.ndarray, direction: np.ndarray, point: np.ndarray, surface: np.ndarray | None = None,
+                 tolerance_m: float = 0.004) -> np.ndarray:
+    """(N,) bool: the points (model frame) that quarter and half turns about the axis move off the
+    surface (`surface`: the model's points, default `points`): the feature that breaks the spin
+    symmetry (the mug's handle), the only evidence of how the object is turned about that axis."""
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points, dtype=float)
+    tree = cKDTree(points if surface is None else np.asarray(surface, dtype=float))
+    out = np.zeros(len(points), dtype=bool)
+    for degrees in (90.0, 180.0, 270.0):
+        turn = turn_about(direction, point, degrees)
+        dist, _ = tree.query(points @ turn[:3, :3].T + turn[:3, 3])
+        out |= dist > tolerance_m
+    return out
 
 
 def rotation_angle_deg(rot: np.ndarray) -> float:
