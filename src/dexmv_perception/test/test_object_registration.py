@@ -241,9 +241,9 @@ def test_a_held_object_turned_from_how_the_hand_holds_it_is_refused():
     assert not tracker._turned("005_tomato_soup_can", _pose(can_axis, [0.0, 0.0, 0.15]), [predicted])
 
 
-def _stale_held_mug(missed: int):
+def _held_mug_predicted_off(drifted: np.ndarray, missed: int):
     """The mug upright in the air beside a hand's keypoints, its track held and `missed` updates
-    unseen, predicted 11 cm away (where a palm's mis-perceived turn carried it): (estimate, truth)."""
+    unseen, predicted at `drifted` (where a palm's mis-perceived motion carried it): (estimate, truth)."""
     from dexmv_perception.objects.tracker import _Track
 
     truth = _pose(np.eye(3), [0.0, 0.0, 0.15])
@@ -253,14 +253,17 @@ def _stale_held_mug(missed: int):
         hand = renderer.motion.keypoints[0] - renderer.motion.keypoints[0].mean(axis=0)
         hand = 0.6 * hand + [0.075, 0.0, 0.15]  # a small hand just beside the mug
         tracker = ObjectTracker(["025_mug"], seed=0, config=CONFIG)
-        drifted = _pose(np.eye(3), [0.09, 0.07, 0.15])
-        palm = hand[[0, 5, 9, 13, 17]]
         tracker._tracks["025_mug"] = _Track(drifted, confidence=0.7, missed=missed, held=True, found_pose=drifted,
-                                            found_palm=palm)
+                                            found_palm=hand[[0, 5, 9, 13, 17]])
         (estimate,) = tracker.update(views, hand_keypoints=hand)
     finally:
         renderer.close()
     return estimate, truth
+
+
+def _stale_held_mug(missed: int):
+    """The held mug predicted 11 cm away, `missed` updates unseen."""
+    return _held_mug_predicted_off(_pose(np.eye(3), [0.09, 0.07, 0.15]), missed)
 
 
 def test_a_held_object_unseen_for_long_is_taken_where_it_is_clearly_seen_at_the_hand():
@@ -342,20 +345,7 @@ def test_a_held_objects_drifted_prediction_gives_way_to_what_is_seen():
     object's model), yet the palm's perceived motion drifts: where the object is clearly seen within
     held_max_step_m of the prediction and outranks it there, the prediction is refuted and the
     sight taken, turned or not."""
-    from dexmv_perception.objects.tracker import _Track
-
-    truth = _pose(np.eye(3), [0.0, 0.0, 0.15])
-    renderer = Renderer("relocate-mug", truth)
-    try:
-        views = renderer.views()
-        hand = renderer.motion.keypoints[0] - renderer.motion.keypoints[0].mean(axis=0)
-        hand = 0.6 * hand + [0.075, 0.0, 0.15]  # a small hand just beside the mug
-        drifted = _pose(Rotation.from_rotvec([0.0, 0.0, np.radians(140.0)]).as_matrix(), [0.035, 0.02, 0.15])
-        tracker = ObjectTracker(["025_mug"], seed=0, config=CONFIG)
-        tracker._tracks["025_mug"] = _Track(drifted, confidence=0.7, held=True, found_pose=drifted,
-                                            found_palm=hand[[0, 5, 9, 13, 17]])
-        (estimate,) = tracker.update(views, hand_keypoints=hand)
-    finally:
-        renderer.close()
+    drifted = _pose(Rotation.from_rotvec([0.0, 0.0, np.radians(140.0)]).as_matrix(), [0.035, 0.02, 0.15])
+    estimate, truth = _held_mug_predicted_off(drifted, missed=0)
     trans_mm, rot_deg = _errors(estimate, truth)
     assert trans_mm < 5.0 and rot_deg < 3.0 and estimate.confidence >= 0.6, (trans_mm, rot_deg, estimate.confidence)
