@@ -148,6 +148,16 @@ class _Track:
     found_palm: np.ndarray | None = None  # ... and the palm's keypoints (wrist, MCPs) then, when known
 
 
+@dataclass(frozen=True)
+class _SpinFeature:
+    """What the turn search needs of an object with a spin axis (symmetry.py), in its model frame."""
+
+    direction: np.ndarray  # the axis ...
+    point: np.ndarray  # ... and a point on it
+    tree: object  # KD-tree of the model's feature points (the handle)
+    checked: np.ndarray  # (len(check_points),) bool: which of the visibility check points are the feature's
+
+
 class _WholeSceneNeeded(Exception):
     """An update around the tracked objects found one that must be searched for in the whole scene;
     `tracked` holds what tracking gave for the objects so far (the whole scene's update would get
@@ -189,7 +199,7 @@ class ObjectTracker:
         self.config = config or TrackerConfig()
         self.mesh_dir = mesh_dir
         self._models: dict[str, ModelCloud] = {}
-        self._spin_features: dict[str, tuple | None] = {}
+        self._spin_features: dict[str, _SpinFeature | None] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -345,9 +355,8 @@ class ObjectTracker:
                     best = candidate
         return best
 
-    def _spin_feature(self, object_id: str) -> tuple[np.ndarray, np.ndarray, object, np.ndarray] | None:
-        """(spin axis direction, a point on it, KD-tree of the model's feature points, which check
-        points are features) for an object with a spin axis (symmetry.py), else None; built once."""
+    def _spin_feature(self, object_id: str) -> _SpinFeature | None:
+        """The spin feature of an object with a spin axis (symmetry.py), else None; built once."""
         if object_id not in self._spin_features:
             from scipy.spatial import cKDTree
 
@@ -362,7 +371,7 @@ class ObjectTracker:
                 reach = 2.0 * self.config.inlier_m
                 feature = spin_feature(model.model.points, *axis, tolerance_m=reach)
                 checked = spin_feature(model.check_points, *axis, surface=model.model.points, tolerance_m=reach)
-                entry = (*axis, cKDTree(model.model.points[feature]), checked)
+                entry = _SpinFeature(*axis, cKDTree(model.model.points[feature]), checked)
             self._spin_features[object_id] = entry
         return self._spin_features[object_id]
 
@@ -373,10 +382,10 @@ class ObjectTracker:
         four times where they see through it (ranking's weights, on the feature alone)."""
         from dexmv_perception.objects.registration import visibility
 
-        _, _, tree, only = self._spin_feature(object_id)
+        spin = self._spin_feature(object_id)
         local = (segment - pose[:3, 3]) @ pose[:3, :3]
-        dist, _ = tree.query(local, distance_upper_bound=self.config.inlier_m)
-        explained, violations, _ = visibility(self.model(object_id), pose, views, only=only)
+        dist, _ = spin.tree.query(local, distance_upper_bound=self.config.inlier_m)
+        explained, violations, _ = visibility(self.model(object_id), pose, views, only=spin.checked)
         return float(np.count_nonzero(np.isfinite(dist)) + explained - 4.0 * violations)
 
     def _spin_resolve(self, object_id: str, found: tuple[np.ndarray, PoseScore], pool: np.ndarray,
@@ -391,19 +400,18 @@ class ObjectTracker:
         does and the turn stays as it was. The last pose, not the hand's carry, is that reference:
         the perceived palm's turn is off by tens of degrees in a pour (measured on 25 pours: the
         held mug's rotation error 49 -> 31 degrees with this search, 32 with the carry instead)."""
-        cfg = self.config
-        if cfg.spin_steps < 2 or self._spin_feature(object_id) is None:
+        cfg, spin = self.config, self._spin_feature(object_id)
+        if cfg.spin_steps < 2 or spin is None:
             return found
-        direction, point = self._spin_feature(object_id)[:2]
         model = self.model(object_id)
         pose0 = found[0]
         segment = pool[np.linalg.norm(pool - pose0[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m]
         if len(segment) < cfg.min_cluster_points:
             return found
-        coarse = scene_cloud(voxel_downsample(segment, max(cfg.coarse_voxel_m, model.model.radius / 12.0)), 8)
+        coarse = scene_cloud(voxel_downsample(segment, self._coarse_voxel(object_id)), 8)
         turns = [pose0]
         for k in range(1, cfg.spin_steps):
-            start = pose0 @ turn_about(direction, point, 360.0 * k / cfg.spin_steps)
+            start = pose0 @ turn_about(spin.direction, spin.point, 360.0 * k / cfg.spin_steps)
             turns.append(icp(model, coarse, start, cfg.track_correspondence_m, 10, coarse=True))
         evidence = [self._spin_evidence(object_id, pose, segment, views) for pose in turns]
         anchor = 0 if last is None else min(range(len(turns)),
@@ -418,6 +426,11 @@ class ObjectTracker:
         score = score_pose(model, pose, segment, views, cfg.inlier_m)
         # a turn whose refinement slid off the body is no better a pose, whatever its feature says
         return (pose, score) if score.ranking >= found[1].ranking - cfg.spin_margin * abs(found[1].ranking) else found
+
+    def _coarse_voxel(self, object_id: str) -> float:
+        """The grid of coarse alignments (detection's hypotheses, the turn search): relative to the
+        object's size, so a twice-as-big mug needs no more points than a mug."""
+        return max(self.config.coarse_voxel_m, self.model(object_id).model.radius / 12.0)
 
     def _refutes(self, object_id: str, found: tuple[np.ndarray, PoseScore], expected: list[np.ndarray],
                  pool: np.ndarray, views: Sequence[DepthView]) -> bool:
@@ -514,7 +527,7 @@ class ObjectTracker:
                 return None
         best: tuple[float, np.ndarray, PoseScore] | None = None
         # grids relative to the object's size: a twice-as-big mug needs no more points than a mug
-        coarse_voxel = max(cfg.coarse_voxel_m, radius / 12.0)
+        coarse_voxel = self._coarse_voxel(object_id)
         fine_voxel = max(cfg.voxel_m, radius / 20.0)
         coarse_pool = voxel_downsample(pool, coarse_voxel)
         # places to try: first the centres of object-sized clusters (largest first), then spread-out
@@ -723,12 +736,12 @@ class ObjectTracker:
             # drifts (its palm keypoints are 1-3 cm off, sometimes mirrored), and a carried prediction
             # that drifted refused the object seen where it was, at twice the prediction's score,
             # for a second and more (a pour's mug)
-            refuted = held and found is not None and (jumped or self._turned(object_id, found[0], expected)) \
+            turned = held and found is not None and self._turned(object_id, found[0], expected)
+            refuted = held and found is not None and (jumped or turned) \
                 and self._refutes(object_id, found, expected, pool, views)
             if jumped and ((held and not refound and not refuted) or confidence(found[1]) < cfg.doubt_confidence):
                 found = None
-            if found is not None and held and not refound and not refuted \
-                    and self._turned(object_id, found[0], expected):
+            if found is not None and turned and not refound and not refuted:
                 found = None  # nor turned half round from how the hand holds it (either way fits a mug's body)
             if found is None or confidence(found[1]) < floor:
                 if track is not None and track.missed < cfg.keep_lost_updates:
