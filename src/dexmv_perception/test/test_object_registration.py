@@ -171,6 +171,23 @@ def test_tracker_refuses_bad_arguments():
     assert ObjectTracker(["025_mug"]).update([view], hand_keypoints=np.full((21, 3), np.nan)) == []
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("spin_every", 0, "spin_every must be a whole number >= 1"),
+    ("held_redetect_every", 0, "held_redetect_every must be a whole number >= 1"),
+    ("pixel_stride", 1.5, "pixel_stride must be a whole number"),
+    ("keep_lost_updates", -1, "keep_lost_updates must be a whole number >= 0"),
+    ("voxel_m", 0.0, "voxel_m must be > 0 m"),
+    ("inlier_m", float("nan"), "inlier_m must be finite"),
+    ("held_max_step_m", -0.01, "held_max_step_m must be finite and >= 0"),
+    ("recheck_drop", 1.5, r"recheck_drop is a confidence share in \[0, 1\]"),
+])
+def test_tracker_config_refuses_settings_it_cannot_run_with(field, value, message):
+    # each of these once divided by zero, looped zero times or compared a distance with NaN deep in an update
+    with pytest.raises(ValueError, match=message):
+        TrackerConfig(**{field: value})
+    assert TrackerConfig(spin_every=1, held_redetect_every=1, keep_lost_updates=0).spin_every == 1
+
+
 def _track_held_mug(with_keypoints: bool, regional: bool = True) -> tuple[list[float], ObjectTracker]:
     """The mug of relocate-mug (seed 100) from the closing of the hand through lift and carry, every
     third frame, each view's mask the hand's true pixels grown by 15 px (as perception's hull around

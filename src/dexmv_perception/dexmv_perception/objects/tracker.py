@@ -136,6 +136,35 @@ class TrackerConfig:
     regional: bool = True  # objects tracked where predicted: build the scene only around them (whole
     # scene when one must be searched for); False: the whole scene on every update (same poses, slower)
 
+    def __post_init__(self) -> None:
+        """Refuse settings the tracker would divide by, loop zero times over, or compare nonsensically."""
+        for name in _POSITIVE_COUNTS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrackerConfig.{name} must be a whole number >= 1, got {value!r}")
+        for name in ("detect_random_rotations", "redetect_random_rotations", "keep_lost_updates",
+                     "held_stale_updates", "min_cluster_points"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrackerConfig.{name} must be a whole number >= 0, got {value!r}")
+        for name, value in vars(self).items():
+            if isinstance(value, float) and not (np.isfinite(value) and value >= 0.0):
+                raise ValueError(f"TrackerConfig.{name} must be finite and >= 0, got {value!r}")
+        for name in _POSITIVE_LENGTHS:
+            if getattr(self, name) <= 0.0:
+                raise ValueError(f"TrackerConfig.{name} must be > 0 m, got {getattr(self, name)!r}")
+        for name in ("lost_confidence", "doubt_confidence", "recheck_drop", "min_confidence", "unseen_decay"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"TrackerConfig.{name} is a confidence share in [0, 1], got {getattr(self, name)!r}")
+
+
+# TrackerConfig's fields that count steps, turns or updates and must be at least one
+_POSITIVE_COUNTS = ("pixel_stride", "table_refit_every", "spin_steps", "spin_every", "detect_headings",
+                    "detect_keep", "detect_max_seeds", "held_redetect_every")
+# ... and the lengths that must not be zero (grid sizes, radii, correspondence distances)
+_POSITIVE_LENGTHS = ("voxel_m", "coarse_voxel_m", "max_range_m", "hand_radius_m", "masked_hand_radius_m",
+                     "inlier_m", "track_correspondence_m", "fine_correspondence_m", "cluster_gap_m")
+
 
 @dataclass
 class _Track:
