@@ -30,6 +30,7 @@ class PoseTrackWriter:
         self.frame, self.object_ids = frame, list(object_ids)
         self.stamps: list[float] = []
         self.keypoints: list[np.ndarray] = []
+        self.raw: list[np.ndarray] = []  # before the online filter, for an offline smoothing at save
         self.confidence: list[np.ndarray] = []
         self.hand_confidence: list[float] = []
         self.sides: list[str] = []
@@ -38,10 +39,12 @@ class PoseTrackWriter:
         self.mano: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
 
     def add(self, stamp: float, keypoints: np.ndarray, confidence: np.ndarray, hand_confidence: float, side: str,
-            objects=(), mano=None) -> None:
+            objects=(), mano=None, raw: np.ndarray | None = None) -> None:
+        """One frame. raw: the keypoints before the online temporal filter, needed by save(smooth_s > 0)."""
         conf = np.asarray(confidence, dtype=float)
         self.stamps.append(float(stamp))
         self.keypoints.append(np.where(conf[:, None] > 0, keypoints, np.nan))
+        self.raw.append(np.full((21, 3), np.nan) if raw is None else np.asarray(raw, dtype=float))
         self.confidence.append(conf)
         self.hand_confidence.append(float(hand_confidence))
         self.sides.append(side)
@@ -59,18 +62,29 @@ class PoseTrackWriter:
     def __len__(self) -> int:
         return len(self.stamps)
 
+    def has_mano(self) -> bool:
+        return any(m is not None for m in self.mano)
+
     def handedness(self) -> str:
         right = sum(s == "right" for s in self.sides)
         left = sum(s == "left" for s in self.sides)
         return "" if right == left == 0 else ("right" if right >= left else "left")
 
-    def save(self, path: str | Path, meta: dict | None = None) -> Path:
+    def save(self, path: str | Path, meta: dict | None = None, smooth_s: float = 0.0) -> Path:
+        """Write the file; smooth_s > 0: the keypoints are the raw ones smoothed over time both ways
+        (hand/offline_smoothing.py) instead of the online filter's."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         t, k = len(self), len(self.object_ids)
-        has_mano = any(m is not None for m in self.mano)
+        has_mano = self.has_mano()
+        keypoints = np.array(self.keypoints).reshape(t, 21, 3)
+        if smooth_s > 0 and t:
+            from dexmv_perception.hand.offline_smoothing import smooth_keypoints
+
+            keypoints = smooth_keypoints(np.array(self.stamps), np.array(self.raw).reshape(t, 21, 3),
+                                         np.array(self.confidence).reshape(t, 21), smooth_s)
         arrays = {
-            "keypoints": np.array(self.keypoints).reshape(t, 21, 3),
+            "keypoints": keypoints,
             "confidence": np.array(self.confidence).reshape(t, 21),
             "stamps": np.array(self.stamps, dtype=float),
             "frame": np.array(self.frame),

@@ -459,6 +459,39 @@ def test_one_euro_holds_missing_points_and_restarts_after_a_gap():
     assert np.isnan(never).all()
 
 
+# ---------------------------------------------------------------- offline smoothing
+
+
+def test_offline_smoothing_removes_jitter_without_lag_and_ignores_unseen_frames():
+    from dexmv_perception.hand.offline_smoothing import smooth_keypoints
+
+    rng = np.random.default_rng(4)
+    stamps = np.arange(90) / 30.0
+    truth = np.zeros((90, 2, 3))
+    truth[:, :, 0] = 0.5 * stamps[:, None]  # a reach at 0.5 m/s: a centred window has no lag on it
+    noisy = truth + rng.normal(0.0, 0.004, truth.shape)
+    confidence = np.ones((90, 2))
+    out = smooth_keypoints(stamps, noisy, confidence, 0.05)
+    inner = slice(5, 85)  # the ends see one side only
+    assert np.abs((out - truth)[inner, :, 0].mean()) < 0.0005  # no lag (the online filter's would be > 0)
+    assert np.linalg.norm(out - truth, axis=2)[inner].mean() < 0.7 * np.linalg.norm(noisy - truth, axis=2)[inner].mean()
+    # a frame where keypoint 1 was not seen: NaN there, and its (wild) value weighs nothing around it
+    wild, unseen = noisy.copy(), confidence.copy()
+    wild[40, 1], unseen[40, 1] = 5.0, 0.0
+    gapped = smooth_keypoints(stamps, wild, unseen, 0.05)
+    assert np.isnan(gapped[40, 1]).all() and np.isfinite(gapped[40, 0]).all()
+    assert np.linalg.norm(gapped[39:42:2, 1] - truth[39:42:2, 1], axis=1).max() < 0.02
+    # frames given out of order are smoothed by time; sigma 0 keeps the seen keypoints as they are
+    order = rng.permutation(90)
+    np.testing.assert_allclose(smooth_keypoints(stamps[order], noisy[order], confidence[order], 0.05), out[order])
+    np.testing.assert_array_equal(smooth_keypoints(stamps, noisy, confidence, 0.0), noisy)
+    for bad in (dict(sigma_s=-0.1), dict(sigma_s=float("nan")), dict(stamps=np.full(90, np.nan)),
+                dict(confidence=np.ones((90, 3)))):
+        args = dict(stamps=stamps, keypoints=noisy, confidence=confidence, sigma_s=0.05) | bad
+        with pytest.raises(ValueError, match="smooth_keypoints"):
+            smooth_keypoints(**args)
+
+
 # ---------------------------------------------------------------- the commands
 
 
@@ -488,6 +521,16 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
     assert np.mean(error) < 0.03, np.mean(error)  # the benchmark's figure is ~15 mm; 10 frames at 10 fps here
     keypoints, confidence = load_keypoints(out)  # what dexmv retarget reads
     assert keypoints.shape == (recording.frames, 21, 3) and confidence.shape == (recording.frames, 21)
+    # smoothed over time by default; --smooth-s 0: the online filter's keypoints, on the same frames
+    assert poses["meta"]["smooth_s"] == 0.05 and any("smoothed" in note for note in poses["meta"]["notes"])
+    online = tmp_path / "online.npz"
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(online), "--objects",
+                  "--smooth-s", "0", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    unsmoothed = load_poses(online)
+    assert unsmoothed["meta"]["smooth_s"] == 0
+    np.testing.assert_array_equal(np.isnan(unsmoothed["keypoints"]), np.isnan(poses["keypoints"]))
+    assert not np.allclose(unsmoothed["keypoints"][seen], poses["keypoints"][seen])
 
 
 def test_perceive_with_a_mano_file_fills_the_mano_fields(recording, tmp_path):
@@ -569,6 +612,8 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
     assert result == json.loads(report.read_text()) and result["complete"]
     first, second = result["recordings"]
     assert first["hand_mpjpe_mm"] == second["hand_mpjpe_mm"] < 40.0
+    assert 0 < first["hand_mpjpe_mm_smoothed_offline"] < 40.0  # what dexmv perceive writes
+    assert result["summary"]["hand_mpjpe_mm_smoothed_offline"]["count"] == 2
     assert result["summary"]["hand_mpjpe_mm"]["mean"] == first["hand_mpjpe_mm"]
     assert result["summary"]["recordings"] == 2
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -583,6 +628,11 @@ def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2 and "nowhere" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = _dexmv("perceive", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "p.npz"))
     assert done.returncode == 2 and "none.mp4" in done.stderr
+    done = _dexmv("perceive", "--recording", str(tmp_path), "--out", str(tmp_path / "p.npz"), "--smooth-s", "-1")
+    assert done.returncode == 2 and "--smooth-s" in done.stderr
+    done = _dexmv("perceive", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "p.npz"),
+                  "--smooth-s", "0.1")
+    assert done.returncode == 2 and "--smooth-s" in done.stderr
 
 
 def test_perceiving_a_recording_twice_gives_the_same_hand_and_objects(recording):
