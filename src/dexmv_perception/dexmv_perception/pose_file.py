@@ -30,7 +30,7 @@ class PoseTrackWriter:
         self.frame, self.object_ids = frame, list(object_ids)
         self.stamps: list[float] = []
         self.keypoints: list[np.ndarray] = []
-        self.raw: list[np.ndarray] = []  # before the online filter, for an offline smoothing at save
+        self.raw: list[np.ndarray | None] = []  # before the online filter, for an offline smoothing at save
         self.confidence: list[np.ndarray] = []
         self.hand_confidence: list[float] = []
         self.sides: list[str] = []
@@ -44,7 +44,7 @@ class PoseTrackWriter:
         conf = np.asarray(confidence, dtype=float)
         self.stamps.append(float(stamp))
         self.keypoints.append(np.where(conf[:, None] > 0, keypoints, np.nan))
-        self.raw.append(np.full((21, 3), np.nan) if raw is None else np.asarray(raw, dtype=float))
+        self.raw.append(None if raw is None else np.asarray(raw, dtype=float))
         self.confidence.append(conf)
         self.hand_confidence.append(float(hand_confidence))
         self.sides.append(side)
@@ -80,6 +80,10 @@ class PoseTrackWriter:
         keypoints = np.array(self.keypoints).reshape(t, 21, 3)
         if smooth_s > 0 and t:
             from dexmv_perception.hand.offline_smoothing import smooth_keypoints
+
+            if any(r is None for r in self.raw):  # smoothing without them would write no keypoints at all
+                raise ValueError("PoseTrackWriter.save(smooth_s > 0) needs every frame's unfiltered keypoints "
+                                 "(add(..., raw=...))")
 
             keypoints = smooth_keypoints(np.array(self.stamps), np.array(self.raw).reshape(t, 21, 3),
                                          np.array(self.confidence).reshape(t, 21), smooth_s)

@@ -462,7 +462,7 @@ def test_one_euro_holds_missing_points_and_restarts_after_a_gap():
 # ---------------------------------------------------------------- offline smoothing
 
 
-def test_offline_smoothing_removes_jitter_without_lag_and_ignores_unseen_frames():
+def test_offline_smoothing_removes_jitter_without_lag_and_ignores_unseen_frames(tmp_path):
     from dexmv_perception.hand.offline_smoothing import smooth_keypoints
 
     rng = np.random.default_rng(4)
@@ -485,6 +485,14 @@ def test_offline_smoothing_removes_jitter_without_lag_and_ignores_unseen_frames(
     order = rng.permutation(90)
     np.testing.assert_allclose(smooth_keypoints(stamps[order], noisy[order], confidence[order], 0.05), out[order])
     np.testing.assert_array_equal(smooth_keypoints(stamps, noisy, confidence, 0.0), noisy)
+    # a poses file asked to smooth keypoints it was not given unfiltered refuses instead of writing none
+    from dexmv_perception.pose_file import PoseTrackWriter
+
+    writer = PoseTrackWriter("world")
+    writer.add(0.0, np.zeros((21, 3)), np.ones(21), 1.0, "right")
+    with pytest.raises(ValueError, match="raw"):
+        writer.save(tmp_path / "poses.npz", smooth_s=0.05)
+    assert not (tmp_path / "poses.npz").exists()
     for bad in (dict(sigma_s=-0.1), dict(sigma_s=float("nan")), dict(stamps=np.full(90, np.nan)),
                 dict(confidence=np.ones((90, 3)))):
         args = dict(stamps=stamps, keypoints=noisy, confidence=confidence, sigma_s=0.05) | bad

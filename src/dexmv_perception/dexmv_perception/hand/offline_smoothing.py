@@ -11,7 +11,7 @@ sigma is in seconds (stamps, not frame counts: dropped frames and other frame ra
 smoothing). 0.05 s is a cut-off near 3 Hz (1 / (2 pi sigma)), above the band of deliberate hand
 motion in table-top manipulation. Over 50 synthetic recordings (five relocations seeds 0-4, pours
 seeds 0-19 and 100-104; lite model, 30 fps) hand MPJPE 19.85 mm online -> 18.57 (0.033 s), 18.36
-(0.05 s), 18.57 (0.067 s), 19.81 (0.1 s): beyond about two frames the motion's own detail goes.
+(0.05 s), 18.57 (0.067 s), 19.81 (0.1 s): wider windows begin to smooth away the motion itself.
 """
 
 from __future__ import annotations
