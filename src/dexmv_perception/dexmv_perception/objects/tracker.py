@@ -56,6 +56,7 @@ from dexmv_perception.objects.registration import (
     icp,
     scene_cloud,
     score_pose,
+    visibility,
 )
 from dexmv_perception.objects.segmentation import (
     TABLE_FRAME_PLANE,
@@ -70,6 +71,8 @@ from dexmv_perception.objects.segmentation import (
 from dexmv_perception.objects.symmetry import (
     rotation_angle_deg,
     rotation_error_deg,
+    spin_axis,
+    spin_feature,
     turn_about,
 )
 from dexmv_perception.rigid_fit import rigid_motion
@@ -349,10 +352,7 @@ class ObjectTracker:
         """ICP from the prediction (and from `also`, another place the object may be: a resting
         object at the hand may have been lifted by it) and, when worse than last frame, from nearby starts."""
         cfg, model = self.config, self.model(object_id)
-        near = np.linalg.norm(pool - predicted[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
-        if also is not None:
-            near |= np.linalg.norm(pool - also[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m
-        segment = pool[near]
+        segment = pool[self._around(object_id, pool, [predicted] if also is None else [predicted, also])]
         if model.model.radius / 20.0 > cfg.voxel_m:
             segment = voxel_downsample(segment, model.model.radius / 20.0)
         if len(segment) < cfg.min_cluster_points:
@@ -384,12 +384,19 @@ class ObjectTracker:
                     best = candidate
         return best
 
+    def _around(self, object_id: str, pool: np.ndarray, poses: Sequence[np.ndarray]) -> np.ndarray:
+        """(N,) bool: the pool's points within the object's radius plus `crop_margin_m` of any of
+        the poses' origins (the points an object placed there could explain)."""
+        reach = self.model(object_id).model.radius + self.config.crop_margin_m
+        near = np.zeros(len(pool), dtype=bool)
+        for pose in poses:
+            near |= np.linalg.norm(pool - pose[:3, 3], axis=1) < reach
+        return near
+
     def _spin_feature(self, object_id: str) -> _SpinFeature | None:
         """The spin feature of an object with a spin axis (symmetry.py), else None; built once."""
         if object_id not in self._spin_features:
             from scipy.spatial import cKDTree
-
-            from dexmv_perception.objects.symmetry import spin_axis, spin_feature
 
             axis = spin_axis(object_id, self.scales[object_id])
             entry = None
@@ -409,8 +416,6 @@ class ObjectTracker:
         """How much this update's points say for `pose`'s turn about the spin axis: the segment's
         points on the posed feature (the handle), its surface seen where the images show it, less
         four times where they see through it (ranking's weights, on the feature alone)."""
-        from dexmv_perception.objects.registration import visibility
-
         spin = self._spin_feature(object_id)
         local = (segment - pose[:3, 3]) @ pose[:3, :3]
         dist, _ = spin.tree.query(local, distance_upper_bound=self.config.inlier_m)
@@ -434,7 +439,7 @@ class ObjectTracker:
             return found
         model = self.model(object_id)
         pose0 = found[0]
-        segment = pool[np.linalg.norm(pool - pose0[:3, 3], axis=1) < model.model.radius + cfg.crop_margin_m]
+        segment = pool[self._around(object_id, pool, [pose0])]
         if len(segment) < cfg.min_cluster_points:
             return found
         coarse = scene_cloud(voxel_downsample(segment, self._coarse_voxel(object_id)), 8)
@@ -472,11 +477,7 @@ class ObjectTracker:
         pose = found[0]
         if min(np.linalg.norm(pose[:3, 3] - p[:3, 3]) for p in expected) > cfg.held_max_step_m:
             return False
-        reach = model.model.radius + cfg.crop_margin_m
-        near = np.zeros(len(pool), dtype=bool)
-        for p in [pose, *expected]:
-            near |= np.linalg.norm(pool - p[:3, 3], axis=1) < reach
-        segment = pool[near]
+        segment = pool[self._around(object_id, pool, [pose, *expected])]
         mine = score_pose(model, pose, segment, views, cfg.inlier_m).ranking
         theirs = max(score_pose(model, p, segment, views, cfg.inlier_m).ranking for p in expected)
         return mine > 0 and mine - theirs > cfg.refute_margin * mine
