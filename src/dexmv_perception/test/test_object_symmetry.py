@@ -125,26 +125,35 @@ def test_table_plane_and_hand_neighbourhood():
     assert near.tolist() == [True, False]
 
 
-def test_points_near_segments_matches_the_distance_to_every_bone():
-    """The pruned search (a box around the bones, each bone testing only unclaimed points) gives what
-    the distance to the nearest bone says, with unknown keypoints' bones left out."""
+def test_points_near_segments_matches_the_distance_to_every_bone(monkeypatch):
+    """The vectorised search (a box around the bones, every bone at once in float32 about the box's
+    centre, in blocks of points) gives what the distance to the nearest bone says, with unknown
+    keypoints' bones left out, wherever in the room the hand is and whatever the block size."""
+    from dexmv_perception.objects import segmentation
     from dexmv_perception.objects.segmentation import HAND_BONES
 
     rng = np.random.default_rng(3)
-    keypoints = rng.uniform(-0.08, 0.08, (21, 3))
-    keypoints[7] = np.nan
-    points = rng.uniform(-0.15, 0.15, (4000, 3))
-    dist = np.full(len(points), np.inf)
-    for i, j in HAND_BONES:
-        a, b = keypoints[i], keypoints[j]
-        if not (np.isfinite(a).all() and np.isfinite(b).all()):
-            continue
-        t = np.clip((points - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
-        dist = np.minimum(dist, np.linalg.norm(points - (a + t[:, None] * (b - a)), axis=1))
-    near = points_near_segments(points, keypoints, 0.02)
-    assert 0 < near.sum() < len(points)
-    assert np.array_equal(near, dist < 0.02)
+    for offset in (np.zeros(3), np.array([0.4, -0.3, 0.8])):
+        keypoints = rng.uniform(-0.08, 0.08, (21, 3)) + offset
+        keypoints[7] = np.nan
+        points = rng.uniform(-0.15, 0.15, (4000, 3)) + offset
+        dist = np.full(len(points), np.inf)
+        for i, j in HAND_BONES:
+            a, b = keypoints[i], keypoints[j]
+            if not (np.isfinite(a).all() and np.isfinite(b).all()):
+                continue
+            t = np.clip((points - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
+            dist = np.minimum(dist, np.linalg.norm(points - (a + t[:, None] * (b - a)), axis=1))
+        clear = np.abs(dist - 0.02) > 1e-6  # float32 decides points a micrometre from the surface either way
+        assert clear.mean() > 0.99
+        near = points_near_segments(points, keypoints, 0.02)
+        assert 0 < near.sum() < len(points)
+        assert np.array_equal(near[clear], (dist < 0.02)[clear])
+        monkeypatch.setattr(segmentation, "_NEAR_CHUNK", 300)
+        assert np.array_equal(points_near_segments(points, keypoints, 0.02), near)
+        monkeypatch.undo()
     assert not points_near_segments(points, np.full((21, 3), np.nan), 0.02).any()
+    assert not points_near_segments(np.zeros((0, 3)), keypoints, 0.02).any()
 
 
 def test_depth_view_checks_its_inputs():
