@@ -69,7 +69,7 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     from dexmv_capture.synthetic.synthesize import load_ground_truth
     from dexmv_perception.cli.perceive import objects_of_synthetic_recording
     from dexmv_perception.perception import Perception
-    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+    from dexmv_perception.rig_recording import READ_AHEAD, iterate_moments, open_rig_recording
 
     directory = Path(directory)
     arrays, meta = load_ground_truth(directory / "ground_truth.npz")
@@ -94,7 +94,7 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     perception.warm_up()
     start = time.perf_counter()
     try:
-        for stamp, moment in iterate_moments(rig):
+        for stamp, moment in iterate_moments(rig, read_ahead=READ_AHEAD):
             result = perception.update(moment, stamp)
             t = int(np.argmin(np.abs(gt_stamps - stamp)))
             hand = result.hand

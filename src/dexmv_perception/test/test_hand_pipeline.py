@@ -672,3 +672,48 @@ def test_perceiving_a_recording_twice_gives_the_same_hand_and_objects(recording)
     assert len(first[1]) == len(second[1])
     for a, b in zip(first[1], second[1], strict=True):
         assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_reading_ahead_gives_the_same_moments_and_stops_cleanly(recording):
+    """`iterate_moments(read_ahead=k)` (what perceive, the benchmark and demos use) yields the same
+    moments in the same order as decoding on demand; a caller that stops early stops the worker and
+    its readers; an error in the worker's iterator reaches the caller, after the items before it."""
+    import threading
+
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording, read_ahead_of
+
+    rig = open_rig_recording(recording.out_dir)
+    plain = list(iterate_moments(rig, max_frames=6))
+    ahead = list(iterate_moments(rig, max_frames=6, read_ahead=2))
+    assert [s for s, _ in ahead] == [s for s, _ in plain] and len(plain) == 6
+    for (_, a), (_, b) in zip(ahead, plain, strict=True):
+        assert [f.name for f in a] == [f.name for f in b]
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x.color, y.color) and np.array_equal(x.depth_m, y.depth_m)
+
+    moments = iterate_moments(rig, read_ahead=3)
+    next(moments)
+    moments.close()  # a caller that stops early (a break, Ctrl-C)
+    assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())
+
+    closed = []
+
+    def failing():
+        try:
+            yield 1
+            yield 2
+            raise ValueError("frame 3 of camera1.db3 is corrupt")
+        finally:
+            closed.append(True)
+
+    got = []
+    with pytest.raises(ValueError, match=r"frame 3 of camera1\.db3"):
+        for item in read_ahead_of(failing(), 1):
+            got.append(item)
+    assert got == [1, 2] and closed == [True]
+
+    endless = (k for k in iter(int, 1))  # never ends: only the caller's stop ends the worker
+    reader = read_ahead_of(endless, 2)
+    assert [next(reader) for _ in range(3)] == [0, 0, 0]
+    reader.close()
+    assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())

@@ -46,7 +46,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
         from dexmv_perception.hand.tracker import HandTrackerConfig
         from dexmv_perception.perception import Perception
         from dexmv_perception.pose_file import PoseTrackWriter
-        from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+        from dexmv_perception.rig_recording import READ_AHEAD, iterate_moments, open_rig_recording
     except ImportError as err:  # pragma: no cover - perception is part of the workspace
         raise PerceptionUnavailable(f"dexmv_perception cannot be imported ({err}); use --ground-truth") from None
     from dexmv_capture.synthetic.synthesize import load_ground_truth
@@ -58,7 +58,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
                             object_scales={k: v for k, v in scales.items() if k in object_ids}, seed=seed)
     writer = PoseTrackWriter("world", perception.object_ids or object_ids)
     try:
-        for stamp, frames in iterate_moments(rig):
+        for stamp, frames in iterate_moments(rig, read_ahead=READ_AHEAD):
             result = perception.update(frames, stamp)
             hand = result.hand
             writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,

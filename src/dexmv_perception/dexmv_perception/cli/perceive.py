@@ -90,7 +90,7 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     from dexmv_perception.hand.tracker import HandTrackerConfig
     from dexmv_perception.perception import Perception
     from dexmv_perception.pose_file import PoseTrackWriter
-    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+    from dexmv_perception.rig_recording import READ_AHEAD, iterate_moments, open_rig_recording
 
     rig = open_rig_recording(args.recording, args.extrinsics)
     if args.objects is None:
@@ -106,7 +106,7 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     detected = 0
     bar = _progress(args.max_frames, f"perceiving {Path(args.recording).name}", args.no_progress)
     try:
-        for stamp, frames in iterate_moments(rig, args.max_frames):
+        for stamp, frames in iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD):
             result = perception.update(frames, stamp)
             hand = result.hand
             writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,
