@@ -112,17 +112,22 @@ def read_ahead_of(items: Iterator, depth: int) -> Iterator:
         return False
 
     def pump() -> None:
+        failed = False
         try:
             for item in items:
                 if not offer(item):
                     break
         except BaseException as err:  # handed to the caller, who decides
+            failed = True
             offer(_Raised(err))
-        finally:
+        try:
             close = getattr(items, "close", None)
             if callable(close):
                 close()
-            offer(_END)
+        except BaseException as err:  # a reader that fails to close: said, never a caller left waiting
+            if not failed:
+                offer(_Raised(err))
+        offer(_END)
 
     worker = threading.Thread(target=pump, name="read-ahead", daemon=True)
     worker.start()

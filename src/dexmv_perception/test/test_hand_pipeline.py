@@ -712,6 +712,21 @@ def test_reading_ahead_gives_the_same_moments_and_stops_cleanly(recording):
             got.append(item)
     assert got == [1, 2] and closed == [True]
 
+    class FailsToClose:  # an iterator whose close raises (a reader librealsense cannot stop)
+        def __init__(self):
+            self.items = iter([1, 2])
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.items)
+
+        def close(self):
+            raise RuntimeError("camera2.db3: playback did not stop")
+
+    with pytest.raises(RuntimeError, match="playback did not stop"):
+        assert list(read_ahead_of(FailsToClose(), 1)) == [1, 2]
     endless = (k for k in iter(int, 1))  # never ends: only the caller's stop ends the worker
     reader = read_ahead_of(endless, 2)
     assert [next(reader) for _ in range(3)] == [0, 0, 0]

@@ -23,6 +23,7 @@ from dexmv_perception.objects.depth_view import DepthView, PixelBox
 # the hand's bones as keypoint pairs (project order): wrist-to-MCP and finger segments
 HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
               (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20), (5, 9), (9, 13), (13, 17))
+_NEAR_CHUNK = 20000  # points per block of points_near_segments (its (points, bones) arrays stay a few MB)
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,6 @@ def points_near_segments(points: np.ndarray, keypoints: np.ndarray, radius: floa
         d2 = (p * p).sum(axis=1)[:, None] - 2.0 * (p @ a32.T) + a2 - t * (2.0 * along - t * length2)
         near[chunk] = (d2 < r2).any(axis=1)
     return near
-
-
-_NEAR_CHUNK = 20000  # points per block of points_near_segments (its (points, bones) arrays stay a few MB)
 
 
 def forearm_segment(keypoints: np.ndarray, length_m: float) -> np.ndarray | None:
