@@ -541,6 +541,63 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
     assert not np.allclose(unsmoothed["keypoints"][seen], poses["keypoints"][seen])
 
 
+def test_perceive_interrupted_keeps_the_frames_perceived(recording, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during `dexmv perceive` (a KeyboardInterrupt at the fourth moment) writes the three
+    frames perceived, marked incomplete, says where, and the interrupt goes on (the CLI exits 130)."""
+    import argparse
+
+    from dexmv_perception.cli import perceive
+    from dexmv_perception.perception import Perception
+    from dexmv_perception.pose_file import load_poses
+
+    calls = {"n": 0}
+    update = Perception.update
+
+    def interrupted_at_the_fourth(self, frames, stamp):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return update(self, frames, stamp)
+
+    monkeypatch.setattr(Perception, "update", interrupted_at_the_fourth)
+    parser = argparse.ArgumentParser()
+    perceive.add_arguments(parser)
+    out = tmp_path / "poses.npz"
+    args = parser.parse_args(["--recording", str(recording.out_dir), "--out", str(out), "--objects", "--no-progress"])
+    with pytest.raises(KeyboardInterrupt):
+        perceive.run(args)
+    poses = load_poses(out)
+    assert poses["keypoints"].shape == (3, 21, 3) and poses["meta"]["complete"] is False
+    assert poses["meta"]["notes"][0].startswith("interrupted (Ctrl-C) after 3 frames")
+    assert f"wrote the 3 frames perceived so far to {out}" in capsys.readouterr().err
+
+    # the same for a video, where an hour of a phone's clip is what Ctrl-C would lose
+    import imageio.v2 as imageio
+
+    from dexmv_capture.recording import RecordingReader
+    from dexmv_perception.monocular import MonocularHand
+
+    clip = tmp_path / "clip.mp4"
+    with RecordingReader(recording.recordings["camera1"]) as reader:
+        imageio.mimwrite(clip, [f.color for f in reader], fps=10, macro_block_size=1)
+    calls["n"] = 0
+    hand_update = MonocularHand.update
+
+    def hand_interrupted_at_the_fourth(self, rgb, stamp):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return hand_update(self, rgb, stamp)
+
+    monkeypatch.setattr(MonocularHand, "update", hand_interrupted_at_the_fourth)
+    out = tmp_path / "clip_poses.npz"
+    with pytest.raises(KeyboardInterrupt):
+        perceive.run(parser.parse_args(["--video", str(clip), "--out", str(out), "--no-progress"]))
+    poses = load_poses(out)
+    assert poses["frame"] == "hand_relative" and poses["keypoints"].shape == (3, 21, 3)
+    assert poses["meta"]["complete"] is False and "interrupted" in poses["meta"]["notes"][0]
+
+
 def test_perceive_with_a_mano_file_fills_the_mano_fields(recording, tmp_path):
     from dexmv_perception.mano import write_synthetic_mano_file
     from dexmv_perception.pose_file import load_poses

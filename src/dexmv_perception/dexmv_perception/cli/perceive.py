@@ -7,6 +7,7 @@ keypoints (MediaPipe's metric landmarks, wrist at the origin), enough for finger
 
 The output .npz is what `dexmv retarget --input` reads (`keypoints`, `confidence`, plus stamps,
 frame, handedness, object poses and MANO parameters; see dexmv_perception/pose_file.py).
+Ctrl-C writes the frames perceived so far (meta `complete` false) before it stops.
 
 examples:
   dexmv perceive --recording recordings/pour --out pour_poses.npz
@@ -104,6 +105,7 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     writer = PoseTrackWriter("world", perception.object_ids or ids)
     smooth_s = DEFAULT_SIGMA_S if args.smooth_s is None else args.smooth_s
     detected = 0
+    interrupted = False
     bar = _progress(args.max_frames, f"perceiving {Path(args.recording).name}", args.no_progress)
     try:
         for stamp, frames in iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD):
@@ -113,19 +115,36 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
                        result.mano, raw=hand.raw)
             detected += hand.detected
             bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True  # the frames perceived so far are written below, then the interrupt goes on
     finally:
         bar.close()
         perception.close()
     notes = list(perception.notes)
+    if interrupted:
+        notes.insert(0, f"interrupted (Ctrl-C) after {len(writer)} frames: the recording's later frames are missing")
     if smooth_s > 0:
         notes.append(f"keypoints smoothed over time both ways (sigma {smooth_s:g} s; --smooth-s 0: as published online)"
                      + ("; MANO was fitted to the online keypoints" if writer.has_mano() else ""))
     meta = {"source": str(args.recording), "cameras": rig.cameras, "model_complexity": config.model_complexity,
             "lite_fallback": config.model_complexity == 1 and config.lite_fallback, "crop": config.crop,
-            "smooth_s": smooth_s, "notes": notes}
-    path = writer.save(args.out, meta, smooth_s=smooth_s)
+            "smooth_s": smooth_s, "complete": not interrupted, "notes": notes}
+    path = _save_or_interrupt(writer, args.out, meta, interrupted, smooth_s=smooth_s)
     return path, {"frames": len(writer), "detected": detected, "notes": notes,
                   "handedness": writer.handedness(), "objects": writer.object_ids}
+
+
+def _save_or_interrupt(writer, out: str | Path, meta: dict, interrupted: bool, smooth_s: float = 0.0) -> Path:
+    """Write the poses file; after a Ctrl-C, write the frames perceived so far (meta complete
+    false), say where, and let the interrupt go on: an hour of perceiving is not lost to it."""
+    if interrupted and not len(writer):
+        raise KeyboardInterrupt
+    path = writer.save(out, meta, smooth_s=smooth_s)
+    if interrupted:
+        print(f"dexmv perceive: interrupted; wrote the {len(writer)} frames perceived so far to {path}",
+              file=sys.stderr)
+        raise KeyboardInterrupt
+    return path
 
 
 def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
@@ -136,6 +155,7 @@ def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
     hand = MonocularHand(1 if args.model_complexity is None else args.model_complexity, args.mirrored)
     writer = PoseTrackWriter("hand_relative")
     detected = 0
+    interrupted = False
     total = min(count, args.max_frames) if count and args.max_frames else (count or args.max_frames)
     bar = _progress(total or None, f"perceiving {Path(args.video).name}", args.no_progress)
     try:
@@ -146,11 +166,16 @@ def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
             writer.add(stamp, keypoints, confidence, score, side)
             detected += score > 0
             bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True  # the frames perceived so far are written below, then the interrupt goes on
     finally:
         bar.close()
         hand.close()
     notes = ["hand-relative keypoints (no depth): use `dexmv retarget --fingers-only`"]
-    path = writer.save(args.out, {"source": str(args.video), "fps": fps, "notes": notes})
+    if interrupted:
+        notes.insert(0, f"interrupted (Ctrl-C) after {len(writer)} frames: the video's later frames are missing")
+    path = _save_or_interrupt(writer, args.out, {"source": str(args.video), "fps": fps, "complete": not interrupted,
+                                                 "notes": notes}, interrupted)
     return path, {"frames": len(writer), "detected": detected, "notes": notes, "handedness": writer.handedness(),
                   "objects": []}
 
