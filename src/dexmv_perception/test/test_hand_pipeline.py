@@ -550,16 +550,18 @@ def test_perceive_interrupted_keeps_the_frames_perceived(recording, tmp_path, mo
     from dexmv_perception.perception import Perception
     from dexmv_perception.pose_file import load_poses
 
-    calls = {"n": 0}
-    update = Perception.update
+    def interrupt_at_the_fourth(owner, name):  # Ctrl-C on the fourth call of owner.name
+        calls, step = [0], getattr(owner, name)
 
-    def interrupted_at_the_fourth(self, frames, stamp):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return update(self, frames, stamp)
+        def interrupted(self, *args):
+            calls[0] += 1
+            if calls[0] == 4:
+                raise KeyboardInterrupt
+            return step(self, *args)
 
-    monkeypatch.setattr(Perception, "update", interrupted_at_the_fourth)
+        monkeypatch.setattr(owner, name, interrupted)
+
+    interrupt_at_the_fourth(Perception, "update")
     parser = argparse.ArgumentParser()
     perceive.add_arguments(parser)
     out = tmp_path / "poses.npz"
@@ -580,16 +582,7 @@ def test_perceive_interrupted_keeps_the_frames_perceived(recording, tmp_path, mo
     clip = tmp_path / "clip.mp4"
     with RecordingReader(recording.recordings["camera1"]) as reader:
         imageio.mimwrite(clip, [f.color for f in reader], fps=10, macro_block_size=1)
-    calls["n"] = 0
-    hand_update = MonocularHand.update
-
-    def hand_interrupted_at_the_fourth(self, rgb, stamp):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return hand_update(self, rgb, stamp)
-
-    monkeypatch.setattr(MonocularHand, "update", hand_interrupted_at_the_fourth)
+    interrupt_at_the_fourth(MonocularHand, "update")
     out = tmp_path / "clip_poses.npz"
     with pytest.raises(KeyboardInterrupt):
         perceive.run(parser.parse_args(["--video", str(clip), "--out", str(out), "--no-progress"]))
@@ -782,8 +775,11 @@ def test_reading_ahead_gives_the_same_moments_and_stops_cleanly(recording):
         def close(self):
             raise RuntimeError("camera2.db3: playback did not stop")
 
+    got = []
     with pytest.raises(RuntimeError, match="playback did not stop"):
-        assert list(read_ahead_of(FailsToClose(), 1)) == [1, 2]
+        for item in read_ahead_of(FailsToClose(), 1):
+            got.append(item)
+    assert got == [1, 2]
     endless = (k for k in iter(int, 1))  # never ends: only the caller's stop ends the worker
     reader = read_ahead_of(endless, 2)
     assert [next(reader) for _ in range(3)] == [0, 0, 0]

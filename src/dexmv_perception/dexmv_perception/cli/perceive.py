@@ -121,24 +121,28 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
         bar.close()
         perception.close()
     notes = list(perception.notes)
-    if interrupted:
-        notes.insert(0, f"interrupted (Ctrl-C) after {len(writer)} frames: the recording's later frames are missing")
     if smooth_s > 0:
         notes.append(f"keypoints smoothed over time both ways (sigma {smooth_s:g} s; --smooth-s 0: as published online)"
                      + ("; MANO was fitted to the online keypoints" if writer.has_mano() else ""))
     meta = {"source": str(args.recording), "cameras": rig.cameras, "model_complexity": config.model_complexity,
             "lite_fallback": config.model_complexity == 1 and config.lite_fallback, "crop": config.crop,
-            "smooth_s": smooth_s, "complete": not interrupted, "notes": notes}
-    path = _save_or_interrupt(writer, args.out, meta, interrupted, smooth_s=smooth_s)
+            "smooth_s": smooth_s, "notes": notes}
+    path = _save_or_interrupt(writer, args.out, meta, interrupted, "recording", smooth_s=smooth_s)
     return path, {"frames": len(writer), "detected": detected, "notes": notes,
                   "handedness": writer.handedness(), "objects": writer.object_ids}
 
 
-def _save_or_interrupt(writer, out: str | Path, meta: dict, interrupted: bool, smooth_s: float = 0.0) -> Path:
-    """Write the poses file; after a Ctrl-C, write the frames perceived so far (meta complete
-    false), say where, and let the interrupt go on: an hour of perceiving is not lost to it."""
+def _save_or_interrupt(writer, out: str | Path, meta: dict, interrupted: bool, source: str,
+                       smooth_s: float = 0.0) -> Path:
+    """Write the poses file (meta `complete`); after a Ctrl-C, write the frames perceived so far
+    with a first note saying so, say where, and let the interrupt go on: an hour of perceiving is
+    not lost to it. source: what was read ("recording", "video"), for the note."""
     if interrupted and not len(writer):
         raise KeyboardInterrupt
+    meta = {**meta, "complete": not interrupted}
+    if interrupted:
+        meta["notes"] = [f"interrupted (Ctrl-C) after {len(writer)} frames: the {source}'s later frames are missing",
+                         *meta.get("notes", [])]
     path = writer.save(out, meta, smooth_s=smooth_s)
     if interrupted:
         print(f"dexmv perceive: interrupted; wrote the {len(writer)} frames perceived so far to {path}",
@@ -172,10 +176,8 @@ def perceive_video(args: argparse.Namespace) -> tuple[Path, dict]:
         bar.close()
         hand.close()
     notes = ["hand-relative keypoints (no depth): use `dexmv retarget --fingers-only`"]
-    if interrupted:
-        notes.insert(0, f"interrupted (Ctrl-C) after {len(writer)} frames: the video's later frames are missing")
-    path = _save_or_interrupt(writer, args.out, {"source": str(args.video), "fps": fps, "complete": not interrupted,
-                                                 "notes": notes}, interrupted)
+    path = _save_or_interrupt(writer, args.out, {"source": str(args.video), "fps": fps, "notes": notes}, interrupted,
+                              "video")
     return path, {"frames": len(writer), "detected": detected, "notes": notes, "handedness": writer.handedness(),
                   "objects": []}
 
