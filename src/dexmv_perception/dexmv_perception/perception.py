@@ -86,13 +86,16 @@ class Perception:
     def object_ids(self) -> list[str]:
         return list(getattr(self.objects, "object_ids", []) or [])
 
-    def update(self, frames: list[CameraFrame], stamp: float) -> PerceptionFrame:
+    def update(self, frames: list[CameraFrame], stamp: float,
+               reverse: dict[str, CameraHand | None] | None = None) -> PerceptionFrame:
+        """Everything perceived at one moment; reverse: the reverse pass's views (offline only:
+        hand/reverse_pass.py)."""
         if self.objects is not None and self._overlap is not None:
             pending = self._overlap.submit(self._objects, frames, self._last_hand)
-            hand = self.hand.update(frames, stamp)
+            hand = self.hand.update(frames, stamp, reverse)
             out = PerceptionFrame(hand, pending.result())
         else:
-            hand = self.hand.update(frames, stamp)
+            hand = self.hand.update(frames, stamp, reverse)
             out = PerceptionFrame(hand)
             if self.objects is not None:
                 out.objects = self._objects(frames, hand)

@@ -539,6 +539,17 @@ def test_perceive_recording_writes_world_keypoints(recording, tmp_path):
     assert unsmoothed["meta"]["smooth_s"] == 0
     np.testing.assert_array_equal(np.isnan(unsmoothed["keypoints"]), np.isnan(poses["keypoints"]))
     assert not np.allclose(unsmoothed["keypoints"][seen], poses["keypoints"][seen])
+    # the reverse pass runs by default; --no-reverse-pass: MediaPipe forwards only, other keypoints
+    assert poses["meta"]["reverse_pass"] is True and unsmoothed["meta"]["reverse_pass"] is True
+    forwards = tmp_path / "forwards.npz"
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(forwards), "--objects",
+                  "--smooth-s", "0", "--no-reverse-pass", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    forwards_only = load_poses(forwards)
+    assert forwards_only["meta"]["reverse_pass"] is False
+    both = (forwards_only["confidence"] > 0) & (unsmoothed["confidence"] > 0)
+    assert both.any(axis=1).mean() >= 0.8
+    assert not np.allclose(forwards_only["keypoints"][both], unsmoothed["keypoints"][both])
 
 
 def test_perceive_interrupted_keeps_the_frames_perceived(recording, tmp_path, monkeypatch, capsys):
@@ -691,6 +702,93 @@ def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):
     done = _dexmv("perceive", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "p.npz"),
                   "--smooth-s", "0.1")
     assert done.returncode == 2 and "--smooth-s" in done.stderr
+    done = _dexmv("perceive", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "p.npz"),
+                  "--no-reverse-pass")
+    assert done.returncode == 2 and "--no-reverse-pass" in done.stderr
+
+
+def test_the_reverse_pass_hands_on_every_moment_with_what_mediapipe_saw_running_backwards(recording):
+    """`with_reverse_pass` gives back every moment once, in order, with each camera's observation from
+    MediaPipe run backwards over chunks (each chunk and the moments settling after it, last to first,
+    afresh); the settling moments open the next chunk, the recording's last chunk has none."""
+    from dexmv_perception.hand.reverse_pass import ReversePassConfig, with_reverse_pass
+    from dexmv_perception.hand.tracker import HandTracker
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    with pytest.raises(ValueError, match="chunk_s"):
+        ReversePassConfig(chunk_s=0.0)
+    rig = open_rig_recording(recording.out_dir)
+    moments = list(iterate_moments(rig))
+    index = {id(frames): k for k, (_, frames) in enumerate(moments)}
+
+    class Noting(HandTracker):  # the real tracker, noting which moments it looked at, in what order
+        def __init__(self, cameras):
+            super().__init__(cameras)
+            self.runs: list[list[int]] = []
+
+        def reset(self):
+            super().reset()
+            self.runs.append([])
+
+        def observe_all(self, frames):
+            self.runs[-1].append(index[id(frames)])
+            return super().observe_all(frames)
+
+    observer, forwards = Noting(rig.cameras), HandTracker(rig.cameras)
+    try:  # 10 fps: chunks of 5 moments, each run starting 2 moments later
+        out = list(with_reverse_pass(moments, observer, ReversePassConfig(chunk_s=0.5, settle_s=0.2)))
+        found_forwards = np.mean([hand is not None for _, frames in moments for hand in forwards.observe_all(frames)])
+    finally:
+        observer.close()
+        forwards.close()
+    assert [stamp for stamp, _, _ in out] == [stamp for stamp, _ in moments]
+    assert all(frames is moment[1] for (_, frames, _), moment in zip(out, moments, strict=True))
+    assert observer.runs == [list(range(7, -1, -1)), list(range(12, 4, -1)), list(range(14, 9, -1))]
+    assert all(set(reverse) == set(rig.cameras) for _, _, reverse in out)
+    # MediaPipe finds the hand running backwards about as often as forwards (each run of 5-8 frames
+    # starts without a track, so a little less)
+    found = np.mean([hand is not None for _, _, reverse in out for hand in reverse.values()])
+    assert found >= max(0.4, found_forwards - 0.2), (found, found_forwards)
+
+
+def test_a_camera_seen_only_running_backwards_stands_in_the_estimate(recording):
+    """A camera whose forward MediaPipe found no hand (a blank image here) but whose reverse-pass view
+    did is fused from that view and listed under its own name among the estimate's cameras."""
+    from dataclasses import replace
+
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.hand.reverse_pass import with_reverse_pass
+    from dexmv_perception.hand.tracker import HandTracker
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(recording.out_dir)
+    arrays, _ = load_ground_truth(recording.ground_truth)
+    backwards, forwards = HandTracker(rig.cameras), HandTracker(rig.cameras)
+    try:
+        moments = list(with_reverse_pass(iterate_moments(rig), backwards))
+        # a moment after the first few where the backward run saw the hand well in camera1 (this test
+        # is about where that view goes, not about how good MediaPipe is)
+        def good(i: int, reverse: dict) -> bool:
+            first = reverse[moments[i][1][0].name]
+            return i >= 3 and first is not None and np.nanmean(
+                np.linalg.norm(first.points_world - arrays["keypoints_world"][i], axis=1)) < 0.025
+
+        k = next(i for i, (_, _, reverse) in enumerate(moments) if good(i, reverse))
+        for stamp, frames, reverse in moments[:k]:
+            forwards.update(frames, stamp, reverse)
+        stamp, frames, reverse = moments[k]
+        blank = [replace(frames[0], color=np.zeros_like(frames[0].color)), *frames[1:]]
+        estimate = forwards.update(blank, stamp, reverse)
+    finally:
+        backwards.close()
+        forwards.close()
+    assert frames[0].name in estimate.cameras, (k, estimate.rejected_cameras)
+    assert all(name in rig.cameras for name in estimate.cameras)
+    assert estimate.cameras[frames[0].name] is reverse[frames[0].name]
+    seen = estimate.confidence > 0
+    assert seen.sum() >= 15
+    error = np.linalg.norm(estimate.raw[seen] - arrays["keypoints_world"][k][seen], axis=1)
+    assert np.mean(error) < 0.03, np.mean(error)
 
 
 def test_perceiving_a_recording_twice_gives_the_same_hand_and_objects(recording):

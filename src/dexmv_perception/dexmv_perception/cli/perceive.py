@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sigma (seconds), weighted by confidence; 0 keeps the online One Euro filter's "
                              "keypoints, as perception_node publishes them (default: 0.05, hand MPJPE about 7 %% "
                              "lower on synthetic recordings)")
+    parser.add_argument("--no-reverse-pass", action="store_true",
+                        help="RGB-D recordings: run MediaPipe forwards only. By default it also runs over each "
+                             "3 s of the recording from its end backwards, and the fusion takes both runs' views "
+                             "(hand MPJPE about 6 %% lower on synthetic recordings; about 1.6x the time and 0.9 GB "
+                             "more memory, whatever the recording's length)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--seed", type=int, default=0, help="seed of the object registration (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,7 +93,8 @@ def _progress(total: int | None, desc: str, disable: bool):
 
 def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     from dexmv_perception.hand.offline_smoothing import DEFAULT_SIGMA_S
-    from dexmv_perception.hand.tracker import HandTrackerConfig
+    from dexmv_perception.hand.reverse_pass import with_reverse_pass
+    from dexmv_perception.hand.tracker import HandTracker, HandTrackerConfig
     from dexmv_perception.perception import Perception
     from dexmv_perception.pose_file import PoseTrackWriter
     from dexmv_perception.rig_recording import READ_AHEAD, iterate_moments, open_rig_recording
@@ -107,9 +113,13 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     detected = 0
     interrupted = False
     bar = _progress(args.max_frames, f"perceiving {Path(args.recording).name}", args.no_progress)
+    observer = None if args.no_reverse_pass else HandTracker(rig.cameras, config)
     try:
-        for stamp, frames in iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD):
-            result = perception.update(frames, stamp)
+        moments = iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD)
+        moments = ((stamp, frames, None) for stamp, frames in moments) if observer is None \
+            else with_reverse_pass(moments, observer)
+        for stamp, frames, reverse in moments:
+            result = perception.update(frames, stamp, reverse)
             hand = result.hand
             writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,
                        result.mano, raw=hand.raw)
@@ -120,13 +130,15 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     finally:
         bar.close()
         perception.close()
+        if observer is not None:
+            observer.close()
     notes = list(perception.notes)
     if smooth_s > 0:
         notes.append(f"keypoints smoothed over time both ways (sigma {smooth_s:g} s; --smooth-s 0: as published online)"
                      + ("; MANO was fitted to the online keypoints" if writer.has_mano() else ""))
     meta = {"source": str(args.recording), "cameras": rig.cameras, "model_complexity": config.model_complexity,
             "lite_fallback": config.model_complexity == 1 and config.lite_fallback, "crop": config.crop,
-            "smooth_s": smooth_s, "notes": notes}
+            "reverse_pass": observer is not None, "smooth_s": smooth_s, "notes": notes}
     path = _save_or_interrupt(writer, args.out, meta, interrupted, "recording", smooth_s=smooth_s)
     return path, {"frames": len(writer), "detected": detected, "notes": notes,
                   "handedness": writer.handedness(), "objects": writer.object_ids}
@@ -194,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.smooth_s is not None and args.video:
         print("dexmv perceive: --smooth-s applies to RGB-D recordings (--recording), not to --video", file=sys.stderr)
+        return 2
+    if args.no_reverse_pass and args.video:
+        print("dexmv perceive: --no-reverse-pass applies to RGB-D recordings (--recording), not to --video",
+              file=sys.stderr)
         return 2
     if args.max_frames is not None and args.max_frames < 1:
         print(f"dexmv perceive: --max-frames must be at least 1, got {args.max_frames}", file=sys.stderr)

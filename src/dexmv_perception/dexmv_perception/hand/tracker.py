@@ -34,6 +34,7 @@ WRIST_RAY_GATE_M = 0.025  # a wrist ray placement this far from the palm shape's
 # than the depth (33 synthetic recordings: 6 cm gave the lower mean, 18.11 mm, but up to 2.9 mm worse on
 # some; 3 cm 18.13 mm, never more than 0.4 mm worse)
 HIDDEN_MAX_MOVE_M = 0.03
+REVERSE_SUFFIX = "~reverse"  # a camera's view from the reverse pass (reverse_pass.py) is named <camera>~reverse
 
 
 @dataclass(frozen=True)
@@ -264,26 +265,35 @@ class HandTracker:
                 points[k] = placed
         return points
 
-    def update(self, frames: list[CameraFrame], stamp: float) -> HandEstimate:
-        """One moment: the frames of the cameras that delivered (any subset of the rig)."""
+    def observe_all(self, frames: list[CameraFrame]) -> list[CameraHand | None]:
+        """`observe` on each frame of one moment (the cameras in parallel threads when configured)."""
+        if self._pool is not None and len(frames) > 1:
+            return list(self._pool.map(self.observe, frames))
+        return [self.observe(frame) for frame in frames]
+
+    def update(self, frames: list[CameraFrame], stamp: float,
+               reverse: dict[str, CameraHand | None] | None = None) -> HandEstimate:
+        """One moment: the frames of the cameras that delivered (any subset of the rig).
+
+        reverse: per camera, what MediaPipe saw in this frame when run from the recording's end
+        backwards (reverse_pass.py, offline only): another view of that camera for the fusion."""
         seen: dict[str, CameraHand] = {}
         views = []
-        if self._pool is not None and len(frames) > 1:
-            observed = list(self._pool.map(self.observe, frames))
-        else:
-            observed = [self.observe(frame) for frame in frames]
+        observed = [(frame.name, frame, hand) for frame, hand in zip(frames, self.observe_all(frames), strict=True)]
+        if reverse:
+            observed += [(frame.name + REVERSE_SUFFIX, frame, reverse.get(frame.name)) for frame in frames]
         expected = self.expected_side()
-        for frame, hand in zip(frames, observed, strict=True):
+        for name, frame, hand in observed:
             if hand is None or not np.isfinite(hand.points_world).any():
                 continue
             rng = np.linalg.norm(hand.points_world - frame.T_world_camera[:3, 3], axis=1)
             if np.nanmedian(rng) > MAX_DEPTH_M:  # plausibility: no hand is tracked that far away
                 continue
-            seen[frame.name] = hand
+            seen[name] = hand
             confidence = hand.landmarks.score
             if expected and hand.landmarks.frame_side != expected:
                 confidence *= WRONG_SIDE_FACTOR
-            views.append(CameraView(frame.name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
+            views.append(CameraView(name, hand.landmarks.pixels, hand.points_world, hand.lifted.measured,
                                     confidence, frame.K, frame.T_world_camera))
         recent = self._last if stamp - self._last_stamp <= RECENT_S else None
         fused: FusedHand = self._refine_bones(fuse_views(views, recent, self.config.fusion))
@@ -296,6 +306,9 @@ class HandTracker:
         if valid.any():
             self._last, self._last_stamp = np.where(valid[:, None], filtered, np.nan), stamp
         kept = {name: hand for name, hand in seen.items() if name not in fused.rejected_cameras}
+        cameras = {name: hand for name, hand in kept.items() if not name.endswith(REVERSE_SUFFIX)}
+        for name, hand in kept.items():  # a camera seen in reverse only: its reverse view stands for it
+            cameras.setdefault(name.removesuffix(REVERSE_SUFFIX), hand)
         for hand in seen.values():
             self._side_vote = SIDE_VOTE_DECAY * self._side_vote + (
                 hand.landmarks.score if hand.landmarks.frame_side == "right" else -hand.landmarks.score)
@@ -303,7 +316,7 @@ class HandTracker:
         hand_conf = max(confidences, default=0.0) if valid.any() else 0.0
         side = self.expected_side() or ("right" if self._side_vote >= 0 else "left") if seen else ""
         return HandEstimate(stamp, filtered, np.where(valid, confidence, 0.0), points, float(hand_conf),
-                            side, kept, fused.rejected_cameras)
+                            side, cameras, fused.rejected_cameras)
 
     def expected_side(self) -> str:
         """The person's hand: the configured side, else the vote once it is clear ('' before)."""
