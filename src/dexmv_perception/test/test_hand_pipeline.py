@@ -710,7 +710,8 @@ def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):
 def test_the_reverse_pass_hands_on_every_moment_with_what_mediapipe_saw_running_backwards(recording):
     """`with_reverse_pass` gives back every moment once, in order, with each camera's observation from
     MediaPipe run backwards over chunks (each chunk and the moments settling after it, last to first,
-    afresh); the settling moments open the next chunk, the recording's last chunk has none."""
+    afresh); the settling moments open the next chunk, the recording's last chunk has none; a caller
+    that stops early closes the moments' source (the recordings' readers)."""
     from dexmv_perception.hand.reverse_pass import ReversePassConfig, with_reverse_pass
     from dexmv_perception.hand.tracker import HandTracker
     from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
@@ -738,12 +739,24 @@ def test_the_reverse_pass_hands_on_every_moment_with_what_mediapipe_saw_running_
     try:  # 10 fps: chunks of 5 moments, each run starting 2 moments later
         out = list(with_reverse_pass(moments, observer, ReversePassConfig(chunk_s=0.5, settle_s=0.2)))
         found_forwards = np.mean([hand is not None for _, frames in moments for hand in forwards.observe_all(frames)])
+        closed = []
+
+        def source():  # stands for the recordings' readers, which must be closed when the caller stops
+            try:
+                yield from moments
+            finally:
+                closed.append(True)
+
+        stopped = with_reverse_pass(source(), observer, ReversePassConfig(chunk_s=0.5, settle_s=0.2))
+        next(stopped)
+        stopped.close()
+        assert closed == [True]
     finally:
         observer.close()
         forwards.close()
     assert [stamp for stamp, _, _ in out] == [stamp for stamp, _ in moments]
     assert all(frames is moment[1] for (_, frames, _), moment in zip(out, moments, strict=True))
-    assert observer.runs == [list(range(7, -1, -1)), list(range(12, 4, -1)), list(range(14, 9, -1))]
+    assert observer.runs[:3] == [list(range(7, -1, -1)), list(range(12, 4, -1)), list(range(14, 9, -1))]
     assert all(set(reverse) == set(rig.cameras) for _, _, reverse in out)
     # MediaPipe finds the hand running backwards about as often as forwards (each run of 5-8 frames
     # starts without a track, so a little less)

@@ -114,10 +114,10 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     interrupted = False
     bar = _progress(args.max_frames, f"perceiving {Path(args.recording).name}", args.no_progress)
     observer = None if args.no_reverse_pass else HandTracker(rig.cameras, config)
+    decoded = iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD)
+    moments = ((stamp, frames, None) for stamp, frames in decoded) if observer is None \
+        else with_reverse_pass(decoded, observer)
     try:
-        moments = iterate_moments(rig, args.max_frames, read_ahead=READ_AHEAD)
-        moments = ((stamp, frames, None) for stamp, frames in moments) if observer is None \
-            else with_reverse_pass(moments, observer)
         for stamp, frames, reverse in moments:
             result = perception.update(frames, stamp, reverse)
             hand = result.hand
@@ -128,6 +128,8 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     except KeyboardInterrupt:
         interrupted = True  # the frames perceived so far are written below, then the interrupt goes on
     finally:
+        moments.close()  # the readers stopped now, even while an error's traceback keeps this frame
+        decoded.close()
         bar.close()
         perception.close()
         if observer is not None:

@@ -48,6 +48,16 @@ def with_reverse_pass(moments: Iterable[Moment], observer: HandTracker,
     reverse maps each frame's camera to what `observer` (a HandTracker used for its `observe` only,
     not the one that fuses) saw there running backwards; None where it found no hand."""
     source = iter(moments)
+    try:
+        yield from _chunks(source, observer, config)
+    finally:  # stopped early (Ctrl-C, an error, a break): the source's readers are closed now, not at exit
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
+
+
+def _chunks(source: Iterator[Moment], observer: HandTracker, config: ReversePassConfig
+            ) -> Iterator[tuple[float, list[CameraFrame], dict[str, CameraHand | None]]]:
     buffer: deque[Moment] = deque()
     exhausted = False
     while True:
