@@ -6,8 +6,9 @@ recording's ground truth:
 - hand_mpjpe_mm: mean per-joint position error of the fused, filtered keypoints in `world`, over
   the frames with a hand and the keypoints observed in them (the DexMV paper reports hand pose
   error the same way, as MPJPE in mm); hand_mpjpe_mm_unfiltered: the same before the filter;
-  hand_mpjpe_mm_smoothed_offline: the same keypoints as `dexmv perceive` writes them, smoothed over
-  the whole recording both ways instead of filtered online (not possible live);
+  hand_mpjpe_mm_smoothed_offline: the same keypoints smoothed over the whole recording both ways, as
+  `dexmv perceive` smooths them, instead of filtered online (not possible live; the command also adds
+  MediaPipe's reverse pass, which this benchmark of the live pipeline does not run);
 - hand_mpjpe_mm_per_camera: each camera's own depth-lifted keypoints (before fusion);
 - detection_rate: share of frames (moments) with a fused hand;
 - object_translation_error_mm / object_rotation_error_deg: mean over frames with an estimate, per
