@@ -9,6 +9,7 @@ recording's ground truth:
   hand_mpjpe_mm_smoothed_offline: the same keypoints smoothed over the whole recording both ways, as
   `dexmv perceive` smooths them, instead of filtered online (not possible live; the command also adds
   MediaPipe's reverse pass, which this benchmark of the live pipeline does not run);
+  hand_mpjpe_mm_perceive (with `--perceive`): what `dexmv perceive` itself writes, run after the timed loop;
 - hand_mpjpe_mm_per_camera: each camera's own depth-lifted keypoints (before fusion);
 - detection_rate: share of frames (moments) with a fused hand;
 - object_translation_error_mm / object_rotation_error_deg: mean over frames with an estimate, per
@@ -35,6 +36,8 @@ class BenchSettings:
     hand: HandTrackerConfig = field(default_factory=HandTrackerConfig)
     objects: bool = True
     seed: int = 0
+    # also run `dexmv perceive` on the recording after the timed loop: hand_mpjpe_mm_perceive
+    perceive: bool = False
 
 
 def decode_rate(directory: Path, max_frames: int | None = None) -> float:
@@ -46,6 +49,34 @@ def decode_rate(directory: Path, max_frames: int | None = None) -> float:
     for _ in iterate_moments(rig, max_frames):
         count += 1
     return count / (time.perf_counter() - start)
+
+
+def perceive_mpjpe(directory: str | Path) -> float | None:
+    """Hand MPJPE (mm) of what `dexmv perceive` writes for the recording with its defaults (full model
+    with the lite fallback, reverse pass, offline smoothing), hand only: the offline figure, made by
+    the command itself rather than estimated from the live loop. Not timed."""
+    import argparse
+    import tempfile
+
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.cli.perceive import add_arguments, perceive_recording
+    from dexmv_perception.pose_file import load_poses
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with tempfile.TemporaryDirectory(prefix="dexmv-bench-perceive-") as tmp:
+        args = parser.parse_args(["--recording", str(directory), "--out", str(Path(tmp) / "poses.npz"),
+                                  "--objects", "--no-progress"])
+        path, _ = perceive_recording(args)
+        poses = load_poses(path)
+    arrays, _ = load_ground_truth(Path(directory) / "ground_truth.npz")
+    truth_stamps = arrays["timestamps_ms"] / 1000.0
+    nearest = np.abs(truth_stamps[None, :] - np.asarray(poses["stamps"])[:, None]).argmin(axis=1)
+    seen = poses["confidence"] > 0
+    if not seen.any():
+        return None
+    error = np.linalg.norm(poses["keypoints"] - arrays["keypoints_world"][nearest], axis=2)[seen]
+    return round(float(np.mean(1000.0 * error)), 2)
 
 
 def _smoothed_mpjpe(stamps: list[float], raw: list[np.ndarray], confidence: list[np.ndarray],
@@ -148,6 +179,7 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
         "fps": round(frames / elapsed, 2) if elapsed > 0 else None,
         "model_complexity": settings.hand.model_complexity, "crop": settings.hand.crop,
         "notes": perception.notes,
+        **({"hand_mpjpe_mm_perceive": perceive_mpjpe(directory)} if settings.perceive else {}),
     }
 
 
@@ -162,7 +194,7 @@ def summarize(results: list[dict]) -> dict:
     that have it (a recording without objects has no object figures)."""
     out: dict = {"recordings": len(results)}
     for key in ("hand_mpjpe_mm", "hand_mpjpe_mm_unfiltered", "hand_mpjpe_mm_smoothed_offline",
-                "object_translation_error_mm",
+                "hand_mpjpe_mm_perceive", "object_translation_error_mm",
                 "object_rotation_error_deg", "detection_rate", "fps", "decode_fps"):
         values = np.array([r[key] for r in results if r.get(key) is not None], dtype=float)
         if not len(values):

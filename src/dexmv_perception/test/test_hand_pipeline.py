@@ -681,7 +681,8 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
     assert result == json.loads(report.read_text()) and result["complete"]
     first, second = result["recordings"]
     assert first["hand_mpjpe_mm"] == second["hand_mpjpe_mm"] < 40.0
-    assert 0 < first["hand_mpjpe_mm_smoothed_offline"] < 40.0  # what dexmv perceive writes
+    assert 0 < first["hand_mpjpe_mm_smoothed_offline"] < 40.0  # smoothed as dexmv perceive smooths
+    assert "hand_mpjpe_mm_perceive" not in first  # only with --perceive
     assert result["summary"]["hand_mpjpe_mm_smoothed_offline"]["count"] == 2
     assert result["summary"]["hand_mpjpe_mm"]["mean"] == first["hand_mpjpe_mm"]
     assert result["summary"]["recordings"] == 2
@@ -690,6 +691,25 @@ def test_bench_perception_over_several_recordings(recording, tmp_path):
     bad = _dexmv("bench", "perception", "--recording", str(recording.out_dir), "--plot", str(tmp_path / "b.png"),
                  "--compare", str(tmp_path / "bad.json"))
     assert bad.returncode == 2 and "bad.json" in bad.stderr and not (tmp_path / "b.png").exists()
+
+
+def test_bench_perceive_reports_what_dexmv_perceive_writes(recording, tmp_path):
+    """`--perceive` (BenchSettings.perceive): the hand error of the file `dexmv perceive` writes with
+    its defaults, the same figure as comparing that file with the ground truth by hand."""
+    from dexmv_capture.synthetic.synthesize import load_ground_truth
+    from dexmv_perception.benchmark import BenchSettings, run_benchmark
+    from dexmv_perception.pose_file import load_poses
+
+    result = run_benchmark(recording.out_dir, BenchSettings(objects=False, perceive=True))
+    out = tmp_path / "poses.npz"
+    done = _dexmv("perceive", "--recording", str(recording.out_dir), "--out", str(out), "--objects", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    poses = load_poses(out)
+    arrays, _ = load_ground_truth(recording.ground_truth)
+    seen = poses["confidence"] > 0
+    by_hand = np.mean(1000.0 * np.linalg.norm(poses["keypoints"] - arrays["keypoints_world"], axis=2)[seen])
+    assert result["hand_mpjpe_mm_perceive"] == round(float(by_hand), 2)
+    assert result["hand_mpjpe_mm_perceive"] != result["hand_mpjpe_mm"]
 
 
 def test_perceive_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "no hand (what `dexmv perceive` uses) (default: %(default)s)")
     parser.add_argument("--no-crop", action="store_true", help="MediaPipe on whole frames only")
     parser.add_argument("--no-objects", action="store_true", help="hand only")
+    parser.add_argument("--perceive", action="store_true",
+                        help="also run `dexmv perceive` (its defaults, hand only) on each recording after the timed "
+                             "loop and report hand_mpjpe_mm_perceive: the hand as the offline command writes it "
+                             "(full model, reverse pass, smoothing); about 3x the recording's length more")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON result to FILE")
     parser.add_argument("--plot", metavar="PNG", help="several recordings: draw each one's errors against the "
@@ -164,7 +168,7 @@ def _measure(args: argparse.Namespace, directory: Path | None, task: str | None,
             finally:
                 bar.close()
         settings = BenchSettings(HandTrackerConfig(model_complexity=args.model_complexity, crop=not args.no_crop),
-                                 objects=not args.no_objects)
+                                 objects=not args.no_objects, perceive=args.perceive)
         bar = tqdm(unit="frame", desc=f"{label}perceiving", disable=args.json)
 
         def progress(done: int, total: int) -> None:
