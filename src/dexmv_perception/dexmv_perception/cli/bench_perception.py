@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--perceive", action="store_true",
                         help="also run `dexmv perceive` (its defaults, hand only) on each recording after the timed "
                              "loop and report hand_mpjpe_mm_perceive: the hand as the offline command writes it "
-                             "(full model, reverse pass, smoothing); about 3x the recording's length more")
+                             "(full model, reverse pass, smoothing); on 2 cores about 5x the recording's length more "
+                             "(21 s for the default 4 s recording)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--report", metavar="FILE", help="write the JSON result to FILE")
     parser.add_argument("--plot", metavar="PNG", help="several recordings: draw each one's errors against the "
