@@ -126,8 +126,7 @@ def run_benchmark(directory: str | Path, settings: BenchSettings = BenchSettings
     perception.warm_up()
     start = time.perf_counter()
     try:
-        for stamp, moment in iterate_moments(rig, read_ahead=READ_AHEAD):
-            result = perception.update(moment, stamp)
+        for stamp, _, result in perception.stream(iterate_moments(rig, read_ahead=READ_AHEAD)):
             t = int(np.argmin(np.abs(gt_stamps - stamp)))
             hand = result.hand
             frames += 1

@@ -8,12 +8,13 @@ they are skipped, and a backend that cannot run is switched off once with a mess
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from dexmv_perception.blas_threads import use_one_blas_thread
 from dexmv_perception.hand.tracker import CameraFrame, CameraHand, HandEstimate, HandTracker, HandTrackerConfig
 
 HAND_MASK_MARGIN = 0.35  # hand mask: the landmarks' hull grown by this share of the hand's image size
@@ -51,23 +52,11 @@ class Perception:
 
     def __init__(self, cameras: Sequence[str], hand_config: HandTrackerConfig | None = None, *,
                  object_ids: Sequence[str] = (), object_scales: dict[str, float] | None = None,
-                 object_backend=None, mano_model: str | Path | None = None, seed: int = 0,
-                 overlap_objects: bool = False) -> None:
+                 object_backend=None, mano_model: str | Path | None = None, seed: int = 0) -> None:
+        use_one_blas_thread()  # blas_threads.py: BLAS threads only spin here, on cores MediaPipe needs
         self.hand = HandTracker(list(cameras), hand_config or HandTrackerConfig())
         self.notes: list[str] = []
         self.objects = object_backend
-        # overlap_objects: estimate the objects of a moment in a worker thread while MediaPipe looks
-        # at its images, with the previous moment's hand (its masks and keypoints) to take the hand's
-        # points out. Off by default: on 2 cores the thread's contention (the GIL, BLAS threads)
-        # cost more than it saved since the estimate got faster (measured 14.5-14.9 against 17.0
-        # moments/s serially on the default recording), and serially each moment's objects are
-        # segmented with that moment's hand (mug 101: rotation error 23 -> 3.7 deg)
-        self._overlap = None
-        self._last_hand: HandEstimate | None = None
-        if overlap_objects:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._overlap = ThreadPoolExecutor(1, thread_name_prefix="objects")
         self._takes_hand: bool | None = None
         if self.objects is None and object_ids:
             from dexmv_perception.objects import ObjectTracker
@@ -87,19 +76,16 @@ class Perception:
         return list(getattr(self.objects, "object_ids", []) or [])
 
     def update(self, frames: list[CameraFrame], stamp: float,
-               reverse: dict[str, CameraHand | None] | None = None) -> PerceptionFrame:
+               reverse: dict[str, CameraHand | None] | None = None,
+               upcoming: list[CameraFrame] | None = None) -> PerceptionFrame:
         """Everything perceived at one moment; reverse: the reverse pass's views (offline only:
-        hand/reverse_pass.py)."""
-        if self.objects is not None and self._overlap is not None:
-            pending = self._overlap.submit(self._objects, frames, self._last_hand)
-            hand = self.hand.update(frames, stamp, reverse)
-            out = PerceptionFrame(hand, pending.result())
-        else:
-            hand = self.hand.update(frames, stamp, reverse)
-            out = PerceptionFrame(hand)
-            if self.objects is not None:
-                out.objects = self._objects(frames, hand)
-        self._last_hand = hand
+        hand/reverse_pass.py); upcoming: the next moment's frames, when known, for MediaPipe to look
+        at while this moment's objects are estimated (HandTracker.prefetch; the next call must be
+        given them)."""
+        hand = self.hand.update(frames, stamp, reverse, upcoming)
+        out = PerceptionFrame(hand)
+        if self.objects is not None:
+            out.objects = self._objects(frames, hand)
         if self.mano_fitter is not None and (hand.confidence > 0).sum() >= 10:
             from dexmv_perception.mano.fitting import ManoFitError
 
@@ -110,6 +96,23 @@ class Perception:
             except ManoFitError as err:
                 self._note(f"MANO fit skipped: {err}")
         return out
+
+    def stream(self, moments: Iterable[tuple]) -> Iterator[tuple[float, list[CameraFrame], PerceptionFrame]]:
+        """`update` on each moment of a stream, in order: (stamp, frames) or (stamp, frames, reverse)
+        in, (stamp, frames, result) out. Each next moment is read before this one's result is
+        handed on, so that MediaPipe looks at it while this moment's objects are estimated
+        (`upcoming`); the results are update()'s, one by one (default recording: 13.7-13.9 -> 16.1-16.4
+        moments/s with objects, alternately). For recordings, where the next moment is there to read;
+        live, waiting for it would add a frame of latency."""
+        it = iter(moments)
+        current = next(it, None)
+        while current is not None:
+            following = next(it, None)
+            stamp, frames, *reverse = current
+            result = self.update(frames, stamp, reverse[0] if reverse else None,
+                                 upcoming=None if following is None else following[1])
+            yield stamp, frames, result
+            current = following
 
     def _objects(self, frames: list[CameraFrame], hand: HandEstimate | None) -> list:
         from dexmv_perception.objects import DepthView
@@ -160,11 +163,8 @@ class Perception:
     def reset(self) -> None:
         self.hand.reset()
         self._mano_init = None
-        self._last_hand = None
         if self.objects is not None:
             self.objects.reset()
 
     def close(self) -> None:
         self.hand.close()
-        if self._overlap is not None:
-            self._overlap.shutdown(wait=True)

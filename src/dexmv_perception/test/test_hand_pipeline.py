@@ -564,11 +564,11 @@ def test_perceive_interrupted_keeps_the_frames_perceived(recording, tmp_path, mo
     def interrupt_at_the_fourth(owner, name):  # Ctrl-C on the fourth call of owner.name
         calls, step = [0], getattr(owner, name)
 
-        def interrupted(self, *args):
+        def interrupted(self, *args, **kwargs):
             calls[0] += 1
             if calls[0] == 4:
                 raise KeyboardInterrupt
-            return step(self, *args)
+            return step(self, *args, **kwargs)
 
         monkeypatch.setattr(owner, name, interrupted)
 
@@ -853,6 +853,79 @@ def test_perceiving_a_recording_twice_gives_the_same_hand_and_objects(recording)
     assert len(first[1]) == len(second[1])
     for a, b in zip(first[1], second[1], strict=True):
         assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_streaming_gives_update_s_results_with_mediapipe_a_moment_ahead(recording):
+    """`Perception.stream` (what perceive, the benchmark and demos run) starts MediaPipe on each next
+    moment before this one's objects: the hand and objects are exactly those of update() called
+    moment by moment; the next update must take the prefetched frames (others are refused, not
+    silently mixed into the landmarkers' tracking); a stream stopped early is closed cleanly."""
+    from dexmv_perception.cli.perceive import objects_of_synthetic_recording
+    from dexmv_perception.hand.tracker import HandTracker
+    from dexmv_perception.perception import Perception
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(recording.out_dir)
+    ids, scales = objects_of_synthetic_recording(recording.out_dir)
+    moments = list(iterate_moments(rig))
+
+    def run(streamed: bool):
+        perception = Perception(rig.cameras, object_ids=ids, object_scales=scales, seed=3)
+        prefetched = []
+        real = perception.hand.prefetch
+        perception.hand.prefetch = lambda frames: (prefetched.append(frames), real(frames))
+        try:
+            results = [r for _, _, r in perception.stream(moments)] if streamed else \
+                [perception.update(m, s) for s, m in moments]
+        finally:
+            perception.close()
+        return results, prefetched
+
+    (plain, none), (streamed, prefetched) = run(False), run(True)
+    assert none == [] and len(prefetched) == len(moments) - 1  # every next moment, the very frames
+    assert all(a is b for p, (_, m) in zip(prefetched, moments[1:], strict=True) for a, b in zip(p, m, strict=True))
+    assert len(plain) == len(streamed) == len(moments)
+    assert sum(r.hand.detected for r in plain) >= len(moments) // 2
+    assert sum(len(r.objects) for r in plain) >= len(moments) // 2
+    for a, b in zip(plain, streamed, strict=True):
+        np.testing.assert_array_equal(a.hand.keypoints, b.hand.keypoints)
+        np.testing.assert_array_equal(a.hand.confidence, b.hand.confidence)
+        assert [o.object_id for o in a.objects] == [o.object_id for o in b.objects]
+        for x, y in zip(a.objects, b.objects, strict=True):
+            np.testing.assert_array_equal(x.T_world_object, y.T_world_object)
+
+    tracker = HandTracker(rig.cameras)
+    try:
+        (s0, m0), (_, m1), (s2, m2) = moments[:3]
+        tracker.update(m0, s0, upcoming=m1)
+        with pytest.raises(ValueError, match="prefetch"):
+            tracker.update(m2, s2)
+        tracker.update(m2, s2)  # the refused prefetch is dropped: the tracker goes on
+    finally:
+        tracker.close()
+
+    perception = Perception(rig.cameras)
+    stream = perception.stream(iter(moments))
+    next(stream)  # a consumer that stops early: the moment read ahead is being prefetched
+    stream.close()
+    perception.close()
+
+
+def test_perception_runs_numpy_s_and_scipy_s_blas_on_one_thread():
+    """OpenBLAS's idle threads spin on the cores MediaPipe needs (blas_threads.py): a Perception
+    limits both libraries to one thread for its process (checked in a fresh interpreter, where
+    they start with one per core)."""
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from dexmv_perception.perception import Perception\n"
+            "Perception(['camera1']).close()\n"
+            "blas = [p for p in threadpool_info() if p['user_api'] == 'blas']\n"
+            "print(len(blas), max(p['num_threads'] for p in blas))\n")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "", "OMP_NUM_THREADS": ""}
+    env = {k: v for k, v in env.items() if v}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    libraries, threads = map(int, out.stdout.split())
+    assert libraries >= 2 and threads == 1
 
 
 def test_reading_ahead_gives_the_same_moments_and_stops_cleanly(recording):

@@ -58,8 +58,7 @@ def perceive_recording(directory: Path, object_ids: list[str], out: Path, *, see
                             object_scales={k: v for k, v in scales.items() if k in object_ids}, seed=seed)
     writer = PoseTrackWriter("world", perception.object_ids or object_ids)
     try:
-        for stamp, frames in iterate_moments(rig, read_ahead=READ_AHEAD):
-            result = perception.update(frames, stamp)
+        for stamp, _, result in perception.stream(iterate_moments(rig, read_ahead=READ_AHEAD)):
             hand = result.hand
             writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,
                        result.mano)

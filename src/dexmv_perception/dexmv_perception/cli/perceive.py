@@ -118,8 +118,7 @@ def perceive_recording(args: argparse.Namespace) -> tuple[Path, dict]:
     moments = ((stamp, frames, None) for stamp, frames in decoded) if observer is None \
         else with_reverse_pass(decoded, observer)
     try:
-        for stamp, frames, reverse in moments:
-            result = perception.update(frames, stamp, reverse)
+        for stamp, _, result in perception.stream(moments):
             hand = result.hand
             writer.add(stamp, hand.keypoints, hand.confidence, hand.hand_confidence, hand.side, result.objects,
                        result.mano, raw=hand.raw)

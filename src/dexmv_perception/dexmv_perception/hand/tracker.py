@@ -120,6 +120,7 @@ class HandTracker:
         self._last_stamp = -np.inf
         self._side_vote = 0.0  # > 0: right
         self._pool = None
+        self._prefetched: tuple[list[CameraFrame], list] | None = None  # prefetch(): frames, their futures
         if config.parallel_cameras and len(cameras) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -131,6 +132,7 @@ class HandTracker:
             landmarker.warm_up()
 
     def reset(self) -> None:
+        self._drop_prefetched()
         for landmarker in self.landmarkers.values():
             landmarker.reset()
         self.filter.reset()
@@ -266,20 +268,53 @@ class HandTracker:
         return points
 
     def observe_all(self, frames: list[CameraFrame]) -> list[CameraHand | None]:
-        """`observe` on each frame of one moment (the cameras in parallel threads when configured)."""
+        """`observe` on each frame of one moment (the cameras in parallel threads when configured);
+        what `prefetch` started for these very frames is taken instead."""
+        if self._prefetched is not None:
+            started, futures = self._prefetched
+            if len(started) == len(frames) and all(a is b for a, b in zip(started, frames, strict=True)):
+                self._prefetched = None
+                return [future.result() for future in futures]
+            self._drop_prefetched()
+            raise ValueError("HandTracker.update got other frames than the ones prefetch() started on: "
+                             "prefetch only the moment that is updated next")
         if self._pool is not None and len(frames) > 1:
             return list(self._pool.map(self.observe, frames))
         return [self.observe(frame) for frame in frames]
 
+    def prefetch(self, frames: list[CameraFrame]) -> None:
+        """Start MediaPipe and depth lifting on the next moment's frames in the camera threads and
+        return at once; the next `update` must be given these frames and takes what was found. Why:
+        the caller's own work on the current moment (the objects) then runs while MediaPipe looks
+        at the next one, instead of one after the other. The results are the same: each camera's
+        frames still go through its landmarker one by one, in order. Without camera threads this
+        does nothing."""
+        if self._pool is None or self._prefetched is not None:
+            return
+        self._prefetched = (list(frames), [self._pool.submit(self.observe, frame) for frame in frames])
+
+    def _drop_prefetched(self) -> None:
+        """Wait for a prefetch nobody will take (its landmarkers must not run under a reset)."""
+        if self._prefetched is not None:
+            for future in self._prefetched[1]:
+                future.exception()
+            self._prefetched = None
+
     def update(self, frames: list[CameraFrame], stamp: float,
-               reverse: dict[str, CameraHand | None] | None = None) -> HandEstimate:
+               reverse: dict[str, CameraHand | None] | None = None,
+               upcoming: list[CameraFrame] | None = None) -> HandEstimate:
         """One moment: the frames of the cameras that delivered (any subset of the rig).
 
         reverse: per camera, what MediaPipe saw in this frame when run from the recording's end
-        backwards (reverse_pass.py, offline only): another view of that camera for the fusion."""
+        backwards (reverse_pass.py, offline only): another view of that camera for the fusion.
+        upcoming: the next moment's frames, when known: `prefetch`ed as soon as this moment's
+        landmarks are in, so that MediaPipe works on them during the fusion and whatever the
+        caller does next."""
         seen: dict[str, CameraHand] = {}
         views = []
         observed = [(frame.name, frame, hand) for frame, hand in zip(frames, self.observe_all(frames), strict=True)]
+        if upcoming is not None:
+            self.prefetch(upcoming)
         if reverse:
             observed += [(frame.name + REVERSE_SUFFIX, frame, reverse.get(frame.name)) for frame in frames]
         expected = self.expected_side()
@@ -327,6 +362,7 @@ class HandTracker:
         return "right" if self._side_vote > 0 else "left"
 
     def close(self) -> None:
+        self._drop_prefetched()
         if self._pool is not None:
             self._pool.shutdown()
         for landmarker in self.landmarkers.values():
