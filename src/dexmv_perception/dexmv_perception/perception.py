@@ -1,6 +1,8 @@
 """One step of perception for a rig: the hand (always), object poses and a MANO fit (when set up).
 
-`Perception.update(frames, stamp)` is what the offline command, the benchmark and the node call.
+`Perception.update(frames, stamp)` is what the node calls per moment; the offline command, the
+benchmark and `dexmv demos` run `Perception.stream(moments)`, the same updates with MediaPipe a
+moment ahead.
 Object estimation and MANO fitting are optional stages: without object ids or a MANO model file
 they are skipped, and a backend that cannot run is switched off once with a message
 (`Perception.notes`) rather than failing the hand pipeline.
