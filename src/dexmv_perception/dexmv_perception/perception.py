@@ -79,9 +79,9 @@ class Perception:
 
     def update(self, frames: list[CameraFrame], stamp: float,
                reverse: dict[str, CameraHand | None] | None = None,
-               upcoming: list[CameraFrame] | None = None) -> PerceptionFrame:
+               upcoming: tuple[float, list[CameraFrame]] | None = None) -> PerceptionFrame:
         """Everything perceived at one moment; reverse: the reverse pass's views (offline only:
-        hand/reverse_pass.py); upcoming: the next moment's frames, when known, for MediaPipe to look
+        hand/reverse_pass.py); upcoming: the next moment's (stamp, frames), when known, for MediaPipe to look
         at while this moment's objects are estimated (HandTracker.prefetch; the next call must be
         given them)."""
         hand = self.hand.update(frames, stamp, reverse, upcoming)
@@ -112,7 +112,7 @@ class Perception:
             following = next(it, None)
             stamp, frames, *reverse = current
             result = self.update(frames, stamp, reverse[0] if reverse else None,
-                                 upcoming=None if following is None else following[1])
+                                 upcoming=None if following is None else (following[0], following[1]))
             yield stamp, frames, result
             current = following
 

@@ -751,9 +751,9 @@ def test_the_reverse_pass_hands_on_every_moment_with_what_mediapipe_saw_running_
             super().reset()
             self.runs.append([])
 
-        def observe_all(self, frames):
+        def observe_all(self, frames, stamp=None):
             self.runs[-1].append(index[id(frames)])
-            return super().observe_all(frames)
+            return super().observe_all(frames, stamp)
 
     observer, forwards = Noting(rig.cameras), HandTracker(rig.cameras)
     try:  # 10 fps: chunks of 5 moments, each run starting 2 moments later
@@ -873,7 +873,7 @@ def test_streaming_gives_update_s_results_with_mediapipe_a_moment_ahead(recordin
         perception = Perception(rig.cameras, object_ids=ids, object_scales=scales, seed=3)
         prefetched = []
         real = perception.hand.prefetch
-        perception.hand.prefetch = lambda frames: (prefetched.append(frames), real(frames))
+        perception.hand.prefetch = lambda frames, stamp: (prefetched.append(frames), real(frames, stamp))
         try:
             results = [r for _, _, r in perception.stream(moments)] if streamed else \
                 [perception.update(m, s) for s, m in moments]
@@ -896,8 +896,8 @@ def test_streaming_gives_update_s_results_with_mediapipe_a_moment_ahead(recordin
 
     tracker = HandTracker(rig.cameras)
     try:
-        (s0, m0), (_, m1), (s2, m2) = moments[:3]
-        tracker.update(m0, s0, upcoming=m1)
+        (s0, m0), (s1, m1), (s2, m2) = moments[:3]
+        tracker.update(m0, s0, upcoming=(s1, m1))
         with pytest.raises(ValueError, match="prefetch"):
             tracker.update(m2, s2)
         tracker.update(m2, s2)  # the refused prefetch is dropped: the tracker goes on
@@ -909,6 +909,42 @@ def test_streaming_gives_update_s_results_with_mediapipe_a_moment_ahead(recordin
     next(stream)  # a consumer that stops early: the moment read ahead is being prefetched
     stream.close()
     perception.close()
+
+
+def test_a_camera_frame_long_after_the_last_restarts_mediapipe_s_tracking(recording):
+    """perception_node on loaded cores reaches moments seconds apart; MediaPipe's video-mode tracking
+    then looked for the hand where it had been and fitted one 295 mm off (replayed offline). A frame
+    LANDMARK_RESTART_S after the camera's last restarts its landmarker (both graphs and the crop's
+    box); consecutive frames do not."""
+    from dexmv_perception.hand.landmarks import HandLandmarker
+    from dexmv_perception.hand.tracker import LANDMARK_RESTART_S, HandTracker
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(recording.out_dir)
+    moments = list(iterate_moments(rig))
+    restarts: list[str] = []
+    real = HandLandmarker.restart
+
+    tracker = HandTracker(rig.cameras)
+    try:
+        for name, landmarker in tracker.landmarkers.items():
+            landmarker.restart = lambda name=name, landmarker=landmarker: (restarts.append(name),
+                                                                            real(landmarker))
+        for stamp, frames in moments[:4]:  # 10 fps: 0.1 s apart
+            tracker.update(frames, stamp)
+        assert restarts == []
+        stamp, frames = moments[-1]
+        assert stamp - moments[3][0] >= LANDMARK_RESTART_S
+        estimate = tracker.update(frames, stamp)
+        assert sorted(restarts) == sorted(rig.cameras)
+        assert all(landmarker._box is not None for landmarker in tracker.landmarkers.values()) == \
+            (len(estimate.cameras) == len(rig.cameras))  # found again from the whole frame
+        restarts.clear()
+        tracker.reset()  # a reset forgets the stamps: no restart for the next frame
+        tracker.update(*moments[0][::-1])
+        assert restarts == []
+    finally:
+        tracker.close()
 
 
 def test_perception_runs_numpy_s_and_scipy_s_blas_on_one_thread():

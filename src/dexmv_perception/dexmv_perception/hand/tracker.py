@@ -34,6 +34,9 @@ WRIST_RAY_GATE_M = 0.025  # a wrist ray placement this far from the palm shape's
 # than the depth (33 synthetic recordings: 6 cm gave the lower mean, 18.11 mm, but up to 2.9 mm worse on
 # some; 3 cm 18.13 mm, never more than 0.4 mm worse)
 HIDDEN_MAX_MOVE_M = 0.03
+# a camera frame this long after that camera's previous one restarts its landmarker (landmarks.py):
+# MediaPipe's video-mode tracking assumes the hand is near where it was a frame ago
+LANDMARK_RESTART_S = 0.25
 REVERSE_SUFFIX = "~reverse"  # a camera's view from the reverse pass (reverse_pass.py) is named <camera>~reverse
 
 
@@ -121,6 +124,7 @@ class HandTracker:
         self._side_vote = 0.0  # > 0: right
         self._pool = None
         self._prefetched: tuple[list[CameraFrame], list] | None = None  # prefetch(): frames, their futures
+        self._camera_stamps: dict[str, float] = {}  # each camera's last observed stamp (LANDMARK_RESTART_S)
         if config.parallel_cameras and len(cameras) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -133,6 +137,7 @@ class HandTracker:
 
     def reset(self) -> None:
         self._drop_prefetched()
+        self._camera_stamps.clear()
         for landmarker in self.landmarkers.values():
             landmarker.reset()
         self.filter.reset()
@@ -141,11 +146,17 @@ class HandTracker:
         self._last, self._last_stamp = None, -np.inf
         self._side_vote = 0.0
 
-    def observe(self, frame: CameraFrame) -> CameraHand | None:
-        """MediaPipe and depth lifting on one camera's frame (its landmarker's tracking state advances)."""
+    def observe(self, frame: CameraFrame, stamp: float | None = None) -> CameraHand | None:
+        """MediaPipe and depth lifting on one camera's frame (its landmarker's tracking state advances);
+        with `stamp`, a frame LANDMARK_RESTART_S or more after that camera's last restarts its landmarker."""
         landmarker = self.landmarkers.get(frame.name)
         if landmarker is None:
             raise ValueError(f"unknown camera {frame.name!r}; this tracker has {sorted(self.landmarkers)}")
+        if stamp is not None:
+            last = self._camera_stamps.get(frame.name)
+            if last is not None and abs(stamp - last) >= LANDMARK_RESTART_S:
+                landmarker.restart()
+            self._camera_stamps[frame.name] = stamp
         found = landmarker.detect(frame.color)
         if found is None:
             return None
@@ -267,7 +278,7 @@ class HandTracker:
                 points[k] = placed
         return points
 
-    def observe_all(self, frames: list[CameraFrame]) -> list[CameraHand | None]:
+    def observe_all(self, frames: list[CameraFrame], stamp: float | None = None) -> list[CameraHand | None]:
         """`observe` on each frame of one moment (the cameras in parallel threads when configured);
         what `prefetch` started for these very frames is taken instead."""
         if self._prefetched is not None:
@@ -279,10 +290,10 @@ class HandTracker:
             raise ValueError("HandTracker.update got other frames than the ones prefetch() started on: "
                              "prefetch only the moment that is updated next")
         if self._pool is not None and len(frames) > 1:
-            return list(self._pool.map(self.observe, frames))
-        return [self.observe(frame) for frame in frames]
+            return list(self._pool.map(self.observe, frames, [stamp] * len(frames)))
+        return [self.observe(frame, stamp) for frame in frames]
 
-    def prefetch(self, frames: list[CameraFrame]) -> None:
+    def prefetch(self, frames: list[CameraFrame], stamp: float | None = None) -> None:
         """Start MediaPipe and depth lifting on the next moment's frames in the camera threads and
         return at once; the next `update` must be given these frames and takes what was found. Why:
         the caller's own work on the current moment (the objects) then runs while MediaPipe looks
@@ -291,7 +302,7 @@ class HandTracker:
         does nothing."""
         if self._pool is None or self._prefetched is not None:
             return
-        self._prefetched = (list(frames), [self._pool.submit(self.observe, frame) for frame in frames])
+        self._prefetched = (list(frames), [self._pool.submit(self.observe, frame, stamp) for frame in frames])
 
     def _drop_prefetched(self) -> None:
         """Wait for a prefetch nobody will take (its landmarkers must not run under a reset)."""
@@ -302,19 +313,20 @@ class HandTracker:
 
     def update(self, frames: list[CameraFrame], stamp: float,
                reverse: dict[str, CameraHand | None] | None = None,
-               upcoming: list[CameraFrame] | None = None) -> HandEstimate:
+               upcoming: tuple[float, list[CameraFrame]] | None = None) -> HandEstimate:
         """One moment: the frames of the cameras that delivered (any subset of the rig).
 
         reverse: per camera, what MediaPipe saw in this frame when run from the recording's end
         backwards (reverse_pass.py, offline only): another view of that camera for the fusion.
-        upcoming: the next moment's frames, when known: `prefetch`ed as soon as this moment's
+        upcoming: the next moment's (stamp, frames), when known: `prefetch`ed as soon as this moment's
         landmarks are in, so that MediaPipe works on them during the fusion and whatever the
         caller does next."""
         seen: dict[str, CameraHand] = {}
         views = []
-        observed = [(frame.name, frame, hand) for frame, hand in zip(frames, self.observe_all(frames), strict=True)]
+        observed = [(frame.name, frame, hand) for frame, hand in zip(frames, self.observe_all(frames, stamp),
+                                                                      strict=True)]
         if upcoming is not None:
-            self.prefetch(upcoming)
+            self.prefetch(upcoming[1], upcoming[0])
         if reverse:
             observed += [(frame.name + REVERSE_SUFFIX, frame, reverse.get(frame.name)) for frame in frames]
         expected = self.expected_side()
