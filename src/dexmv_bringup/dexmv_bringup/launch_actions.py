@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dexmv_runtime.node_main import SHUTDOWN_LIMIT_S
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -21,6 +22,10 @@ Argument = tuple[str, str, str]  # name, default, description
 # Seconds between launch's SIGINT to a node and its SIGTERM (launch's default: 5). Our nodes stop in
 # well under a second, but one on a loaded 2-core machine once needed more than 5.
 SIGTERM_TIMEOUT_S = "10"
+# Seconds between that SIGTERM and launch's SIGKILL (launch's default: 5). A node that has not exited
+# SHUTDOWN_LIMIT_S (20) after the first signal prints every thread's stack and exits 1 by itself
+# (dexmv_runtime.node_main's watchdog); launch's SIGKILL must come later, or a stuck node dies silent.
+SIGKILL_TIMEOUT_S = str(round(SHUTDOWN_LIMIT_S - float(SIGTERM_TIMEOUT_S) + 5))
 
 RVIZ_ARGUMENT: Argument = ("rviz", "auto", "start RViz with this graph's display config: auto (where rviz2 is "
                                            "installed), true or false")
@@ -30,7 +35,8 @@ def node_action(spec: NodeSpec) -> Node:
     """launch_ros Node for a spec: its YAML files, then its overrides; output on the screen."""
     return Node(package=spec.package, executable=spec.executable, name=spec.name,
                 parameters=[*spec.param_files, spec.params] if spec.params else list(spec.param_files),
-                output="screen", emulate_tty=False, sigterm_timeout=SIGTERM_TIMEOUT_S)
+                output="screen", emulate_tty=False, sigterm_timeout=SIGTERM_TIMEOUT_S,
+                sigkill_timeout=SIGKILL_TIMEOUT_S)
 
 
 def rviz_action(config: str) -> Node:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from dexmv_runtime.node_main import SHUTDOWN_LIMIT_S
+
 LAUNCH_MODULES = ("launch", "launch_ros", "ros2launch", "composition_interfaces")
 FINISHED = "process has finished cleanly"  # what launch logs for a node that exited 0
 DIED = "process has died"  # ... and for one that did not
@@ -103,7 +105,8 @@ class LaunchProcess:
         if code != 0 or left or DIED in out or out.count(FINISHED) != self.started():
             raise RuntimeError(f"{self.launch_file} did not stop cleanly on SIGINT: exit code {code}, "
                                f"{out.count(FINISHED)} of {self.started()} nodes finished cleanly, "
-                               f"{len(left)} processes left (log {self.log})")
+                               f"{len(left)} processes left (log {self.log}). The log's end (a node stuck on SIGINT "
+                               f"prints its threads' stacks there after {SHUTDOWN_LIMIT_S:.0f} s):\n{out[-4000:]}")
 
     def interrupt(self, timeout: float = 60.0, group: bool = False) -> tuple[int, list[tuple[int, str]]]:
         """SIGINT to launch (it stops every node: SIGINT, then SIGTERM, then SIGKILL), or with `group` to its
