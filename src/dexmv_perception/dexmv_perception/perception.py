@@ -10,7 +10,7 @@ they are skipped, and a backend that cannot run is switched off once with a mess
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,15 +79,16 @@ class Perception:
 
     def update(self, frames: list[CameraFrame], stamp: float,
                reverse: dict[str, CameraHand | None] | None = None,
-               upcoming: tuple[float, list[CameraFrame]] | None = None) -> PerceptionFrame:
+               upcoming: tuple[float, list[CameraFrame]] | None = None,
+               on_hand: Callable[[PerceptionFrame], None] | None = None) -> PerceptionFrame:
         """Everything perceived at one moment; reverse: the reverse pass's views (offline only:
         hand/reverse_pass.py); upcoming: the next moment's (stamp, frames), when known, for MediaPipe to look
         at while this moment's objects are estimated (HandTracker.prefetch; the next call must be
-        given them)."""
+        given them). on_hand(result): called with the hand and its MANO fit before the objects are
+        estimated (`result.objects` is filled after it returns), so that a node publishes the hand
+        without waiting for them: a search for a hidden object takes 0.5-3 s."""
         hand = self.hand.update(frames, stamp, reverse, upcoming)
         out = PerceptionFrame(hand)
-        if self.objects is not None:
-            out.objects = self._objects(frames, hand)
         if self.mano_fitter is not None and (hand.confidence > 0).sum() >= 10:
             from dexmv_perception.mano.fitting import ManoFitError
 
@@ -97,6 +98,10 @@ class Perception:
                 self._mano_init = out.mano = fit
             except ManoFitError as err:
                 self._note(f"MANO fit skipped: {err}")
+        if on_hand is not None:
+            on_hand(out)
+        if self.objects is not None:
+            out.objects = self._objects(frames, hand)
         return out
 
     def stream(self, moments: Iterable[tuple]) -> Iterator[tuple[float, list[CameraFrame], PerceptionFrame]]:

@@ -855,6 +855,52 @@ def test_perceiving_a_recording_twice_gives_the_same_hand_and_objects(recording)
         assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def test_the_hand_is_handed_on_before_the_objects_are_estimated(recording):
+    """update(on_hand=...) gives the moment's hand before its objects (a node publishes it without
+    waiting for an object search); the result is the same with and without it."""
+    from dexmv_perception.cli.perceive import objects_of_synthetic_recording
+    from dexmv_perception.objects import ObjectTracker
+    from dexmv_perception.perception import Perception
+    from dexmv_perception.rig_recording import iterate_moments, open_rig_recording
+
+    rig = open_rig_recording(recording.out_dir)
+    ids, scales = objects_of_synthetic_recording(recording.out_dir)
+    moments = list(iterate_moments(rig))[:6]
+    events: list[str] = []
+
+    class Estimator(ObjectTracker):  # the default estimator, noting when it is asked
+        def update(self, views, hand_keypoints=None):
+            events.append("objects")
+            return super().update(views, hand_keypoints)
+
+    def run(with_callback: bool) -> list:
+        events.clear()
+        perception = Perception(rig.cameras, object_backend=Estimator(ids, seed=3, scales=scales))
+        handed: list = []
+
+        def on_hand(result) -> None:
+            events.append("hand")
+            assert result.objects == []  # not estimated yet
+            handed.append(result)
+
+        try:
+            results = [perception.update(m, s, on_hand=on_hand if with_callback else None) for s, m in moments]
+        finally:
+            perception.close()
+        if with_callback:
+            assert events == ["hand", "objects"] * len(moments)
+            assert all(a is b for a, b in zip(handed, results, strict=True))  # then filled in
+        return results
+
+    plain, called = run(False), run(True)
+    assert sum(len(r.objects) for r in called) >= len(moments) // 2
+    for a, b in zip(plain, called, strict=True):
+        np.testing.assert_array_equal(a.hand.keypoints, b.hand.keypoints)
+        assert [o.object_id for o in a.objects] == [o.object_id for o in b.objects]
+        for x, y in zip(a.objects, b.objects, strict=True):
+            np.testing.assert_array_equal(x.T_world_object, y.T_world_object)
+
+
 def test_streaming_gives_update_s_results_with_mediapipe_a_moment_ahead(recording):
     """`Perception.stream` (what perceive, the benchmark and demos run) starts MediaPipe on each next
     moment before this one's objects: the hand and objects are exactly those of update() called

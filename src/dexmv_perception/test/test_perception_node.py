@@ -142,6 +142,10 @@ def test_two_cameras_give_hand_and_object_poses(recordings, run_node, ros_node, 
     assert any(t.child_frame_id == "hand_wrist" for msg in got["tf"] for t in msg.transforms)
     assert any(m.ns == "perception" for a in got["markers"] for m in a.markers)
     assert any(s.name.startswith("dexmv_perception") for d in got["diag"] for s in d.status)
+    # each moment's hand went out before its objects were estimated: at most the moment's time
+    timings = [(float(v["hand_published_ms"]), float(v["moment_ms"])) for d in got["diag"] for s in d.status
+               for v in [{kv.key: kv.value for kv in s.values}] if "hand_published_ms" in v]
+    assert timings and all(0.0 < hand <= moment for hand, moment in timings), timings
 
 
 def test_missing_camera_no_depth_and_no_hand_publish_no_nan(recordings, run_node, ros_node, spin_until):
