@@ -366,12 +366,12 @@ def test_a_node_that_is_not_built_is_named_before_anything_starts(launched, reco
 def test_launch_kills_a_stuck_node_only_after_its_watchdog_printed_its_stacks(launch_available):
     """A node stuck on SIGINT prints every thread's stack and exits 1 SHUTDOWN_LIMIT_S after the signal
     (dexmv_runtime.node_main); launch's SIGTERM must not stop it sooner and its SIGKILL must come later."""
+    from dexmv_runtime.node_main import SHUTDOWN_LIMIT_S
     from launch import LaunchContext
     from launch.utilities import perform_substitutions
 
     from dexmv_bringup.launch_actions import node_action
     from dexmv_bringup.launch_graph import NodeSpec
-    from dexmv_runtime.node_main import SHUTDOWN_LIMIT_S
 
     action = node_action(NodeSpec("dexmv_capture", "camera_node", "camera1"))
     context = LaunchContext()
