@@ -309,7 +309,7 @@ class PerceptionNode(Node):
         elapsed = time.perf_counter() - start
         self._processed += 1
         self._rate = 0.9 * self._rate + 0.1 * elapsed if self._rate else elapsed
-        self._diagnose(result, frames, elapsed, hand_sent[0] if hand_sent else elapsed)
+        self._diagnose(result, frames, elapsed, hand_sent[0])
 
     def _publish_hand(self, result: PerceptionFrame, stamp_msg) -> None:
         """HandPose and the hand_wrist TF, as soon as the hand is estimated."""
